@@ -1,0 +1,1 @@
+"""The BIDS App: command line, settings, input discovery, derivatives."""

@@ -1,0 +1,78 @@
+"""``make demo``: build a small BIDS dataset with known bias fields from real anatomy, run it, print metrics.
+
+The anatomy is the MNI152 2009a symmetric T1 template that nilearn ships (Fonov et al. 2011); each
+participant gets a different smooth multiplicative field and Rician noise, so the truth is known.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import nibabel as nb
+import numpy as np
+import pandas as pd
+
+from inuprep.simulate import add_rician_noise, polynomial_field
+
+#: participant label -> (field seed, max/min ratio of the field over the volume)
+DEMO_SUBJECTS = {"01": (1, 1.8), "02": (2, 2.4)}
+
+
+def mni152_t1() -> nb.Nifti1Image:
+    """Return nilearn's packaged MNI152 2009a T1 (1 mm, skull-stripped)."""
+    from nilearn.datasets import load_mni152_template
+
+    return load_mni152_template(resolution=1)
+
+
+def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: float = 1.0) -> Path:
+    """Write a BIDS dataset of biased T1w images (and each true field under sourcedata/); return it."""
+    template = mni152_t1()
+    if zoom != 1.0:
+        from nilearn.image import resample_img
+
+        template = resample_img(
+            template, target_affine=np.diag([zoom] * 3), interpolation="continuous",
+            force_resample=True, copy_header=True,
+        )  # fmt: skip
+    clean = np.clip(template.get_fdata(dtype=np.float32), 0, None)
+    (bids_dir).mkdir(parents=True, exist_ok=True)
+    description = {"Name": "inuprep demo: MNI152 2009a with synthetic bias fields", "BIDSVersion": "1.10.0",
+                   "License": "see nilearn's MNI152 template terms"}  # fmt: skip
+    (bids_dir / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
+    for subject, (seed, ratio) in subjects.items():
+        field = polynomial_field(clean.shape, max_ratio=ratio, degree=3, seed=seed)
+        biased = add_rician_noise(clean * field, sigma=0.01 * clean.max(), seed=seed)
+        anat = bids_dir / f"sub-{subject}" / "anat"
+        anat.mkdir(parents=True, exist_ok=True)
+        header = template.header.copy()
+        header.set_data_dtype(np.float32)
+        nb.Nifti1Image(biased, template.affine, header).to_filename(anat / f"sub-{subject}_T1w.nii.gz")
+        truth = bids_dir / "sourcedata" / "truth" / f"sub-{subject}"
+        truth.mkdir(parents=True, exist_ok=True)
+        nb.Nifti1Image(field, template.affine, header).to_filename(truth / f"sub-{subject}_biasfield.nii.gz")
+    return bids_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the demo dataset under ``--demo-dir``, run the participant level on it, print the metrics."""
+    parser = argparse.ArgumentParser(prog="python -m inuprep.bids_app.demo", description=__doc__)
+    parser.add_argument("--demo-dir", type=Path, default=Path("demo"), help="where bids/, out/, work/ go")
+    parser.add_argument("--nprocs", type=int, default=2, help="processes for the participant level")
+    args = parser.parse_args(argv)
+    from inuprep.bids_app.run import main as inuprep_main
+
+    bids_dir = build_demo_dataset(args.demo_dir / "bids")
+    out_dir, work_dir = args.demo_dir / "out", args.demo_dir / "work"
+    code = inuprep_main(
+        [str(bids_dir), str(out_dir), "participant", "-w", str(work_dir), "--nprocs", str(args.nprocs)]
+    )
+    for tsv in sorted(out_dir.glob("sub-*/anat/*_metrics.tsv")):
+        print(f"\n{tsv.name}  (lower is better; CV per tissue, CJV = WM/GM joint variation)")
+        print(pd.read_csv(tsv, sep="\t").to_string(index=False, float_format="%.4f"))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

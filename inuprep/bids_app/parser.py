@@ -1,0 +1,135 @@
+"""The command-line parser of the BIDS App (building it does no I/O)."""
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from inuprep import __version__
+
+#: correction methods the participant workflow can run, besides the uncorrected original
+METHODS = ("n4",)
+
+
+def _label(prefix: str):
+    def strip(value: str) -> str:
+        label = value[len(prefix) :] if value.startswith(prefix) else value
+        if not label or not label.isalnum():
+            raise argparse.ArgumentTypeError(f"'{value}' is not a valid label (letters and digits only)")
+        return label
+
+    return strip
+
+
+def _existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"file not found: {value}")
+    return path.absolute()
+
+
+def _json_filters(value: str) -> dict:
+    path = _existing_file(value)
+    try:
+        filters = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"{value} is not valid JSON ({err})") from None
+    if not isinstance(filters, dict) or not all(isinstance(v, dict) for v in filters.values()):
+        raise argparse.ArgumentTypeError(f"{value} must map query names to entity filters")
+    return filters
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``inuprep bids_dir output_dir {participant,group}``."""
+    parser = argparse.ArgumentParser(
+        prog="inuprep",
+        description="inuprep: MRI intensity non-uniformity (bias field) correction with a zero-shot "
+        "network and N4, evaluated per tissue. A BIDS App.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("bids_dir", type=Path, help="the root of the input BIDS dataset")
+    parser.add_argument("output_dir", type=Path, help="where derivatives are written")
+    parser.add_argument(
+        "analysis_level",
+        choices=["participant", "group"],
+        help="participant: correct and evaluate each image; group: summarise every participant's metrics",
+    )
+
+    bids = parser.add_argument_group("Selecting the input")
+    bids.add_argument(
+        "--participant-label",
+        "--participant_label",
+        nargs="+",
+        type=_label("sub-"),
+        metavar="LABEL",
+        help="participants to process, with or without 'sub-' (default: all)",
+    )
+    bids.add_argument(
+        "--session-label",
+        nargs="+",
+        type=_label("ses-"),
+        metavar="LABEL",
+        help="sessions to process, with or without 'ses-' (default: all)",
+    )
+    bids.add_argument(
+        "--bids-filter-file",
+        type=_json_filters,
+        metavar="FILE",
+        help="JSON mapping the queries t1w, t2w, dixon to pybids entity filters that update the "
+        'defaults, e.g. {"t1w": {"acquisition": "mprage"}, "t2w": {"suffix": "T2w", "run": 1}}',
+    )
+
+    perf = parser.add_argument_group("Resources")
+    perf.add_argument(
+        "--nprocs",
+        "--n-cpus",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="processes run in parallel (nipype MultiProc)",
+    )
+    perf.add_argument(
+        "--omp-nthreads", type=_positive_int, help="threads per process (default: min(nprocs, 8))"
+    )
+    perf.add_argument("--mem-gb", type=_positive_float, help="memory the scheduler may use, in GB")
+    perf.add_argument(
+        "--use-plugin",
+        type=_existing_file,
+        metavar="FILE",
+        help="nipype plugin YAML (e.g. 'plugin: SLURM' with 'plugin_args'); overrides --nprocs/--mem-gb",
+    )
+
+    wf = parser.add_argument_group("Workflow")
+    wf.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(METHODS),
+        help="the corrections to run; the uncorrected original is always evaluated beside them",
+    )
+    wf.add_argument("--seed", type=int, default=20251121, help="random seed of every stochastic step")
+
+    other = parser.add_argument_group("Other")
+    other.add_argument(
+        "-w", "--work-dir", type=Path, default=Path("work"), help="nipype's working directory (reusable)"
+    )
+    other.add_argument(
+        "--stop-on-first-crash", action="store_true", help="stop at the first failure instead of going on"
+    )
+    other.add_argument("--write-graph", action="store_true", help="write the workflow graph to the work dir")
+    other.add_argument("-v", "--verbose", action="count", default=0, help="more detail (-vv for debug)")
+    other.add_argument("--version", action="version", version=f"inuprep {__version__}")
+    return parser

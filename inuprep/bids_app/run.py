@@ -1,0 +1,157 @@
+"""``inuprep``: the BIDS App's entry point."""
+
+import logging
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from inuprep.bids_app.parser import build_parser
+
+EXIT_OK, EXIT_SUBJECT_FAILED, EXIT_USAGE = 0, 1, 2
+LOGGER = logging.getLogger("inuprep")
+
+
+def configure_logging(settings) -> Path:
+    """Send inuprep's progress to the screen and nipype's chatter to a log file; return the file."""
+    log_file = settings.work_dir / "logs" / f"nipype_{settings.run_uuid}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    file_handler = logging.FileHandler(log_file)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    nipype_handlers = [file_handler]
+    if settings.verbose:
+        console = logging.StreamHandler(sys.stderr)
+        console.setLevel(logging.INFO if settings.verbose > 1 else logging.WARNING)
+        nipype_handlers.append(console)
+    nipype = logging.getLogger("nipype")
+    nipype.handlers = nipype_handlers
+    nipype.propagate = False
+    for name in ("nipype.workflow", "nipype.interface", "nipype.utils", "nipype.filemanip"):
+        logging.getLogger(name).setLevel(logging.DEBUG if settings.verbose > 1 else logging.INFO)
+    LOGGER.handlers = [logging.StreamHandler(sys.stdout)]
+    LOGGER.setLevel(logging.DEBUG if settings.verbose else logging.INFO)
+    LOGGER.propagate = False
+    return log_file
+
+
+def crash_reason(crash_file: Path) -> str:
+    """Return the last exception line of a nipype text crash file (the one-line reason)."""
+    lines = crash_file.read_text(errors="replace").splitlines()
+    errors = [line.strip() for line in lines if re.match(r"^\s*[\w.]*(Error|Exception)\b.*:", line)]
+    return errors[-1] if errors else f"see {crash_file}"
+
+
+def preflight(runs):
+    """Split ``runs`` into those whose header nibabel reads as 3D and {subject: [one-line reasons]}."""
+    import nibabel as nb
+
+    readable, failures = [], defaultdict(list)
+    for run in runs:
+        try:
+            shape = nb.load(run.path).shape
+        except Exception as err:
+            failures[run.subject].append(f"{run.path}: not a readable NIfTI ({err}); re-export the file")
+            continue
+        if len(shape) != 3 and not (len(shape) == 4 and shape[3] == 1):
+            failures[run.subject].append(f"{run.path}: expected a 3D image, got shape {shape}")
+            continue
+        readable.append(run)
+    return readable, failures
+
+
+def run_participants(settings) -> int:
+    """Discover, build and run the participant workflow; report each participant; return the exit code."""
+    from nipype import config as nipype_config
+
+    from inuprep.bids_app.derivatives import write_dataset_files
+    from inuprep.bids_app.discovery import DiscoveryError, discover_runs, load_layout, summarize
+
+    try:
+        layout = load_layout(settings.bids_dir)
+        runs, warnings = discover_runs(
+            layout, settings.participant_label, settings.session_label, settings.bids_filters
+        )
+    except DiscoveryError as err:
+        LOGGER.error(f"inuprep: error: {err}")
+        return EXIT_USAGE
+    for warning in warnings:
+        LOGGER.warning(f"warning: {warning}")
+    if not runs:
+        LOGGER.error(
+            f"inuprep: error: no T1w, T2w or Dixon images in {settings.bids_dir} match the selection; "
+            "check --participant-label, --session-label and --bids-filter-file"
+        )
+        return EXIT_USAGE
+    runs, failures = preflight(runs)
+    for reasons in failures.values():
+        for reason in reasons:
+            LOGGER.error(f"inuprep: error: {reason}")
+    if not runs:
+        return EXIT_USAGE
+    LOGGER.info(summarize(runs))
+
+    write_dataset_files(settings.output_dir, settings.bids_dir)
+    LOGGER.info(f"Settings written to {settings.write()}")
+    nipype_config.update_config(
+        {
+            "execution": {
+                "crashfile_format": "txt",
+                "stop_on_first_crash": settings.stop_on_first_crash,
+                "remove_unnecessary_outputs": False,
+                "get_linked_libs": False,
+                "check_version": False,
+            },
+            "monitoring": {"enabled": False},
+        }
+    )
+    from inuprep.workflows.base import init_inuprep_wf
+
+    try:
+        workflow = init_inuprep_wf(settings=settings, runs=runs)
+    except ValueError as err:
+        LOGGER.error(f"inuprep: error: {err}")
+        return EXIT_USAGE
+    if settings.write_graph:
+        workflow.write_graph(graph2use="colored", format="svg", simple_form=True)
+    try:
+        workflow.run(**settings.plugin_settings())
+    except Exception as err:  # nipype raises once at the end; failures are read from crash files below
+        LOGGER.debug(f"nipype: {err}")
+
+    subjects = sorted({run.subject for run in runs} | set(failures))
+    for subject in subjects:
+        crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
+        for crash in sorted(crash_dir.glob("crash-*.txt")):
+            failures[subject].append(f"{crash_reason(crash)} (details: {crash})")
+        if failures[subject]:
+            LOGGER.error(f"sub-{subject}: FAILED: " + "; ".join(failures[subject]))
+        else:
+            LOGGER.info(f"sub-{subject}: done")
+    return EXIT_SUBJECT_FAILED if any(failures.values()) else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the App; return 0 (all good), 1 (some participant failed) or 2 (usage or input error)."""
+    args = build_parser().parse_args(argv)
+    from inuprep.bids_app.settings import Settings
+
+    try:
+        settings = Settings.from_args(args)
+    except (ValueError, OSError) as err:
+        print(f"inuprep: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    inside = settings.output_dir.is_relative_to(settings.bids_dir)
+    if inside and "derivatives" not in settings.output_dir.relative_to(settings.bids_dir).parts:
+        print(f"inuprep: error: output_dir {settings.output_dir} is inside bids_dir; use "
+              "<bids_dir>/derivatives/inuprep or a folder outside the dataset", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings)
+    if settings.analysis_level == "group":
+        from inuprep.bids_app.group import run_group
+
+        return run_group(settings)
+    return run_participants(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

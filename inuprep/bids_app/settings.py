@@ -1,0 +1,86 @@
+"""One frozen settings object, built from the arguments and dumped next to the outputs."""
+
+import argparse
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from inuprep import __version__
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run depends on; passed explicitly to every factory that needs it."""
+
+    bids_dir: Path
+    output_dir: Path
+    analysis_level: str
+    work_dir: Path
+    participant_label: tuple[str, ...] = ()
+    session_label: tuple[str, ...] = ()
+    bids_filters: dict = field(default_factory=dict)
+    methods: tuple[str, ...] = ("n4",)
+    seed: int = 20251121
+    nprocs: int = 1
+    omp_nthreads: int = 1
+    mem_gb: float | None = None
+    plugin: dict | None = None
+    stop_on_first_crash: bool = False
+    write_graph: bool = False
+    verbose: int = 0
+    version: str = __version__
+    run_uuid: str = field(
+        default_factory=lambda: f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}_{uuid.uuid4().hex[:8]}"
+    )
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Settings":
+        """Return the settings of parsed command-line arguments, with paths made absolute."""
+        plugin = None
+        if args.use_plugin is not None:
+            plugin = yaml.safe_load(args.use_plugin.read_text()) or {}
+            if not isinstance(plugin, dict) or "plugin" not in plugin:
+                raise ValueError(f"{args.use_plugin}: a nipype plugin file needs a 'plugin' key")
+        return cls(
+            bids_dir=args.bids_dir.absolute(),
+            output_dir=args.output_dir.absolute(),
+            analysis_level=args.analysis_level,
+            work_dir=args.work_dir.absolute(),
+            participant_label=tuple(dict.fromkeys(args.participant_label or ())),
+            session_label=tuple(dict.fromkeys(args.session_label or ())),
+            bids_filters=args.bids_filter_file or {},
+            methods=tuple(dict.fromkeys(args.methods)),
+            seed=args.seed,
+            nprocs=args.nprocs,
+            omp_nthreads=args.omp_nthreads or min(args.nprocs, 8),
+            mem_gb=args.mem_gb,
+            plugin=plugin,
+            stop_on_first_crash=args.stop_on_first_crash,
+            write_graph=args.write_graph,
+            verbose=args.verbose,
+        )
+
+    def to_dict(self) -> dict:
+        """Return the settings as JSON-ready values."""
+        values = asdict(self)
+        return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+    def plugin_settings(self) -> dict:
+        """Return nipype's ``plugin`` and ``plugin_args`` for ``Workflow.run``."""
+        if self.plugin is not None:
+            return {"plugin": self.plugin["plugin"], "plugin_args": dict(self.plugin.get("plugin_args", {}))}
+        args = {"n_procs": self.nprocs, "raise_insufficient": False}
+        if self.mem_gb:
+            args["memory_gb"] = self.mem_gb
+        return {"plugin": "MultiProc" if self.nprocs > 1 else "Linear", "plugin_args": args}
+
+    def write(self) -> Path:
+        """Write the settings to ``<output_dir>/logs/`` and return the file."""
+        path = self.output_dir / "logs" / f"inuprep_settings_{self.run_uuid}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2, default=list) + "\n")
+        return path

@@ -1,0 +1,76 @@
+"""Loading, checking and masking of single 3D images (pure: nibabel, numpy, scipy)."""
+
+from pathlib import Path
+
+import nibabel as nb
+import numpy as np
+from scipy import ndimage
+
+
+class ImageError(ValueError):
+    """An input image that cannot be processed; the message is one line naming the file and the fix."""
+
+
+def load_checked(path: str | Path) -> nb.Nifti1Image:
+    """Return the image as float32 3D NIfTI after checking it can be corrected, or raise ImageError."""
+    path = Path(path)
+    try:
+        img = nb.load(path)
+        data = np.asanyarray(img.dataobj, dtype=np.float32)
+    except Exception as err:  # nibabel raises many types for corrupt or truncated files
+        raise ImageError(f"{path}: not a readable NIfTI ({err}); re-export or replace the file") from None
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise ImageError(f"{path}: expected a 3D image, got shape {data.shape}; split 4D series first")
+    if min(data.shape) < 8:
+        raise ImageError(f"{path}: image of shape {data.shape} is too small to correct")
+    if not np.all(np.isfinite(data)):
+        raise ImageError(f"{path}: contains NaN or Inf values; fix the reconstruction or mask them to 0")
+    if not np.isfinite(img.affine).all() or abs(np.linalg.det(img.affine[:3, :3])) < 1e-9:
+        raise ImageError(f"{path}: the affine is singular or not finite; fix the header (e.g. fslorient)")
+    if np.ptp(data) <= 0:
+        raise ImageError(f"{path}: the image is constant (empty); check the acquisition")
+    header = img.header.copy()
+    header.set_data_dtype(np.float32)
+    header.set_slope_inter(1, 0)
+    return nb.Nifti1Image(data, img.affine, header)
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """Return the threshold maximising the between-class variance of ``values`` (Otsu, 1979)."""
+    hist, edges = np.histogram(values, bins=bins)
+    centers = (edges[:-1] + edges[1:]) / 2
+    weight0 = np.cumsum(hist)
+    weight1 = weight0[-1] - weight0
+    mean0 = np.cumsum(hist * centers) / np.maximum(weight0, 1)
+    mean1 = (np.sum(hist * centers) - np.cumsum(hist * centers)) / np.maximum(weight1, 1)
+    between = weight0 * weight1 * (mean0 - mean1) ** 2
+    return float(centers[np.argmax(between)])
+
+
+def foreground_mask(data: np.ndarray) -> np.ndarray:
+    """Return the object (head or body) mask: Otsu threshold, largest component, holes filled.
+
+    The threshold is found on the square root of the positive intensities, which keeps a strong
+    bias field from pushing the dim side of the object into the background class.
+    """
+    positive = data[data > 0]
+    if positive.size == 0:
+        return np.zeros(data.shape, dtype=bool)
+    threshold = otsu_threshold(np.sqrt(positive)) ** 2
+    mask = ndimage.binary_opening(data > threshold, iterations=1)
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return np.zeros(data.shape, dtype=bool)
+    largest = np.argmax(np.bincount(labels.ravel())[1:]) + 1
+    mask = ndimage.binary_closing(labels == largest, iterations=2)
+    return ndimage.binary_fill_holes(mask)
+
+
+def fill_from_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Return ``values`` where ``valid``, elsewhere the value of the nearest valid voxel."""
+    if valid.all() or not valid.any():
+        return values
+    _, indices = ndimage.distance_transform_edt(~valid, return_indices=True)
+    return values[tuple(indices)]

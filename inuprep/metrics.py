@@ -1,0 +1,36 @@
+"""Homogeneity metrics of a corrected image inside tissue masks (pure numpy)."""
+
+import numpy as np
+
+
+def coefficient_of_variation(values: np.ndarray) -> float:
+    """Return CV = std / mean of the intensities of one tissue (the paper's metric).
+
+    CV is scale-free, but a global curve that compresses contrast lowers it without removing any bias.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2 or values.mean() == 0:
+        return float("nan")
+    return float(values.std() / values.mean())
+
+
+def coefficient_of_joint_variation(high: np.ndarray, low: np.ndarray) -> float:
+    """Return CJV = (sd_high + sd_low) / |mean_high - mean_low| (MRIQC; Ganzetti et al. 2016).
+
+    For T1w, ``high`` is WM and ``low`` GM. Compressing contrast does not lower CJV.
+    """
+    high = np.asarray(high, dtype=np.float64)
+    low = np.asarray(low, dtype=np.float64)
+    if high.size < 2 or low.size < 2 or high.mean() == low.mean():
+        return float("nan")
+    return float((high.std() + low.std()) / abs(high.mean() - low.mean()))
+
+
+def tissue_metrics(
+    data: np.ndarray, dseg: np.ndarray, labels: dict[int, str], cjv_pair: tuple[str, str]
+) -> dict[str, float]:
+    """Return ``cv_<tissue>`` for every label and ``cjv`` between the two tissues of ``cjv_pair``."""
+    by_name = {name: data[dseg == index] for index, name in labels.items()}
+    row = {f"cv_{name.lower()}": coefficient_of_variation(v) for name, v in by_name.items()}
+    row["cjv"] = coefficient_of_joint_variation(by_name[cjv_pair[0]], by_name[cjv_pair[1]])
+    return row

@@ -1,0 +1,1 @@
+"""nipype workflow factories: participant, per image, correction, outputs."""

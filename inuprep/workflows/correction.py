@@ -1,0 +1,56 @@
+"""One correction branch per method, all with the same inputs and outputs."""
+
+from nipype.interfaces.utility import IdentityInterface
+from nipype.pipeline import engine as pe
+
+from inuprep.interfaces.correction import N4Correction
+
+DESCRIPTIONS = {
+    "n4": (
+        "N4 bias-field correction [N4ITK, @n4] was run with antspyx: B-spline control points every 200 mm, "
+        "four fitting levels of 50 iterations, shrink factor 4, convergence threshold 1e-7, the fit "
+        "restricted to the object's foreground."
+    ),
+}
+
+
+def init_correction_wf(*, method: str, omp_nthreads: int, name: str | None = None) -> pe.Workflow:
+    """Build the branch that corrects one image with ``method``.
+
+    Parameters
+    ----------
+    method : str
+        One of ``inuprep.bids_app.parser.METHODS``.
+    omp_nthreads : int
+        Threads the correction may use.
+    name : str
+        Workflow name (default ``<method>_wf``).
+
+    Inputs
+    ------
+    in_file
+        Checked float32 image.
+    mask_file
+        Foreground mask.
+
+    Outputs
+    -------
+    out_file
+        Corrected image on the input's grid and intensity scale.
+    bias_field
+        Estimated multiplicative field.
+    metadata
+        Parameters, software and runtime for the sidecar.
+    """
+    if method not in DESCRIPTIONS:
+        raise ValueError(f"unknown correction method '{method}'; choose from {sorted(DESCRIPTIONS)}")
+    workflow = pe.Workflow(name=name or f"{method}_wf")
+    workflow.__desc__ = DESCRIPTIONS[method]
+    inputnode = pe.Node(IdentityInterface(fields=["in_file", "mask_file"]), name="inputnode")
+    outputnode = pe.Node(IdentityInterface(fields=["out_file", "bias_field", "metadata"]), name="outputnode")
+    correct = pe.Node(N4Correction(num_threads=omp_nthreads), name="correct", n_procs=omp_nthreads)
+    workflow.connect([
+        (inputnode, correct, [("in_file", "in_file"), ("mask_file", "mask_file")]),
+        (correct, outputnode, [("out_file", "out_file"), ("bias_field", "bias_field"), ("metadata", "metadata")]),
+    ])  # fmt: skip
+    return workflow
