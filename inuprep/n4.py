@@ -21,7 +21,7 @@ class N4Settings:
     shrink_factor: int = 4
     iterations: tuple[int, ...] = (50, 50, 50, 50)
     convergence_threshold: float = 1e-7
-    spline_distance_mm: float = 200.0
+    spline_distance_mm: float | None = 200.0  # None: antspyx default, one B-spline span per axis
     use_mask: bool = True
 
     def to_dict(self) -> dict:

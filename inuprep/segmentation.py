@@ -75,7 +75,10 @@ def segment_brain(img: nb.Nifti1Image, contrast: str) -> Segmentation:
     """Return CSF/GM/WM masks of a T1w or T2w brain image."""
     data = img.get_fdata(dtype=np.float32)
     zooms = img.header.get_zooms()[:3]
-    mask = deepbet_brain_mask(img)
+    try:
+        mask = deepbet_brain_mask(img)
+    except (ValueError, AssertionError, RuntimeError) as err:  # deepbet fails this way on non-brain input
+        raise SegmentationError(f"brain extraction failed ({err}): is this a brain image?") from None
     volume_ml = mask.sum() * float(np.prod(zooms)) / 1000
     if not BRAIN_VOLUME_ML[0] <= volume_ml <= BRAIN_VOLUME_ML[1]:
         raise SegmentationError(

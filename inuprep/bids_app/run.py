@@ -28,7 +28,10 @@ def configure_logging(settings) -> Path:
     nipype.propagate = False
     for name in ("nipype.workflow", "nipype.interface", "nipype.utils", "nipype.filemanip"):
         logging.getLogger(name).setLevel(logging.DEBUG if settings.verbose > 1 else logging.INFO)
-    LOGGER.handlers = [logging.StreamHandler(sys.stdout)]
+    progress, problems = logging.StreamHandler(sys.stdout), logging.StreamHandler(sys.stderr)
+    progress.addFilter(lambda record: record.levelno < logging.WARNING)
+    problems.setLevel(logging.WARNING)
+    LOGGER.handlers = [progress, problems]
     LOGGER.setLevel(logging.DEBUG if settings.verbose else logging.INFO)
     LOGGER.propagate = False
     return log_file

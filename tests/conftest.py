@@ -1,0 +1,63 @@
+"""Fixtures: small real anatomy (nilearn's MNI152) and generated BIDS trees."""
+
+import json
+from pathlib import Path
+
+import nibabel as nb
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def mni_3mm() -> nb.Nifti1Image:
+    """nilearn's MNI152 2009a T1 resampled to 3 mm (real anatomy, small)."""
+    from nilearn.image import resample_img
+
+    from inuprep.bids_app.demo import mni152_t1
+
+    return resample_img(
+        mni152_t1(), target_affine=np.diag([3.0] * 3), interpolation="continuous",
+        force_resample=True, copy_header=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The project's shared real MRI volumes, or skip."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent: clone the project next to its shared/ folder")
+    return SHARED_DATA
+
+
+def save(data: np.ndarray, path: Path, affine=None, metadata: dict | None = None) -> Path:
+    """Write a float32 NIfTI (and a JSON sidecar) creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nb.Nifti1Image(np.asarray(data, dtype=np.float32), np.eye(4) if affine is None else affine).to_filename(path)
+    if metadata is not None:
+        path.with_name(path.name.split(".")[0] + ".json").write_text(json.dumps(metadata))
+    return path
+
+
+def make_bids(root: Path, files: dict[str, np.ndarray | None], affine=None) -> Path:
+    """Write a BIDS dataset: {relative path: data (a blank 16^3 volume when None)}; return its root."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "test", "BIDSVersion": "1.10.0"}))
+    for relative, data in files.items():
+        save(np.ones((16, 16, 16)) if data is None else data, root / relative, affine)
+    return root
+
+
+def dixon_pair(shape=(48, 40, 24), seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """Return synthetic (water, fat) images: a water-rich body inside a fat shell, with a smooth field."""
+    from inuprep.simulate import polynomial_field
+
+    grid = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij")
+    radius = np.sqrt(grid[0] ** 2 + grid[1] ** 2 + (0.6 * grid[2]) ** 2)
+    body, inner = radius < 0.9, radius < 0.7
+    field = polynomial_field(shape, max_ratio=1.5, seed=seed)
+    rng = np.random.default_rng(seed)
+    water = (np.where(inner, 800.0, 0) + np.where(body & ~inner, 80.0, 0)) * field
+    fat = (np.where(inner, 60.0, 0) + np.where(body & ~inner, 900.0, 0)) * field
+    return tuple(np.abs(x + rng.normal(0, 10, shape)) for x in (water, fat))

@@ -1,0 +1,140 @@
+"""End to end: the App on small real anatomy (MNI152 at 3 mm) with sessions, runs, T2w and a Dixon pair."""
+
+import gzip
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import dixon_pair, make_bids, save
+from inuprep.simulate import add_rician_noise, polynomial_field
+
+
+def inuprep(*argv, cwd):
+    command = [sys.executable, "-m", "inuprep.bids_app.run", *map(str, argv)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=900)
+
+
+def biased(data, seed):
+    field = polynomial_field(data.shape, max_ratio=2.0, seed=seed)
+    return add_rician_noise(data * field, sigma=0.01 * float(data.max()), seed=seed)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, mni_3mm):
+    root = tmp_path_factory.mktemp("app")
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    t2 = np.where(t1 > 0.05, 1.2 - t1, 0)  # CSF bright, WM dark
+    water, fat = dixon_pair()
+    anat = "sub-01/ses-1/anat/sub-01_ses-1"
+    bids = make_bids(
+        root / "bids",
+        {
+            f"{anat}_run-1_T1w.nii.gz": biased(t1, 1),
+            f"{anat}_run-2_T1w.nii.gz": biased(t1, 2),
+            f"{anat}_T2w.nii.gz": biased(t2, 3),
+            "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz": biased(t1, 4),
+        },
+        affine=mni_3mm.affine,
+    )
+    dixon_affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    save(water, bids / f"{anat}_acq-dixon_rec-water_T1w.nii.gz", dixon_affine)
+    save(fat, bids / f"{anat}_acq-dixon_rec-fat_T1w.nii.gz", dixon_affine)
+    out = root / "out"
+    result = inuprep(bids, out, "participant", "-w", root / "work", "--nprocs", 2, cwd=root)
+    return result, bids, out
+
+
+def test_participant_run_succeeds(finished_run):
+    result, _, out = finished_run
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 image(s) from 1 participant(s)" in result.stdout
+    assert "sub-01: done" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_outputs_are_indexed_by_pybids(finished_run):
+    from bids import BIDSLayout
+
+    _, _, out = finished_run
+    layout = BIDSLayout(out, validate=False)
+    indexed = {f.path for f in layout.get()}
+    written = {str(p) for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    assert written - indexed == set()
+    corrected = layout.get(subject="01", desc="n4", extension=".nii.gz", suffix=["T1w", "T2w"])
+    assert len(corrected) == 6
+    dseg = layout.get(subject="01", session="1", run=1, suffix="dseg", extension=".nii.gz")
+    assert len(dseg) == 1 and dseg[0].entities["mod"] == "T1w"
+
+
+def test_metrics_and_sidecars(finished_run):
+    _, _, out = finished_run
+    anat = out / "sub-01/ses-1/anat"
+    t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_mod-T1w_metrics.tsv", sep="\t")
+    assert list(t1.method) == ["original", "n4"]
+    assert list(t1.columns) == ["method", "cv_csf", "cv_gm", "cv_wm", "cjv"]
+    assert t1.cjv[1] < t1.cjv[0]  # N4 removes part of a known field
+    water = pd.read_csv(anat / "sub-01_ses-1_acq-dixon_rec-water_mod-T1w_metrics.tsv", sep="\t")
+    assert list(water.columns) == ["method", "cv_dim", "cv_bright", "cjv"]
+    sidecar = json.loads((anat / "sub-01_ses-1_run-1_desc-n4_T1w.json").read_text())
+    assert sidecar["BiasCorrectionMethod"] == "N4"
+    assert sidecar["BiasCorrectionParameters"]["spline_distance_mm"] == 200.0
+    assert sidecar["Sources"] == ["bids:raw:sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.nii.gz"]
+    assert "antspyx" in sidecar["Software"] and sidecar["RuntimeSeconds"] > 0
+    labels = (anat / "sub-01_ses-1_run-1_mod-T1w_dseg.tsv").read_text().split()
+    assert labels == ["index", "name", "1", "CSF", "2", "GM", "3", "WM"]
+
+
+def test_group_level_collects_every_image(finished_run, tmp_path):
+    _, bids, out = finished_run
+    result = inuprep(bids, out, "group", "-w", tmp_path / "work", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = pd.read_csv(out / "group_T1w.tsv", sep="\t")
+    assert len(table) == 2 * 3  # three T1w images, original and N4
+    assert (out / "group_dixon-water.tsv").is_file() and (out / "group_T2w.tsv").is_file()
+
+
+def test_a_failing_subject_does_not_stop_the_others(tmp_path, mni_3mm):
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    nan_image = t1.copy()
+    nan_image[10, 10, 10] = np.nan
+    bids = make_bids(
+        tmp_path / "bids",
+        {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1), "sub-02/anat/sub-02_T1w.nii.gz": nan_image},
+        affine=mni_3mm.affine,
+    )
+    (bids / "sub-03/anat").mkdir(parents=True)
+    (bids / "sub-03/anat/sub-03_T1w.nii.gz").write_bytes(gzip.compress(b"truncated"))
+    out = tmp_path / "out"
+    result = inuprep(bids, out, "participant", "-w", tmp_path / "work", "--nprocs", 2, cwd=tmp_path)
+    text = result.stdout + result.stderr
+    assert result.returncode == 1, text
+    assert "Traceback" not in text
+    assert "sub-01: done" in text
+    assert "sub-02: FAILED" in text and "NaN or Inf" in text
+    assert "sub-03_T1w.nii.gz: not a readable NIfTI" in text
+    assert (out / "sub-01/anat/sub-01_desc-n4_T1w.nii.gz").is_file()
+    assert not list((out / "sub-02").rglob("*.nii*")) and not (out / "sub-03").exists()
+    assert (out / "dataset_description.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["{tmp}", "{tmp}/out", "participant"], "not a BIDS dataset"),
+        (["{bids}", "{tmp}/out", "participant", "--participant-label", "09"], "09 not found"),
+        (["{bids}", "{tmp}/out", "participant", "--session-label", "7"], "no T1w, T2w or Dixon images"),
+        (["{bids}", "{bids}/out", "participant"], "inside bids_dir"),
+    ],
+)
+def test_input_errors_exit_2_in_one_line(tmp_path, argv, message):
+    bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": None})
+    result = inuprep(*[a.format(tmp=tmp_path, bids=bids) for a in argv], cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,69 @@
+"""Derivative names keep every source entity and never collide; writes are atomic."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inuprep.bids_app.derivatives import (
+    atomic_copy,
+    check_unique,
+    derivative_path,
+    write_dataset_files,
+)
+from inuprep.bids_app.discovery import ImageRun
+from inuprep.workflows.outputs import output_paths
+
+
+def test_entities_kept_in_bids_order():
+    source = "/bids/sub-01/ses-A/anat/sub-01_ses-A_acq-mp2rage_rec-norm_run-2_part-mag_T1w.nii.gz"
+    assert derivative_path(source, desc="n4", extension=".nii.gz") == Path(
+        "sub-01/ses-A/anat/sub-01_ses-A_acq-mp2rage_rec-norm_run-2_part-mag_desc-n4_T1w.nii.gz"
+    )
+    assert derivative_path(source, mod="T1w", label="GM", suffix="probseg").name == (
+        "sub-01_ses-A_acq-mp2rage_rec-norm_run-2_mod-T1w_part-mag_label-GM_probseg.nii.gz"
+    )
+
+
+def run(name, contrast, component=None):
+    path = Path("/bids/sub-01/ses-A/anat") / name
+    return ImageRun(path=path, subject="01", session="A", contrast=contrast, component=component)
+
+
+def test_dixon_pair_t1w_and_t2w_never_share_a_name():
+    runs = [
+        run("sub-01_ses-A_T1w.nii.gz", "T1w"),
+        run("sub-01_ses-A_T2w.nii.gz", "T2w"),
+        run("sub-01_ses-A_acq-dixon_rec-water_T1w.nii.gz", "dixon", "water"),
+        run("sub-01_ses-A_acq-dixon_rec-fat_T1w.nii.gz", "dixon", "fat"),
+        run("sub-01_ses-A_acq-dixon_part-mag_T1w.nii.gz", "dixon", "water"),
+        run("sub-01_ses-A_acq-dixon_part-phase_T1w.nii.gz", "dixon", "fat"),
+    ]
+    paths = [p for r in runs for p in output_paths(r, ("n4",)).values()]
+    check_unique(paths)
+    assert len(set(paths)) == len(paths) > 6 * 8
+
+
+def test_collisions_are_refused():
+    with pytest.raises(ValueError, match="two inputs map to the output name"):
+        check_unique([Path("a"), Path("b"), Path("a")])
+
+
+def test_atomic_copy_leaves_no_temporary_file(tmp_path):
+    src = tmp_path / "src.txt"
+    src.write_text("x" * 1000)
+    dest = atomic_copy(src, tmp_path / "out" / "dest.txt")
+    assert dest.read_text() == "x" * 1000
+    assert [p.name for p in dest.parent.iterdir()] == ["dest.txt"]
+    with pytest.raises(FileNotFoundError):
+        atomic_copy(tmp_path / "missing", tmp_path / "out" / "other.txt")
+    assert [p.name for p in dest.parent.iterdir()] == ["dest.txt"]
+
+
+def test_dataset_files(tmp_path):
+    write_dataset_files(tmp_path, Path("/data/bids"))
+    description = json.loads((tmp_path / "dataset_description.json").read_text())
+    assert description["DatasetType"] == "derivative"
+    assert description["GeneratedBy"][0]["Name"] == "inuprep"
+    assert description["SourceDatasets"] == [{"URL": "file:///data/bids"}]
+    assert "*_biasfield.nii.gz" in (tmp_path / ".bidsignore").read_text()

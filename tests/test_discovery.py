@@ -1,0 +1,102 @@
+"""Discovery of T1w, T2w and Dixon runs with pybids, on generated BIDS trees."""
+
+import json
+
+import pytest
+
+from conftest import make_bids
+from inuprep.bids_app.discovery import (
+    DiscoveryError,
+    discover_runs,
+    dixon_component,
+    load_layout,
+    summarize,
+)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    root = make_bids(
+        tmp_path / "bids",
+        {
+            "sub-01/ses-A/anat/sub-01_ses-A_run-1_T1w.nii.gz": None,
+            "sub-01/ses-A/anat/sub-01_ses-A_run-2_T1w.nii.gz": None,
+            "sub-01/ses-A/anat/sub-01_ses-A_T2w.nii.gz": None,
+            "sub-01/ses-B/anat/sub-01_ses-B_T1w.nii.gz": None,
+            "sub-01/ses-B/anat/sub-01_ses-B_acq-dixon_rec-water_T1w.nii.gz": None,
+            "sub-01/ses-B/anat/sub-01_ses-B_acq-dixon_rec-fat_T1w.nii.gz": None,
+            "sub-02/anat/sub-02_T1w.nii.gz": None,
+            "sub-02/anat/sub-02_acq-mDIXON_run-1_T1w.nii.gz": None,
+            "sub-02/anat/sub-02_acq-mDIXON_run-2_T1w.nii.gz": None,
+            "sub-02/anat/sub-02_FLAIR.nii.gz": None,
+        },
+    )
+    # components of sub-02's Dixon images only in their sidecars' ImageType
+    for run, kind in ((1, "W"), (2, "F")):
+        sidecar = root / f"sub-02/anat/sub-02_acq-mDIXON_run-{run}_T1w.json"
+        sidecar.write_text(json.dumps({"ImageType": ["DERIVED", "PRIMARY", kind]}))
+    return root
+
+
+def labels(runs):
+    return sorted((run.subject, run.session, run.label, run.entities.get("run")) for run in runs)
+
+
+def test_finds_every_contrast_session_and_run(dataset):
+    runs, warnings = discover_runs(load_layout(dataset))
+    assert warnings == []
+    assert labels(runs) == [
+        ("01", "A", "T1w", 1), ("01", "A", "T1w", 2), ("01", "A", "T2w", None),
+        ("01", "B", "T1w", None), ("01", "B", "dixon-fat", None), ("01", "B", "dixon-water", None),
+        ("02", None, "T1w", None), ("02", None, "dixon-fat", 2), ("02", None, "dixon-water", 1),
+    ]  # fmt: skip
+    assert "sub-01: 3 T1w, 1 T2w, 1 dixon-fat, 1 dixon-water in session(s) A, B" in summarize(runs)
+
+
+def test_participant_and_session_selection(dataset):
+    runs, _ = discover_runs(load_layout(dataset), participants=("01",), sessions=("B",))
+    assert labels(runs) == [("01", "B", "T1w", None), ("01", "B", "dixon-fat", None),
+                            ("01", "B", "dixon-water", None)]  # fmt: skip
+
+
+def test_filter_file_updates_default_queries(dataset):
+    filters = {"t1w": {"run": 2}, "t2w": {"suffix": "FLAIR"}}
+    runs, _ = discover_runs(load_layout(dataset), filters=filters)
+    found = [(run.path.name, run.contrast) for run in runs if run.contrast != "dixon"]
+    assert sorted(found) == [("sub-01_ses-A_run-2_T1w.nii.gz", "T1w"), ("sub-02_FLAIR.nii.gz", "T2w")]
+
+
+def test_unknown_filter_key_and_participant_are_errors(dataset):
+    layout = load_layout(dataset)
+    with pytest.raises(DiscoveryError, match="unknown queries"):
+        discover_runs(layout, filters={"bold": {"task": "rest"}})
+    with pytest.raises(DiscoveryError, match="03 not found.*available: 01, 02"):
+        discover_runs(layout, participants=("03",))
+
+
+def test_dixon_without_component_is_skipped_with_a_warning(tmp_path):
+    root = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_acq-dixon_T1w.nii.gz": None})
+    runs, warnings = discover_runs(load_layout(root))
+    assert runs == []
+    assert len(warnings) == 1 and "rec-water" in warnings[0]
+
+
+def test_not_a_bids_folder(tmp_path):
+    with pytest.raises(DiscoveryError, match="no dataset_description.json"):
+        load_layout(tmp_path)
+    with pytest.raises(DiscoveryError, match="no such directory"):
+        load_layout(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    "entities, metadata, expected",
+    [
+        ({"reconstruction": "water"}, {}, "water"),
+        ({"reconstruction": "OPP"}, {}, "out"),
+        ({}, {"ImageType": ["ORIGINAL", "PRIMARY", "IN_PHASE"]}, "in"),
+        ({}, {"ImageType": "F"}, "fat"),
+        ({"reconstruction": "magnitude"}, {"ImageType": ["M"]}, None),
+    ],
+)
+def test_dixon_component(entities, metadata, expected):
+    assert dixon_component(entities, metadata) == expected

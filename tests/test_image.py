@@ -1,0 +1,71 @@
+"""Input checks and foreground masks."""
+
+import gzip
+
+import nibabel as nb
+import numpy as np
+import pytest
+
+from conftest import save
+from inuprep.image import ImageError, fill_from_nearest, foreground_mask, load_checked
+
+
+def test_checked_image_is_float32_on_the_same_grid(tmp_path, mni_3mm):
+    path = tmp_path / "t1.nii.gz"
+    mni_3mm.to_filename(path)
+    img = load_checked(path)
+    assert img.get_data_dtype() == np.float32
+    assert img.shape == mni_3mm.shape
+    assert np.allclose(img.affine, mni_3mm.affine)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (np.ones((16, 16, 16, 3)), "expected a 3D image"),
+        (np.full((16, 16, 16), np.nan), "NaN or Inf"),
+        (np.zeros((16, 16, 16)), "constant"),
+        (np.ones((16, 16, 2)), "too small"),
+    ],
+)
+def test_bad_images_are_rejected_in_one_line(tmp_path, data, message):
+    path = save(data, tmp_path / "bad.nii.gz")
+    with pytest.raises(ImageError, match=message) as info:
+        load_checked(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "broken.nii.gz"
+    path.write_bytes(gzip.compress(b"not a nifti"))
+    with pytest.raises(ImageError, match="not a readable NIfTI"):
+        load_checked(path)
+
+
+def test_singleton_4d_is_accepted(tmp_path):
+    path = save(np.random.default_rng(0).random((16, 16, 16, 1)), tmp_path / "one.nii.gz")
+    assert load_checked(path).shape == (16, 16, 16)
+
+
+def test_foreground_mask_finds_a_biased_object(mni_3mm):
+    data = mni_3mm.get_fdata()
+    from inuprep.simulate import polynomial_field
+
+    biased = data * polynomial_field(data.shape, max_ratio=3.0, seed=3)
+    mask = foreground_mask(biased + np.random.default_rng(0).normal(0, 0.01, data.shape) ** 2)
+    brain = data > 0.1 * data.max()
+    assert (mask & brain).sum() / brain.sum() > 0.97
+    assert (mask & ~brain).sum() / mask.sum() < 0.2
+
+
+def test_fill_from_nearest():
+    values = np.array([[1.0, 0.0, 0.0, 4.0]])
+    filled = fill_from_nearest(values, values > 0)
+    assert filled.tolist() == [[1.0, 1.0, 4.0, 4.0]]
+
+
+def test_nibabel_roundtrip_of_mask(tmp_path, mni_3mm):
+    from inuprep.interfaces import save_like
+
+    path = save_like(np.ones(mni_3mm.shape, bool), mni_3mm, tmp_path / "m.nii.gz", np.uint8)
+    assert nb.load(path).get_data_dtype() == np.uint8

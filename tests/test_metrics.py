@@ -1,0 +1,33 @@
+"""CV and CJV, and why CJV is the honest one."""
+
+import numpy as np
+import pytest
+
+from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, tissue_metrics
+
+
+def test_formulas():
+    assert coefficient_of_variation(np.array([1.0, 3.0])) == pytest.approx(0.5)
+    high, low = np.array([9.0, 11.0]), np.array([4.0, 6.0])
+    assert coefficient_of_joint_variation(high, low) == pytest.approx((1 + 1) / 5)
+    assert np.isnan(coefficient_of_variation(np.array([2.0])))
+
+
+def test_compressing_contrast_lowers_cv_but_not_cjv():
+    rng = np.random.default_rng(0)
+    gm, wm = rng.normal(60, 6, 5000), rng.normal(100, 6, 5000)
+    squash = np.sqrt  # a global curve: no bias removed
+    assert coefficient_of_variation(squash(wm)) < coefficient_of_variation(wm)
+    assert coefficient_of_joint_variation(squash(wm), squash(gm)) == pytest.approx(
+        coefficient_of_joint_variation(wm, gm), rel=0.05
+    )
+    assert coefficient_of_joint_variation(3 * wm, 3 * gm) == pytest.approx(coefficient_of_joint_variation(wm, gm))
+
+
+def test_tissue_metrics_uses_the_label_table():
+    dseg = np.array([1, 1, 2, 2, 3, 3])
+    data = np.array([1.0, 1.0, 4.0, 6.0, 9.0, 11.0])
+    row = tissue_metrics(data, dseg, {1: "CSF", 2: "GM", 3: "WM"}, ("WM", "GM"))
+    assert row["cv_csf"] == 0
+    assert row["cv_gm"] == pytest.approx(0.2)
+    assert row["cjv"] == pytest.approx(0.4)

@@ -1,0 +1,87 @@
+"""The command line: the BIDS-Apps contract and NiPreps' flags."""
+
+import json
+
+import pytest
+
+from inuprep.bids_app.parser import build_parser
+from inuprep.bids_app.settings import Settings
+
+OPTIONS = [
+    "--participant-label", "--session-label", "--bids-filter-file", "--work-dir", "--nprocs",
+    "--omp-nthreads", "--mem-gb", "--use-plugin", "--methods", "--seed", "--stop-on-first-crash",
+    "--write-graph", "--verbose", "--version",
+]  # fmt: skip
+
+
+def parse(*argv):
+    return build_parser().parse_args(["/data", "/out", "participant", *argv])
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in OPTIONS:
+        assert option in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["/data", "/out"],
+        ["/data", "/out", "subject"],
+        ["/data", "/out", "participant", "--nprocs", "0"],
+        ["/data", "/out", "participant", "--methods", "n3"],
+        ["/data", "/out", "participant", "--participant-label", "sub-0!"],
+        ["/data", "/out", "participant", "--bids-filter-file", "/no/such/file.json"],
+        ["/data", "/out", "participant", "--use-plugin", "/no/such/plugin.yml"],
+        ["/data", "/out", "participant", "--mem-gb", "-1"],
+    ],
+)
+def test_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_bad_filter_json_exits_2(tmp_path):
+    bad = tmp_path / "filters.json"
+    bad.write_text("{not json")
+    with pytest.raises(SystemExit) as exit_info:
+        parse("--bids-filter-file", str(bad))
+    assert exit_info.value.code == 2
+
+
+def test_labels_accept_prefix_and_settings_are_frozen(tmp_path):
+    filters = tmp_path / "filters.json"
+    filters.write_text(json.dumps({"t1w": {"acquisition": "mprage"}}))
+    args = parse("--participant-label", "sub-01", "02", "--session-label", "ses-A", "--bids-filter-file",
+                 str(filters), "--nprocs", "4")  # fmt: skip
+    settings = Settings.from_args(args)
+    assert settings.participant_label == ("01", "02")
+    assert settings.session_label == ("A",)
+    assert settings.bids_filters == {"t1w": {"acquisition": "mprage"}}
+    assert settings.omp_nthreads == 4
+    assert settings.plugin_settings()["plugin"] == "MultiProc"
+    with pytest.raises(AttributeError):
+        settings.seed = 1
+
+
+def test_plugin_file_overrides_multiproc(tmp_path):
+    plugin = tmp_path / "plugin.yml"
+    plugin.write_text("plugin: SLURM\nplugin_args:\n  sbatch_args: --time=1:00:00\n")
+    settings = Settings.from_args(parse("--use-plugin", str(plugin)))
+    assert settings.plugin_settings() == {"plugin": "SLURM", "plugin_args": {"sbatch_args": "--time=1:00:00"}}
+    plugin.write_text("plugin_args: {}\n")
+    with pytest.raises(ValueError, match="plugin"):
+        Settings.from_args(parse("--use-plugin", str(plugin)))
+
+
+def test_settings_dump_is_json(tmp_path):
+    settings = Settings.from_args(build_parser().parse_args(["/data", str(tmp_path), "group"]))
+    dumped = json.loads(settings.write().read_text())
+    assert dumped["output_dir"] == str(tmp_path)
+    assert dumped["methods"] == ["n4"]

@@ -1,0 +1,54 @@
+"""Every factory builds, for every contrast and option, with the expected nodes."""
+
+from pathlib import Path
+
+import pytest
+
+from inuprep.bids_app.discovery import ImageRun
+from inuprep.bids_app.parser import build_parser
+from inuprep.bids_app.settings import Settings
+from inuprep.workflows.base import init_inuprep_wf
+from inuprep.workflows.correction import init_correction_wf
+from inuprep.workflows.image import init_image_wf
+
+RUNS = [
+    ImageRun(Path("/bids/sub-01/anat/sub-01_T1w.nii.gz"), "01", "T1w"),
+    ImageRun(Path("/bids/sub-01/anat/sub-01_T2w.nii.gz"), "01", "T2w"),
+    ImageRun(Path("/bids/sub-01/anat/sub-01_acq-dixon_rec-water_T1w.nii.gz"), "01", "dixon", None, "water"),
+    ImageRun(Path("/bids/sub-02/ses-1/anat/sub-02_ses-1_run-1_T1w.nii.gz"), "02", "T1w", "1"),
+]
+
+
+def settings_for(tmp_path, *argv):
+    args = build_parser().parse_args([str(tmp_path / "bids"), str(tmp_path / "out"), "participant", *argv])
+    return Settings.from_args(args)
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda run: run.label)
+def test_image_wf_builds(run, tmp_path):
+    workflow = init_image_wf(run=run, methods=("n4",), output_dir=tmp_path, omp_nthreads=2)
+    names = set(workflow.list_node_names())
+    assert {"check", "segment", "evaluate", "n4_wf.correct", "outputs_wf.ds_n4_file"} <= names
+    tissues = {"dixon": ["dim", "bright"]}.get(run.contrast, ["CSF", "GM", "WM"])
+    assert {f"outputs_wf.ds_probseg_{t}" for t in tissues} <= names
+    assert workflow.get_node("n4_wf.correct").inputs.num_threads == 2
+
+
+@pytest.mark.parametrize("argv", [[], ["--methods", "n4"], ["--nprocs", "1", "--omp-nthreads", "1"]])
+def test_top_level_builds_with_crash_dirs_per_subject(argv, tmp_path):
+    settings = settings_for(tmp_path, *argv)
+    workflow = init_inuprep_wf(settings=settings, runs=RUNS)
+    assert sorted(workflow.list_node_names())[0].startswith("sub_01_wf.")
+    node = workflow.get_node("sub_02_wf").get_node("image_sub_02_ses_1_run_1_T1w_wf").get_node("check")
+    assert node.config["execution"]["crashdump_dir"].endswith(f"sub-02/log/{settings.run_uuid}")
+
+
+def test_colliding_outputs_refuse_to_build(tmp_path):
+    twin = ImageRun(Path("/elsewhere/sub-01/anat/sub-01_T1w.nii"), "01", "T1w")
+    with pytest.raises(ValueError, match="two inputs map"):
+        init_inuprep_wf(settings=settings_for(tmp_path), runs=[RUNS[0], twin])
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="unknown correction method"):
+        init_correction_wf(method="n3", omp_nthreads=1)
