@@ -11,18 +11,30 @@ class ImageError(ValueError):
     """An input image that cannot be processed; the message is one line naming the file and the fix."""
 
 
-def load_checked(path: str | Path) -> nb.Nifti1Image:
-    """Return the image as float32 3D NIfTI after checking it can be corrected, or raise ImageError."""
+def _unreadable(path: Path, err: Exception) -> ImageError:
+    return ImageError(f"{path}: not a readable NIfTI ({err}); re-export or replace the file")
+
+
+def check_header(path: str | Path) -> nb.spatialimages.SpatialImage:
+    """Return the (unloaded) image if its header reads as one 3D volume, or raise ImageError."""
     path = Path(path)
     try:
         img = nb.load(path)
-        data = np.asanyarray(img.dataobj, dtype=np.float32)
     except Exception as err:  # nibabel raises many types for corrupt or truncated files
-        raise ImageError(f"{path}: not a readable NIfTI ({err}); re-export or replace the file") from None
-    if data.ndim == 4 and data.shape[3] == 1:
-        data = data[..., 0]
-    if data.ndim != 3:
-        raise ImageError(f"{path}: expected a 3D image, got shape {data.shape}; split 4D series first")
+        raise _unreadable(path, err) from None
+    if len(img.shape) != 3 and img.shape[3:] != (1,):
+        raise ImageError(f"{path}: expected a 3D image, got shape {img.shape}; split 4D series first")
+    return img
+
+
+def load_checked(path: str | Path) -> nb.Nifti1Image:
+    """Return the image as float32 3D NIfTI after checking it can be corrected, or raise ImageError."""
+    path = Path(path)
+    img = check_header(path)
+    try:
+        data = np.asanyarray(img.dataobj, dtype=np.float32).reshape(img.shape[:3])
+    except Exception as err:  # truncated data behind a valid header
+        raise _unreadable(path, err) from None
     if min(data.shape) < 8:
         raise ImageError(f"{path}: image of shape {data.shape} is too small to correct")
     if not np.all(np.isfinite(data)):

@@ -20,7 +20,6 @@ DIXON_LABELS = {1: "dim", 2: "bright"}
 CJV_PAIRS = {"brain": ("WM", "GM"), "dixon": ("bright", "dim")}
 #: a brain mask outside this range (mL) means brain extraction failed
 BRAIN_VOLUME_ML = (300.0, 3000.0)
-_SEGMENTATION_N4 = N4Settings(iterations=(50, 50, 50))
 
 
 class SegmentationError(RuntimeError):
@@ -36,11 +35,6 @@ class Segmentation:
     labels: dict[int, str]
     probseg: dict[str, np.ndarray] = field(default_factory=dict)
     method: str = ""
-
-    @property
-    def family(self) -> str:
-        """Return the label family: 'brain' or 'dixon'."""
-        return "dixon" if self.labels == DIXON_LABELS else "brain"
 
 
 def deepbet_brain_mask(img: nb.Nifti1Image) -> np.ndarray:
@@ -59,9 +53,7 @@ def atropos_classes(
 
     image = ants.from_numpy(np.asarray(data, dtype=np.float32), spacing=tuple(float(z) for z in zooms))
     ants_mask = image.new_image_like(mask.astype(np.float32))
-    result = ants.atropos(
-        a=image, x=ants_mask, i=f"KMeans[{n_classes}]", m=f"[{mrf},1x1x1]", c="[5,0]"
-    )
+    result = ants.atropos(a=image, x=ants_mask, i=f"KMeans[{n_classes}]", m=f"[{mrf},1x1x1]", c="[5,0]")
     dseg = result["segmentation"].numpy().astype(np.uint8)
     probs = [p.numpy().astype(np.float32) for p in result["probabilityimages"]]
     means = [data[dseg == k + 1].mean() if np.any(dseg == k + 1) else np.inf for k in range(n_classes)]
@@ -79,13 +71,15 @@ def segment_brain(img: nb.Nifti1Image, contrast: str) -> Segmentation:
         mask = deepbet_brain_mask(img)
     except (ValueError, AssertionError, RuntimeError) as err:  # deepbet fails this way on non-brain input
         raise SegmentationError(f"brain extraction failed ({err}): is this a brain image?") from None
+    # deepbet's mask is smooth; background voxels of a skull-stripped input must not count as CSF
+    mask &= foreground_mask(data)
     volume_ml = mask.sum() * float(np.prod(zooms)) / 1000
     if not BRAIN_VOLUME_ML[0] <= volume_ml <= BRAIN_VOLUME_ML[1]:
         raise SegmentationError(
             f"brain extraction found {volume_ml:.0f} mL of brain (expected {BRAIN_VOLUME_ML[0]:.0f}-"
             f"{BRAIN_VOLUME_ML[1]:.0f}): is this a brain image?"
         )
-    flattened, _ = n4_correct(data, zooms, mask, _SEGMENTATION_N4)
+    flattened, _ = n4_correct(data, zooms, mask, N4Settings())
     dseg, probs = atropos_classes(flattened, zooms, mask, n_classes=3)
     # Atropos ranks classes by intensity: darkest first
     names = ["CSF", "GM", "WM"] if contrast != "T2w" else ["WM", "GM", "CSF"]
@@ -111,7 +105,7 @@ def segment_dixon(img: nb.Nifti1Image) -> Segmentation:
         mask=mask,
         dseg=dseg,
         labels=DIXON_LABELS,
-        probseg=dict(zip(DIXON_LABELS.values(), probs)),
+        probseg=dict(zip(DIXON_LABELS.values(), probs, strict=True)),
         method="Otsu foreground; Atropos (2 classes, k-means, MRF 0.2)",
     )
 

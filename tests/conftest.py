@@ -34,7 +34,9 @@ def shared_data() -> Path:
 def save(data: np.ndarray, path: Path, affine=None, metadata: dict | None = None) -> Path:
     """Write a float32 NIfTI (and a JSON sidecar) creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    nb.Nifti1Image(np.asarray(data, dtype=np.float32), np.eye(4) if affine is None else affine).to_filename(path)
+    nb.Nifti1Image(np.asarray(data, dtype=np.float32), np.eye(4) if affine is None else affine).to_filename(
+        path
+    )
     if metadata is not None:
         path.with_name(path.name.split(".")[0] + ".json").write_text(json.dumps(metadata))
     return path

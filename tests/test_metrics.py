@@ -21,7 +21,9 @@ def test_compressing_contrast_lowers_cv_but_not_cjv():
     assert coefficient_of_joint_variation(squash(wm), squash(gm)) == pytest.approx(
         coefficient_of_joint_variation(wm, gm), rel=0.05
     )
-    assert coefficient_of_joint_variation(3 * wm, 3 * gm) == pytest.approx(coefficient_of_joint_variation(wm, gm))
+    assert coefficient_of_joint_variation(3 * wm, 3 * gm) == pytest.approx(
+        coefficient_of_joint_variation(wm, gm)
+    )
 
 
 def test_tissue_metrics_uses_the_label_table():

@@ -15,7 +15,15 @@ ENTITY_ORDER = (
     "chunk", "seg", "res", "den", "label", "desc",
 )  # fmt: skip
 #: outputs whose names BIDS does not define, listed in .bidsignore
-BIDSIGNORE = ("logs/", "*.html", "*_biasfield.nii.gz", "*_biasfield.json", "*_metrics.tsv", "*_metrics.json", "group_*.tsv")
+BIDSIGNORE = (
+    "logs/",
+    "*.html",
+    "*_biasfield.nii.gz",
+    "*_biasfield.json",
+    "*_metrics.tsv",
+    "*_metrics.json",
+    "group_*.tsv",
+)
 
 
 def split_name(source: str | Path) -> tuple[list[tuple[str, str]], str, str]:
@@ -29,7 +37,9 @@ def split_name(source: str | Path) -> tuple[list[tuple[str, str]], str, str]:
     return entities, suffix, dot + extension
 
 
-def derivative_path(source: str | Path, suffix: str | None = None, extension: str | None = None, **new) -> Path:
+def derivative_path(
+    source: str | Path, suffix: str | None = None, extension: str | None = None, **new
+) -> Path:
     """Return the path, relative to the derivatives root, of an output derived from ``source``.
 
     Every entity of the source is kept in place; new entities (``desc``, ``mod``, ``label``...) are

@@ -75,7 +75,8 @@ def load_layout(bids_dir: Path):
         raise DiscoveryError(f"{bids_dir}: no such directory; give the root of a BIDS dataset")
     if not (bids_dir / "dataset_description.json").is_file():
         raise DiscoveryError(
-            f"{bids_dir}: not a BIDS dataset (no dataset_description.json); point bids_dir at the dataset root"
+            f"{bids_dir}: not a BIDS dataset (no dataset_description.json); "
+            "point bids_dir at the dataset root"
         )
     try:
         return BIDSLayout(bids_dir, validate=False)

@@ -45,18 +45,15 @@ def crash_reason(crash_file: Path) -> str:
 
 
 def preflight(runs):
-    """Split ``runs`` into those whose header nibabel reads as 3D and {subject: [one-line reasons]}."""
-    import nibabel as nb
+    """Split ``runs`` into those whose header reads as 3D and {subject: [one-line reasons]}."""
+    from inuprep.image import ImageError, check_header
 
     readable, failures = [], defaultdict(list)
     for run in runs:
         try:
-            shape = nb.load(run.path).shape
-        except Exception as err:
-            failures[run.subject].append(f"{run.path}: not a readable NIfTI ({err}); re-export the file")
-            continue
-        if len(shape) != 3 and not (len(shape) == 4 and shape[3] == 1):
-            failures[run.subject].append(f"{run.path}: expected a 3D image, got shape {shape}")
+            check_header(run.path)
+        except ImageError as err:
+            failures[run.subject].append(str(err))
             continue
         readable.append(run)
     return readable, failures
@@ -145,8 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     inside = settings.output_dir.is_relative_to(settings.bids_dir)
     if inside and "derivatives" not in settings.output_dir.relative_to(settings.bids_dir).parts:
-        print(f"inuprep: error: output_dir {settings.output_dir} is inside bids_dir; use "
-              "<bids_dir>/derivatives/inuprep or a folder outside the dataset", file=sys.stderr)
+        print(
+            f"inuprep: error: output_dir {settings.output_dir} is inside bids_dir; use "
+            "<bids_dir>/derivatives/inuprep or a folder outside the dataset",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     configure_logging(settings)
     if settings.analysis_level == "group":

@@ -53,7 +53,9 @@ class N4Correction(SimpleInterface):
         img = nb.load(self.inputs.in_file)
         mask = np.asanyarray(nb.load(self.inputs.mask_file).dataobj) if self.inputs.mask_file else None
         start = time.perf_counter()
-        corrected, field = n4_correct(img.get_fdata(dtype=np.float32), img.header.get_zooms()[:3], mask, settings)
+        corrected, field = n4_correct(
+            img.get_fdata(dtype=np.float32), img.header.get_zooms()[:3], mask, settings
+        )
         elapsed = time.perf_counter() - start
         cwd = Path(runtime.cwd)
         self._results["out_file"] = save_like(corrected, img, cwd / "corrected.nii.gz")

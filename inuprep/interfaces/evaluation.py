@@ -25,7 +25,7 @@ def metrics_dictionary(labels: dict[int, str], cjv_pair: tuple[str, str], segmen
     for name in labels.values():
         columns[f"cv_{name.lower()}"] = {
             "LongName": f"coefficient of variation in {name}",
-            "Description": f"std / mean of the intensities inside the {name} mask (lower is more homogeneous)",
+            "Description": f"std / mean of the intensities inside the {name} mask (lower: more homogeneous)",
         }
     columns["cjv"] = {
         "LongName": "coefficient of joint variation",
@@ -61,7 +61,7 @@ class EvaluateCorrections(SimpleInterface):
         cjv_pair = CJV_PAIRS["dixon" if labels == DIXON_LABELS else "brain"]
         dseg = np.asanyarray(nb.load(self.inputs.dseg_file).dataobj)
         rows = []
-        for method, path in zip(self.inputs.methods, self.inputs.in_files):
+        for method, path in zip(self.inputs.methods, self.inputs.in_files, strict=True):
             data = nb.load(path).get_fdata(dtype=np.float32)
             rows.append({"method": method, **tissue_metrics(data, dseg, labels, cjv_pair)})
         columns = list(rows[0])

@@ -8,7 +8,7 @@ from inuprep.interfaces.correction import N4Correction
 DESCRIPTIONS = {
     "n4": (
         "N4 bias-field correction [N4ITK, @n4] was run with antspyx: B-spline control points every 200 mm, "
-        "four fitting levels of 50 iterations, shrink factor 4, convergence threshold 1e-7, the fit "
+        "three fitting levels of 50 iterations, shrink factor 4, convergence threshold 1e-7, the fit "
         "restricted to the object's foreground."
     ),
 }
@@ -51,6 +51,7 @@ def init_correction_wf(*, method: str, omp_nthreads: int, name: str | None = Non
     correct = pe.Node(N4Correction(num_threads=omp_nthreads), name="correct", n_procs=omp_nthreads)
     workflow.connect([
         (inputnode, correct, [("in_file", "in_file"), ("mask_file", "mask_file")]),
-        (correct, outputnode, [("out_file", "out_file"), ("bias_field", "bias_field"), ("metadata", "metadata")]),
+        (correct, outputnode, [("out_file", "out_file"), ("bias_field", "bias_field"),
+                               ("metadata", "metadata")]),
     ])  # fmt: skip
     return workflow

@@ -76,9 +76,11 @@ def init_image_wf(
         (segment, evaluate, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv"),
                              (("metadata", _segmentation_method), "segmentation")]),
         (segment, outputs_wf, [("mask_file", "inputnode.mask_file"), ("dseg_file", "inputnode.dseg_file"),
-                               ("dseg_tsv", "inputnode.dseg_tsv"), ("probseg_files", "inputnode.probseg_files"),
+                               ("dseg_tsv", "inputnode.dseg_tsv"),
+                               ("probseg_files", "inputnode.probseg_files"),
                                ("metadata", "inputnode.seg_metadata")]),
-        (evaluate, outputs_wf, [("out_tsv", "inputnode.metrics_tsv"), ("out_json", "inputnode.metrics_json")]),
+        (evaluate, outputs_wf, [("out_tsv", "inputnode.metrics_tsv"),
+                                ("out_json", "inputnode.metrics_json")]),
         (evaluate, outputnode, [("out_tsv", "metrics_tsv")]),
     ]  # fmt: skip
     for index, method in enumerate(methods, start=2):

@@ -28,12 +28,16 @@ def output_paths(run: ImageRun, methods: tuple[str, ...]) -> dict[str, Path]:
     paths = {}
     for method in methods:
         paths[f"{method}_file"] = derivative_path(src, desc=method, extension=nii)
-        paths[f"{method}_field"] = derivative_path(src, mod=mod, desc=method, suffix="biasfield", extension=nii)
+        paths[f"{method}_field"] = derivative_path(
+            src, mod=mod, desc=method, suffix="biasfield", extension=nii
+        )
     paths["mask_file"] = derivative_path(src, mod=mod, desc=mask_desc, suffix="mask", extension=nii)
     paths["dseg_file"] = derivative_path(src, mod=mod, suffix="dseg", extension=nii)
     paths["dseg_tsv"] = derivative_path(src, mod=mod, suffix="dseg", extension=".tsv")
     for tissue in tissue_names(run):
-        paths[f"probseg_{tissue}"] = derivative_path(src, mod=mod, label=tissue, suffix="probseg", extension=nii)
+        paths[f"probseg_{tissue}"] = derivative_path(
+            src, mod=mod, label=tissue, suffix="probseg", extension=nii
+        )
     paths["metrics_tsv"] = derivative_path(src, mod=mod, suffix="metrics", extension=".tsv")
     paths["metrics_json"] = derivative_path(src, mod=mod, suffix="metrics", extension=".json")
     return paths
@@ -100,7 +104,9 @@ def init_image_outputs_wf(
         connections.append((inputnode, ds_prob, [(("probseg_files", _pick, index), "in_file")]))
     for key in ("dseg_tsv", "metrics_tsv", "metrics_json"):
         ds_table = pe.Node(
-            DerivativesSink(out_path=str(output_dir / paths[key])), name=f"ds_{key}", run_without_submitting=True
+            DerivativesSink(out_path=str(output_dir / paths[key])),
+            name=f"ds_{key}",
+            run_without_submitting=True,
         )
         connections.append((inputnode, ds_table, [(key, "in_file")]))
     workflow.connect(connections)
