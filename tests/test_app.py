@@ -68,7 +68,7 @@ def test_outputs_are_indexed_by_pybids(finished_run):
     corrected = layout.get(subject="01", desc="n4", extension=".nii.gz", suffix=["T1w", "T2w"])
     assert len(corrected) == 6
     dseg = layout.get(subject="01", session="1", run=1, suffix="dseg", extension=".nii.gz")
-    assert len(dseg) == 1 and dseg[0].entities["mod"] == "T1w"
+    assert len(dseg) == 1 and dseg[0].entities["modality"] == "T1w"
 
 
 def test_metrics_and_sidecars(finished_run):
@@ -125,7 +125,7 @@ def test_a_failing_subject_does_not_stop_the_others(tmp_path, mni_3mm):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["{tmp}", "{tmp}/out", "participant"], "not a BIDS dataset"),
+        (["{bids}/sub-01", "{tmp}/out", "participant"], "not a BIDS dataset"),
         (["{bids}", "{tmp}/out", "participant", "--participant-label", "09"], "09 not found"),
         (["{bids}", "{tmp}/out", "participant", "--session-label", "7"], "no T1w, T2w or Dixon images"),
         (["{bids}", "{bids}/out", "participant"], "inside bids_dir"),
