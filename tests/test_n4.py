@@ -32,3 +32,22 @@ def test_n4_lowers_cjv_and_recovers_the_field():
     assert np.corrcoef(np.log(estimate[brain]), np.log(field[brain]))[0, 1] > 0.75
     assert np.allclose(corrected[brain] * estimate[brain], biased[brain], rtol=1e-3)
     assert corrected.shape == biased.shape and corrected.dtype == np.float32
+
+
+def test_n4_removes_part_of_a_measured_receive_field(shared_data):
+    """One Prisma acquisition reconstructed with and without Prescan Normalize: their ratio is the field."""
+    import nibabel as nb
+
+    from inuprep.image import foreground_mask
+
+    anat = shared_data / "bids" / "sub-prisma3t" / "anat"
+    raw = nb.load(anat / "sub-prisma3t_acq-noprescannorm_T1w.nii.gz")
+    reference = nb.load(anat / "sub-prisma3t_acq-prescannorm_T1w.nii.gz").get_fdata(dtype=np.float32)
+    data = raw.get_fdata(dtype=np.float32)
+    head = foreground_mask(data)
+    corrected, estimate = n4_correct(data, raw.header.get_zooms()[:3], head)
+    inside = head & (data > 0) & (reference > np.percentile(reference[head], 20))
+    true_log_field = np.log(data[inside] / reference[inside])
+    assert np.corrcoef(np.log(estimate[inside]), true_log_field)[0, 1] > 0.5
+    residual = np.log(corrected[inside] / reference[inside])
+    assert residual.std() < 0.9 * true_log_field.std()

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from inuprep import __version__
@@ -59,33 +60,32 @@ def derivative_path(
     return folder / (datatype if datatype in {"anat", "func", "dwi", "fmap", "perf"} else "anat") / name
 
 
-def atomic_copy(src: str | Path, dest: Path) -> Path:
-    """Copy ``src`` to ``dest`` through a temporary name in the same folder, so no half file remains."""
+@contextmanager
+def _replacing(dest: Path):
+    """Yield a temporary path beside ``dest``; it becomes ``dest`` only if the block succeeds."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        shutil.copyfile(src, tmp)
+        yield Path(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_copy(src: str | Path, dest: Path) -> Path:
+    """Copy ``src`` to ``dest`` through a temporary name in the same folder, so no half file remains."""
+    with _replacing(dest) as tmp:
+        shutil.copyfile(src, tmp)
     return dest
 
 
 def atomic_write_text(text: str, dest: Path) -> Path:
     """Write ``text`` to ``dest`` atomically."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with _replacing(dest) as tmp:
+        tmp.write_text(text)
     return dest
 
 

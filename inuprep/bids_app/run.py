@@ -90,8 +90,6 @@ def run_participants(settings) -> int:
         return EXIT_USAGE
     LOGGER.info(summarize(runs))
 
-    write_dataset_files(settings.output_dir, settings.bids_dir)
-    LOGGER.info(f"Settings written to {settings.write()}")
     nipype_config.update_config(
         {
             "execution": {
@@ -111,6 +109,8 @@ def run_participants(settings) -> int:
     except ValueError as err:
         LOGGER.error(f"inuprep: error: {err}")
         return EXIT_USAGE
+    write_dataset_files(settings.output_dir, settings.bids_dir)
+    LOGGER.info(f"Settings written to {settings.write()}")
     if settings.write_graph:
         workflow.write_graph(graph2use="colored", format="svg", simple_form=True)
     try:

@@ -9,6 +9,7 @@ import nibabel as nb
 import numpy as np
 from nipype.interfaces.base import BaseInterfaceInputSpec, File, SimpleInterface, TraitedSpec, traits
 
+from inuprep import __version__
 from inuprep.interfaces import save_like
 from inuprep.n4 import N4Settings, n4_correct
 
@@ -63,7 +64,7 @@ class N4Correction(SimpleInterface):
         self._results["metadata"] = {
             "BiasCorrectionMethod": "N4",
             "BiasCorrectionParameters": settings.to_dict(),
-            "Software": {"antspyx": version("antspyx")},
+            "Software": {"inuprep": __version__, "antspyx": version("antspyx")},
             "ThreadsUsed": self.inputs.num_threads,
             "RuntimeSeconds": round(elapsed, 2),
         }

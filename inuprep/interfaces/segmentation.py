@@ -1,6 +1,7 @@
 """Tissue segmentation interface."""
 
 import os
+from importlib.metadata import version
 from pathlib import Path
 
 import nibabel as nb
@@ -67,5 +68,10 @@ class SegmentTissues(SimpleInterface):
         self._results["probseg_files"] = [
             save_like(prob, img, cwd / f"probseg_{name}.nii.gz") for name, prob in seg.probseg.items()
         ]
-        self._results["metadata"] = {"SegmentationMethod": seg.method, "Labels": seg.labels}
+        software = {name: version(name) for name in ("inuprep", "antspyx", "deepbet")}
+        self._results["metadata"] = {
+            "SegmentationMethod": seg.method,
+            "Labels": seg.labels,
+            "Software": software,
+        }
         return runtime

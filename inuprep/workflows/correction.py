@@ -48,7 +48,9 @@ def init_correction_wf(*, method: str, omp_nthreads: int, name: str | None = Non
     workflow.__desc__ = DESCRIPTIONS[method]
     inputnode = pe.Node(IdentityInterface(fields=["in_file", "mask_file"]), name="inputnode")
     outputnode = pe.Node(IdentityInterface(fields=["out_file", "bias_field", "metadata"]), name="outputnode")
-    correct = pe.Node(N4Correction(num_threads=omp_nthreads), name="correct", n_procs=omp_nthreads)
+    correct = pe.Node(
+        N4Correction(num_threads=omp_nthreads), name="correct", n_procs=omp_nthreads, mem_gb=1.5
+    )
     workflow.connect([
         (inputnode, correct, [("in_file", "in_file"), ("mask_file", "mask_file")]),
         (correct, outputnode, [("out_file", "out_file"), ("bias_field", "bias_field"),

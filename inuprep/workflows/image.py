@@ -62,7 +62,10 @@ def init_image_wf(
     outputnode = pe.Node(IdentityInterface(fields=["metrics_tsv"]), name="outputnode")
     check = pe.Node(CheckImage(), name="check")
     segment = pe.Node(
-        SegmentTissues(contrast=run.contrast, num_threads=omp_nthreads), name="segment", n_procs=omp_nthreads
+        SegmentTissues(contrast=run.contrast, num_threads=omp_nthreads),
+        name="segment",
+        n_procs=omp_nthreads,
+        mem_gb=3.0,  # deepbet works on a 256^3 grid
     )
     images = pe.Node(Merge(1 + len(methods)), name="images", run_without_submitting=True)
     evaluate = pe.Node(EvaluateCorrections(methods=["original", *methods]), name="evaluate")
