@@ -64,13 +64,13 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
 def foreground_mask(data: np.ndarray) -> np.ndarray:
     """Return the object (head or body) mask: Otsu threshold, largest component, holes filled.
 
-    The threshold is found on the square root of the positive intensities, which keeps a strong
-    bias field from pushing the dim side of the object into the background class.
+    The threshold is found on the square root of the intensities, which keeps a strong bias field from
+    pushing the dim side of the object into the background class. Zeros count as background: in a
+    skull-stripped image they are the only background there is.
     """
-    positive = data[data > 0]
-    if positive.size == 0:
+    if not np.any(data > 0):
         return np.zeros(data.shape, dtype=bool)
-    threshold = otsu_threshold(np.sqrt(positive)) ** 2
+    threshold = otsu_threshold(np.sqrt(np.clip(data, 0, None)).ravel()) ** 2
     mask = ndimage.binary_opening(data > threshold, iterations=1)
     labels, count = ndimage.label(mask)
     if count == 0:

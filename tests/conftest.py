@@ -56,10 +56,10 @@ def dixon_pair(shape=(48, 40, 24), seed=0) -> tuple[np.ndarray, np.ndarray]:
     from inuprep.simulate import polynomial_field
 
     grid = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij")
-    radius = np.sqrt(grid[0] ** 2 + grid[1] ** 2 + (0.6 * grid[2]) ** 2)
+    radius = np.sqrt(grid[0] ** 2 + grid[1] ** 2 + grid[2] ** 2)
     body, inner = radius < 0.9, radius < 0.7
     field = polynomial_field(shape, max_ratio=1.5, seed=seed)
     rng = np.random.default_rng(seed)
-    water = (np.where(inner, 800.0, 0) + np.where(body & ~inner, 80.0, 0)) * field
-    fat = (np.where(inner, 60.0, 0) + np.where(body & ~inner, 900.0, 0)) * field
+    water = (np.where(inner, 800.0, 0) + np.where(body & ~inner, 250.0, 0)) * field
+    fat = (np.where(inner, 200.0, 0) + np.where(body & ~inner, 900.0, 0)) * field
     return tuple(np.abs(x + rng.normal(0, 10, shape)) for x in (water, fat))

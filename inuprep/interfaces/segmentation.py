@@ -9,6 +9,7 @@ import numpy as np
 from nipype.interfaces.base import (
     BaseInterfaceInputSpec,
     File,
+    InputMultiObject,
     OutputMultiObject,
     SimpleInterface,
     TraitedSpec,
@@ -33,7 +34,9 @@ def read_label_table(path: str | Path) -> dict[int, str]:
 
 
 class _SegmentTissuesInputSpec(BaseInterfaceInputSpec):
-    in_file = File(exists=True, mandatory=True, desc="checked image")
+    in_files = InputMultiObject(
+        File(exists=True), mandatory=True, desc="checked image, then its corrections (fitted jointly)"
+    )
     contrast = traits.Enum("T1w", "T2w", "dixon", mandatory=True, desc="contrast of the image")
     num_threads = traits.Int(1, usedefault=True, nohash=True, desc="threads for ITK and torch")
 
@@ -58,8 +61,8 @@ class SegmentTissues(SimpleInterface):
         import torch
 
         torch.set_num_threads(self.inputs.num_threads)
-        img = nb.load(self.inputs.in_file)
-        seg = segment(img, self.inputs.contrast)
+        img, *corrected = (nb.load(path) for path in self.inputs.in_files)
+        seg = segment(img, self.inputs.contrast, [c.get_fdata(dtype=np.float32) for c in corrected])
         cwd = Path(runtime.cwd)
         self._results["mask_file"] = save_like(seg.mask, img, cwd / "mask.nii.gz", np.uint8)
         self._results["dseg_file"] = save_like(seg.dseg, img, cwd / "dseg.nii.gz", np.uint8)

@@ -54,8 +54,9 @@ def init_image_wf(
     workflow = pe.Workflow(name=name or image_wf_name(run))
     workflow.__desc__ = (
         f"The {run.label} image was checked (3D, finite values, valid affine) and its foreground found "
-        "with Otsu's threshold. Tissue masks were computed once and shared by the evaluation of every "
-        "method: the coefficient of variation per tissue and the coefficient of joint variation [@cjv]."
+        "with Otsu's threshold. Tissue masks were computed once, by a joint fit to the original and every "
+        "corrected image, and shared by the evaluation of every method: the coefficient of variation "
+        "per tissue and the coefficient of joint variation [@cjv]."
     )
     inputnode = pe.Node(IdentityInterface(fields=["in_file"]), name="inputnode")
     inputnode.inputs.in_file = str(run.path)
@@ -73,8 +74,8 @@ def init_image_wf(
 
     connections = [
         (inputnode, check, [("in_file", "in_file")]),
-        (check, segment, [("out_file", "in_file")]),
         (check, images, [("out_file", "in1")]),
+        (images, segment, [("out", "in_files")]),
         (images, evaluate, [("out", "in_files")]),
         (segment, evaluate, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv"),
                              (("metadata", _segmentation_method), "segmentation")]),
