@@ -17,7 +17,9 @@ from inuprep.n4 import N4Settings, n4_correct
 class _N4CorrectionInputSpec(BaseInterfaceInputSpec):
     in_file = File(exists=True, mandatory=True, desc="image to correct")
     mask_file = File(exists=True, desc="foreground mask restricting the fit")
-    shrink_factor = traits.Int(N4Settings.shrink_factor, usedefault=True, desc="downsampling for the fit")
+    shrink_factor = traits.Int(
+        N4Settings.shrink_factor, usedefault=True, desc="downsampling for the fit (0: to a ~4 mm grid)"
+    )
     iterations = traits.List(
         traits.Int, list(N4Settings.iterations), usedefault=True, desc="iterations per fitting level"
     )
@@ -52,6 +54,7 @@ class N4Correction(SimpleInterface):
             use_mask=bool(self.inputs.mask_file),
         )
         img = nb.load(self.inputs.in_file)
+        settings = settings.resolved(img.header.get_zooms()[:3])
         mask = np.asanyarray(nb.load(self.inputs.mask_file).dataobj) if self.inputs.mask_file else None
         start = time.perf_counter()
         corrected, field = n4_correct(

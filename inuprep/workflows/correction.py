@@ -8,8 +8,8 @@ from inuprep.interfaces.correction import N4Correction
 DESCRIPTIONS = {
     "n4": (
         "N4 bias-field correction [N4ITK, @n4] was run with antspyx: B-spline control points every 200 mm, "
-        "three fitting levels of 50 iterations, shrink factor 4, convergence threshold 1e-7, the fit "
-        "restricted to the object's foreground."
+        "three fitting levels of 50 iterations, the image shrunk to a grid of about 4 mm for the fit, "
+        "convergence threshold 1e-7, the fit restricted to the object's foreground."
     ),
 }
 
