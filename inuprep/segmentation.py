@@ -5,11 +5,13 @@ then three-class Atropos (Avants et al. 2011) with k-means initialisation and an
 by intensity order (T1w: CSF < GM < WM, T2w reversed). Dixon images: the object's foreground split into a
 dim and a bright class.
 
-Atropos is fitted jointly (multivariate) to the original and every method's corrected image, because masks
-fitted to one image's intensities favour that image (``benchmarks/mask_bias.py``): masks fitted to the N4
-image alone put N4's CJV below the clean image's. The joint fit lets no single method's intensities decide
-the masks, so corrections are compared on equal terms; it still flatters corrections against the truth,
-which is why images with a known field are judged by ground-truth error (DESIGN.md).
+Atropos is fitted jointly (multivariate) to every method's corrected image, not to the original
+(``benchmarks/mask_bias.py``). Masks fitted to one image's intensities favour that image; masks that include
+the biased original follow the field, and with a strong field they ranked the original above N4 although
+N4 was closer to the truth (on masks of the clean image too). Corrected images give masks that keep the
+true ranking, and a joint fit lets no single correction decide them, so corrections are compared on equal
+terms. The masks still flatter corrections against the original, which is why images with a known field
+are judged by ground-truth error (DESIGN.md).
 """
 
 from dataclasses import dataclass, field
@@ -101,7 +103,7 @@ def segment_brain(img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray
             f"brain extraction found {volume_ml:.0f} mL of brain (expected {BRAIN_VOLUME_ML[0]:.0f}-"
             f"{BRAIN_VOLUME_ML[1]:.0f}): is this a brain image?"
         )
-    dseg, probs = atropos_classes([data, *corrected], zooms, mask, n_classes=3)
+    dseg, probs = atropos_classes(corrected or [data], zooms, mask, n_classes=3)
     # Atropos ranks classes by intensity: darkest first
     names = ["CSF", "GM", "WM"] if contrast != "T2w" else ["WM", "GM", "CSF"]
     label_of = {name: index for index, name in BRAIN_LABELS.items()}
@@ -111,8 +113,8 @@ def segment_brain(img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray
         dseg=lookup[dseg],
         labels=BRAIN_LABELS,
         probseg={name: probs[names.index(name)] for name in BRAIN_LABELS.values()},
-        method=f"deepbet brain extraction; Atropos (3 classes, k-means, MRF 0.2) on {1 + len(corrected)} "
-        "images jointly (original and each correction)",
+        method=f"deepbet brain extraction; Atropos (3 classes, k-means, MRF 0.2) fitted jointly to "
+        f"{len(corrected)} corrected image(s)",
     )
 
 
@@ -122,21 +124,22 @@ def segment_dixon(img: nb.Nifti1Image, corrected: list[np.ndarray]) -> Segmentat
     mask = foreground_mask(data)
     if mask.sum() < 100:
         raise SegmentationError("no foreground found in the Dixon image")
-    dseg, probs = atropos_classes([data, *corrected], img.header.get_zooms()[:3], mask, n_classes=2)
+    dseg, probs = atropos_classes(corrected or [data], img.header.get_zooms()[:3], mask, n_classes=2)
     return Segmentation(
         mask=mask,
         dseg=dseg,
         labels=DIXON_LABELS,
         probseg=dict(zip(DIXON_LABELS.values(), probs, strict=True)),
-        method=f"Otsu foreground; Atropos (2 classes, k-means, MRF 0.2) on {1 + len(corrected)} images "
-        "jointly",
+        method=f"Otsu foreground; Atropos (2 classes, k-means, MRF 0.2) fitted jointly to {len(corrected)} "
+        "corrected image(s)",
     )
 
 
 def segment(img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray] = ()) -> Segmentation:
     """Return the tissue masks for an image of ``contrast`` ('T1w', 'T2w' or 'dixon').
 
-    ``corrected`` holds the corrected versions of the image on its grid; the masks are fitted jointly.
+    ``corrected`` holds the corrected versions of the image on its grid; the classes are fitted jointly to
+    them (to the image itself when there are none), the brain or object mask comes from the image.
     """
     if contrast == "dixon":
         return segment_dixon(img, list(corrected))

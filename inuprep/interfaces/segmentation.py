@@ -35,7 +35,9 @@ def read_label_table(path: str | Path) -> dict[int, str]:
 
 class _SegmentTissuesInputSpec(BaseInterfaceInputSpec):
     in_files = InputMultiObject(
-        File(exists=True), mandatory=True, desc="checked image, then its corrections (fitted jointly)"
+        File(exists=True),
+        mandatory=True,
+        desc="checked image, then its corrections (classes fitted to these)",
     )
     contrast = traits.Enum("T1w", "T2w", "dixon", mandatory=True, desc="contrast of the image")
     num_threads = traits.Int(1, usedefault=True, nohash=True, desc="threads for ITK and torch")

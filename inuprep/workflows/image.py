@@ -54,8 +54,8 @@ def init_image_wf(
     workflow = pe.Workflow(name=name or image_wf_name(run))
     workflow.__desc__ = (
         f"The {run.label} image was checked (3D, finite values, valid affine) and its foreground found "
-        "with Otsu's threshold. Tissue masks were computed once, by a joint fit to the original and every "
-        "corrected image, and shared by the evaluation of every method: the coefficient of variation "
+        "with Otsu's threshold. Tissue masks were computed once, by a joint fit to every corrected image, "
+        "and shared by the evaluation of every method and of the original: the coefficient of variation "
         "per tissue and the coefficient of joint variation [@cjv]."
     )
     inputnode = pe.Node(IdentityInterface(fields=["in_file"]), name="inputnode")
