@@ -5,7 +5,7 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
-from inuprep.bids_app.derivatives import derivative_path
+from inuprep.bids_app.derivatives import derivative_path, split_name
 from inuprep.bids_app.discovery import ImageRun
 from inuprep.interfaces.derivatives import DerivativesSink
 from inuprep.segmentation import BRAIN_LABELS, DIXON_LABELS
@@ -23,7 +23,8 @@ def output_paths(run: ImageRun, methods: tuple[str, ...]) -> dict[str, Path]:
     own (masks, fields, tables) carry the source's suffix as ``mod-``, so a T1w and a T2w of one session
     never share a name.
     """
-    src, mod, nii = run.path, run.path.name.split(".")[0].split("_")[-1], ".nii.gz"
+    src, nii = run.path, ".nii.gz"
+    _, mod, _ = split_name(src)
     mask_desc = "fg" if run.contrast == "dixon" else "brain"
     paths = {}
     for method in methods:
