@@ -1,0 +1,1 @@
+"""The zero-shot bias-correction method (Yang, Timko, Fernandez): torch only, no nipype, no BIDS."""

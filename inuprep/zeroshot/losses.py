@@ -1,0 +1,46 @@
+"""Losses of the zero-shot method (DESIGN.md: L = L_hc + L_prior) and the entropy variant's."""
+
+import torch
+import torch.nn.functional as F
+
+
+def smoothness(x: torch.Tensor) -> torch.Tensor:
+    """Return L_smo = mean over voxels of (sum over axes of |forward difference|)^2 (Zero-DCE's TV term)."""
+    corner = x[:, :, :-1, :-1, :-1]
+    total = (
+        (x[:, :, 1:, :-1, :-1] - corner).abs()
+        + (x[:, :, :-1, 1:, :-1] - corner).abs()
+        + (x[:, :, :-1, :-1, 1:] - corner).abs()
+    )
+    return (total**2).mean()
+
+
+def spatial_consistency(enhanced: torch.Tensor, original: torch.Tensor, region: int = 4) -> torch.Tensor:
+    """Return L_spa: (|E_i - E_j| - |Y_i - Y_j|)^2 between neighbouring region means (6-neighbourhood)."""
+    e = F.avg_pool3d(enhanced, region, ceil_mode=True)
+    y = F.avg_pool3d(original, region, ceil_mode=True)
+    loss = enhanced.new_zeros(())
+    for dim in (2, 3, 4):
+        loss = loss + ((e.diff(dim=dim).abs() - y.diff(dim=dim).abs()) ** 2).mean()
+    return loss
+
+
+def exposure(enhanced: torch.Tensor, level: float = 0.6, region: int = 16) -> torch.Tensor:
+    """Return L_exp: mean squared distance of region means to the exposure level E (Zero-DCE: 0.6)."""
+    return ((F.avg_pool3d(enhanced, region, ceil_mode=True) - level) ** 2).mean()
+
+
+def soft_histogram_entropy(values: torch.Tensor, bins: int = 64, bandwidth: float = 1.0) -> torch.Tensor:
+    """Return the Shannon entropy of a Gaussian-kernel (differentiable) histogram of ``values``.
+
+    The bins span the values' own range; ``bandwidth`` is the kernel width in bins. A bias field blurs
+    the histogram of the log image; removing it sharpens it (the principle of N3/N4). Cutting the range
+    at the 1st/99th percentiles instead made the estimate worse (the range then moves with the field).
+    """
+    low, high = values.min().detach(), values.max().detach()
+    width = (high - low).clamp_min(1e-6) / (bins - 1)
+    centres = low + width * torch.arange(bins, dtype=values.dtype, device=values.device)
+    weights = torch.exp(-0.5 * ((values[:, None] - centres[None, :]) / (bandwidth * width)) ** 2)
+    p = weights.sum(0)
+    p = p / p.sum()
+    return -(p * torch.log(p + 1e-12)).sum()
