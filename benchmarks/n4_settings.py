@@ -16,20 +16,11 @@ import time
 import numpy as np
 
 
-def relative_mae(estimate: np.ndarray, clean: np.ndarray) -> float:
-    """Return mean |s*estimate - clean| / mean(clean) with the least-squares global scale s."""
-    scale = float(np.dot(estimate, clean) / np.dot(estimate, estimate))
-    return float(np.mean(np.abs(scale * estimate - clean)) / np.mean(clean))
-
-
 def main() -> None:
-    from nilearn.datasets import load_mni152_gm_template, load_mni152_wm_template
-    from nilearn.image import resample_img
-
-    from inuprep.bids_app.demo import mni152_t1
     from inuprep.metrics import coefficient_of_joint_variation as cjv
+    from inuprep.metrics import relative_mae
     from inuprep.n4 import N4Settings, n4_correct
-    from inuprep.simulate import add_rician_noise, polynomial_field
+    from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -42,13 +33,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    def resample(img):
-        return resample_img(img, target_affine=np.diag([args.zoom] * 3), interpolation="continuous",
-                            force_resample=True, copy_header=True)  # fmt: skip
-
-    clean = resample(mni152_t1()).get_fdata(dtype=np.float32)
-    gm = resample(load_mni152_gm_template(resolution=1)).get_fdata() > 0.8
-    wm = resample(load_mni152_wm_template(resolution=1)).get_fdata() > 0.9
+    clean, wm, gm, _ = template_anatomy(args.zoom)
     brain = clean > 0.1 * clean.max()
     zooms = (args.zoom,) * 3
     candidates = {

@@ -26,6 +26,14 @@ def coefficient_of_joint_variation(high: np.ndarray, low: np.ndarray) -> float:
     return float((high.std() + low.std()) / abs(high.mean() - low.mean()))
 
 
+def relative_mae(estimate: np.ndarray, clean: np.ndarray) -> float:
+    """Return mean|s * estimate - clean| / mean(clean), s the least-squares global scale."""
+    estimate = np.asarray(estimate, dtype=np.float64)
+    clean = np.asarray(clean, dtype=np.float64)
+    scale = np.dot(estimate, clean) / np.dot(estimate, estimate)
+    return float(np.mean(np.abs(scale * estimate - clean)) / np.mean(clean))
+
+
 def tissue_metrics(
     data: np.ndarray, dseg: np.ndarray, labels: dict[int, str], cjv_pair: tuple[str, str]
 ) -> dict[str, float]:

@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, tissue_metrics
+from inuprep.metrics import (
+    coefficient_of_joint_variation,
+    coefficient_of_variation,
+    relative_mae,
+    tissue_metrics,
+)
 
 
 def test_formulas():
@@ -33,3 +38,9 @@ def test_tissue_metrics_uses_the_label_table():
     assert row["cv_csf"] == 0
     assert row["cv_gm"] == pytest.approx(0.2)
     assert row["cjv"] == pytest.approx(0.4)
+
+
+def test_relative_mae_ignores_a_global_scale():
+    clean = np.array([1.0, 2.0, 3.0, 4.0])
+    assert relative_mae(5 * clean, clean) == pytest.approx(0.0)
+    assert relative_mae(clean + np.array([0.5, -0.5, 0.5, -0.5]), clean) > 0.1

@@ -4,23 +4,11 @@ import numpy as np
 
 from inuprep.metrics import coefficient_of_joint_variation
 from inuprep.n4 import N4Settings, n4_correct
-from inuprep.simulate import add_rician_noise, polynomial_field
+from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
 
 
 def test_n4_lowers_cjv_and_recovers_the_field():
-    from nilearn.datasets import load_mni152_gm_template, load_mni152_wm_template
-    from nilearn.image import resample_img
-
-    from inuprep.bids_app.demo import mni152_t1
-
-    def at_2mm(img, interpolation):
-        return resample_img(img, target_affine=np.diag([2.0] * 3), interpolation=interpolation,
-                            force_resample=True, copy_header=True)  # fmt: skip
-
-    t1 = at_2mm(mni152_t1(), "continuous")
-    clean = t1.get_fdata(dtype=np.float32)
-    gm = at_2mm(load_mni152_gm_template(resolution=1), "continuous").get_fdata() > 0.8
-    wm = at_2mm(load_mni152_wm_template(resolution=1), "continuous").get_fdata() > 0.9
+    clean, wm, gm, _ = template_anatomy(2.0)
     field = polynomial_field(clean.shape, max_ratio=2.5, seed=7)
     biased = add_rician_noise(clean * field, sigma=0.01, seed=7)
     corrected, estimate = n4_correct(biased, (2.0, 2.0, 2.0), biased > 0.05, N4Settings())

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation
-from inuprep.simulate import add_rician_noise, polynomial_field
+from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, relative_mae
+from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
 from inuprep.zeroshot.correct import ZeroShotSettings, zeroshot_correct
 from inuprep.zeroshot.model import ZeroShotNet, count_parameters
 
@@ -12,21 +12,10 @@ ZOOMS = (3.0, 3.0, 3.0)
 
 
 @pytest.fixture(scope="module")
-def known_field(mni_3mm):
-    from nilearn.datasets import load_mni152_gm_template, load_mni152_wm_template
-    from nilearn.image import resample_to_img
-
-    def tissue(img, threshold):
-        resampled = resample_to_img(
-            img, mni_3mm, interpolation="continuous", force_resample=True, copy_header=True
-        )
-        return resampled.get_fdata() > threshold
-
-    clean = mni_3mm.get_fdata(dtype=np.float32)
+def known_field():
+    clean, wm, gm, _ = template_anatomy(3.0)
     field = polynomial_field(clean.shape, max_ratio=2.5, seed=1)
     biased = add_rician_noise(clean * field, sigma=0.01 * float(clean.max()), seed=1)
-    gm = tissue(load_mni152_gm_template(resolution=1), 0.8)
-    wm = tissue(load_mni152_wm_template(resolution=1), 0.9)
     return clean, field, biased, biased > 0.05 * biased.max(), wm, gm
 
 
@@ -34,11 +23,6 @@ def known_field(mni_3mm):
 def entropy_result(known_field):
     _, _, biased, mask, _, _ = known_field
     return zeroshot_correct(biased, ZOOMS, mask, ZeroShotSettings(variant="entropy", seed=3))
-
-
-def relative_mae(estimate, clean):
-    scale = np.dot(estimate, clean) / np.dot(estimate, estimate)
-    return np.mean(np.abs(scale * estimate - clean)) / np.mean(clean)
 
 
 def test_network_is_light():

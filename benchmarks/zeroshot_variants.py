@@ -1,0 +1,76 @@
+"""Zero-shot variants against N4 on real anatomy with known fields (a first look; issue 3 widens it).
+
+nilearn's MNI152 2009a T1 times smooth polynomial fields plus Rician noise; template GM/WM masks. Prints,
+mean over seeds: CJV, relative MAE against the clean image after the best global scale, correlation of the
+log fields inside the brain, and the correction's wall time (in-process).
+
+    python benchmarks/zeroshot_variants.py [--zoom 2.0] [--seeds 1 2 3] [--set smoothness_weight=300 ...]
+"""
+
+import argparse
+import time
+from dataclasses import fields
+
+import numpy as np
+
+
+def main() -> None:
+    from inuprep.metrics import coefficient_of_joint_variation as cjv
+    from inuprep.metrics import relative_mae
+    from inuprep.n4 import n4_correct
+    from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
+    from inuprep.zeroshot.correct import ZeroShotSettings, zeroshot_correct
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--zoom", type=float, default=2.0, help="voxel size (mm) of the template")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="one field per seed")
+    parser.add_argument("--max-ratio", type=float, default=2.5, help="max/min of each field over the volume")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="entropy-variant settings")
+    args = parser.parse_args()
+    types = {f.name: f.type for f in fields(ZeroShotSettings)}
+    overrides = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        overrides[key] = {"int": int, "float": float}.get(types[key], str)(value)
+
+    clean, wm, gm, _ = template_anatomy(args.zoom)
+    brain = clean > 0.1 * clean.max()
+    zooms = (args.zoom,) * 3
+    methods = {
+        "N4 (shipped settings)": lambda b, m: n4_correct(b, zooms, m),
+        "zero-shot, paper": lambda b, m: astuple(
+            zeroshot_correct(b, zooms, m, ZeroShotSettings(variant="paper"))
+        ),
+        "zero-shot, entropy": lambda b, m: astuple(
+            zeroshot_correct(b, zooms, m, ZeroShotSettings(**overrides))
+        ),
+    }
+    rows = {name: [] for name in ["input", *methods]}
+    for seed in args.seeds:
+        field = polynomial_field(clean.shape, max_ratio=args.max_ratio, seed=seed)
+        biased = add_rician_noise(clean * field, sigma=0.01 * float(clean.max()), seed=seed)
+        mask = biased > 0.05 * float(biased.max())
+        rows["input"].append((cjv(biased[wm], biased[gm]), relative_mae(biased[brain], clean[brain]), 0, 0))
+        for name, method in methods.items():
+            start = time.perf_counter()
+            corrected, estimate = method(biased, mask)
+            elapsed = time.perf_counter() - start
+            corr = np.corrcoef(np.log(estimate[brain]), np.log(field[brain]))[0, 1]
+            mae = relative_mae(corrected[brain], clean[brain])
+            rows[name].append((cjv(corrected[wm], corrected[gm]), mae, corr, elapsed))
+    print(f"template at {args.zoom} mm {clean.shape}; clean CJV {cjv(clean[wm], clean[gm]):.3f}; {overrides}")
+    print(f"{'method':24s} {'CJV':>7s} {'relMAE':>7s} {'logcorr':>7s} {'time s':>7s}   (mean over seeds)")
+    for name, values in rows.items():
+        c, m, r, t = np.mean(values, axis=0)
+        print(f"{name:24s} {c:7.3f} {m:7.3f} {r:7.3f} {t:7.1f}")
+
+
+def astuple(result):
+    """Return (corrected, field) of a ZeroShotResult."""
+    return result.corrected, result.field
+
+
+if __name__ == "__main__":
+    main()
