@@ -33,7 +33,7 @@ def main() -> None:
     overrides = {}
     for item in args.set:
         key, value = item.split("=", 1)
-        overrides[key] = {"int": int, "float": float}.get(types[key], str)(value)
+        overrides[key] = types[key](value) if types[key] in (int, float) else value
 
     clean, wm, gm, _ = template_anatomy(args.zoom)
     brain = clean > 0.1 * clean.max()

@@ -17,10 +17,10 @@ the 99.5th percentile inside the mask and clipped to [0, 1]; the losses are comp
 to voxels of about ``loss_grid_mm`` (the output is full resolution); the paper variant uses the whole
 volume. First measurements (``python benchmarks/zeroshot_variants.py --zoom 2.0``: MNI152 at 2 mm, three
 polynomial fields of max/min 2.5; N4: CJV 0.30, relative MAE 0.034): paper variant CJV about 3 (contrast
-destroyed); entropy variant 0.38 / 0.040 with 128 bins and smoothness weight 1000 (64 bins: 0.42; weight
-10: worse than the input; 3000: 0.46; swept with ``--set``). At 1 mm the paper's input downsampling by 8
-(8 mm cells) let the field absorb anatomy (0.53 / 0.056); a ~16 mm grid gave 0.39 / 0.041 in 5.4 s
-(``--zoom 1.0``; N4 at 1 mm: 0.30 / 0.034 in 8.5 s). N4 is still ahead.
+destroyed); entropy variant 0.38 / 0.040 with 128 bins and smoothness weight 1000 (``--set``: 64 bins
+0.42; weight 10: 0.85, worse than the input's 0.67; weight 3000: 0.49). At 1 mm the paper's input
+downsampling by 8 (8 mm cells) let the field absorb anatomy (0.53 / 0.056); a ~16 mm grid gave 0.39 / 0.041
+in 5.4 s (``--zoom 1.0``; N4 at 1 mm: 0.30 / 0.034 in 8.5 s). N4 is still ahead.
 """
 
 from dataclasses import dataclass, field
