@@ -61,10 +61,10 @@ def derivative_path(
 
 
 @contextmanager
-def _replacing(dest: Path):
+def replacing(dest: Path, suffix: str = ".tmp"):
     """Yield a temporary path beside ``dest``; it becomes ``dest`` only if the block succeeds."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -77,14 +77,14 @@ def _replacing(dest: Path):
 
 def atomic_copy(src: str | Path, dest: Path) -> Path:
     """Copy ``src`` to ``dest`` through a temporary name in the same folder, so no half file remains."""
-    with _replacing(dest) as tmp:
+    with replacing(dest) as tmp:
         shutil.copyfile(src, tmp)
     return dest
 
 
 def atomic_write_text(text: str, dest: Path) -> Path:
     """Write ``text`` to ``dest`` atomically."""
-    with _replacing(dest) as tmp:
+    with replacing(dest) as tmp:
         tmp.write_text(text)
     return dest
 
