@@ -1,9 +1,9 @@
 """Do tissue masks favour the image they were fitted to? CJV of each image on masks from each source.
 
 Demo participant (MNI152 2009a T1 at 1 mm times a known smooth field, Rician noise): deepbet brain mask,
-N4 with inuprep's settings, then 3-class Atropos fitted to the clean image, the original, the N4 image, and
-jointly to original + N4 (what inuprep does). Prints WM/GM CJV of the clean, original and N4 images on
-each set of masks.
+N4 with inuprep's settings, then 3-class Atropos fitted to the clean image, the original, the N4 image
+(what inuprep does with one method: the consensus of the corrected images), and the consensus of original
+and N4. Prints WM/GM CJV of the clean, original and N4 images on each set of masks.
 
     python benchmarks/mask_bias.py [--subject 01]
 """
@@ -21,7 +21,7 @@ def main() -> None:
     from inuprep.image import foreground_mask
     from inuprep.metrics import coefficient_of_joint_variation as cjv
     from inuprep.n4 import n4_correct
-    from inuprep.segmentation import atropos_classes, deepbet_brain_mask
+    from inuprep.segmentation import atropos_classes, consensus_image, deepbet_brain_mask
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -37,11 +37,16 @@ def main() -> None:
     mask = deepbet_brain_mask(img) & foreground_mask(original)
     n4, _ = n4_correct(original, zooms, foreground_mask(original))
     images = {"clean": clean, "original": original, "n4": n4}
-    sources = {"clean": [clean], "original": [original], "n4": [n4], "original + n4 (joint)": [original, n4]}
+    sources = {
+        "clean": clean,
+        "original": original,
+        "n4": n4,
+        "original + n4": consensus_image([original, n4], mask),
+    }
     print(f"sub-{args.subject}: WM/GM CJV of each image (columns) on masks fitted to each source (rows)")
     print(f"{'masks fitted to':24s}" + "".join(f"{name:>10s}" for name in images))
-    for source, channels in sources.items():
-        dseg, _ = atropos_classes(channels, zooms, mask, n_classes=3)
+    for source, image in sources.items():
+        dseg, _ = atropos_classes(image, zooms, mask, n_classes=3)
         wm, gm = dseg == 3, dseg == 2
         print(f"{source:24s}" + "".join(f"{cjv(x[wm], x[gm]):10.3f}" for x in images.values()))
 

@@ -5,13 +5,14 @@ then three-class Atropos (Avants et al. 2011) with k-means initialisation and an
 by intensity order (T1w: CSF < GM < WM, T2w reversed). Dixon images: the object's foreground split into a
 dim and a bright class.
 
-Atropos is fitted jointly (multivariate) to every method's corrected image, not to the original
-(``benchmarks/mask_bias.py``). Masks fitted to one image's intensities favour that image; masks that include
-the biased original follow the field, and with a strong field they ranked the original above N4 although
-N4 was closer to the truth (on masks of the clean image too). Corrected images give masks that keep the
-true ranking, and a joint fit lets no single correction decide them, so corrections are compared on equal
-terms. The masks still flatter corrections against the original, which is why images with a known field
-are judged by ground-truth error (DESIGN.md).
+Atropos is fitted to the consensus of every method's corrected image (their mean after scaling each to
+mean 1), not to the original (``benchmarks/mask_bias.py``); a multivariate fit failed on nearly identical
+channels (singular covariance). Masks fitted to one image's intensities favour that image; masks that
+include the biased original follow the field, and with a strong field they ranked the original above N4
+although N4 was closer to the truth (on masks of the clean image too). Corrected images give masks that
+keep the true ranking, and the consensus lets no single correction decide them, so corrections are
+compared on equal terms. The masks still flatter corrections against the original, which is why images
+with a known field are judged by ground-truth error (DESIGN.md).
 """
 
 from dataclasses import dataclass, field
@@ -53,38 +54,29 @@ def deepbet_brain_mask(img: nb.Nifti1Image) -> np.ndarray:
 
 
 def atropos_classes(
-    channels: list[np.ndarray], zooms: tuple[float, ...], mask: np.ndarray, n_classes: int, mrf: float = 0.2
+    data: np.ndarray, zooms: tuple[float, ...], mask: np.ndarray, n_classes: int, mrf: float = 0.2
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Return joint Atropos labels 1..n (ordered by the first channel's intensity) and posterior maps."""
+    """Return Atropos labels 1..n ordered by increasing mean intensity and their posterior maps."""
     import ants
 
-    # a channel identical to an earlier one (a correction that changed nothing) makes the joint
-    # covariance singular: keep one copy
-    distinct = []
-    for channel in channels:
-        if not any(np.corrcoef(channel[mask], kept[mask])[0, 1] > 0.99999 for kept in distinct):
-            distinct.append(channel)
-    spacing = tuple(float(z) for z in zooms)
-    images = [ants.from_numpy(np.asarray(c, dtype=np.float32), spacing=spacing) for c in distinct]
-    ants_mask = images[0].new_image_like(mask.astype(np.float32))
+    image = ants.from_numpy(np.asarray(data, dtype=np.float32), spacing=tuple(float(z) for z in zooms))
+    ants_mask = image.new_image_like(mask.astype(np.float32))
     try:
-        result = ants.atropos(
-            a=images if len(images) > 1 else images[0],
-            x=ants_mask,
-            i=f"KMeans[{n_classes}]",
-            m=f"[{mrf},1x1x1]",
-            c="[5,0]",
-        )
+        result = ants.atropos(a=image, x=ants_mask, i=f"KMeans[{n_classes}]", m=f"[{mrf},1x1x1]", c="[5,0]")
     except Exception as err:  # antspyx raises a bare Exception when Atropos exits non-zero
         raise SegmentationError(f"Atropos failed ({err})") from None
     dseg = result["segmentation"].numpy().astype(np.uint8)
     probs = [p.numpy().astype(np.float32) for p in result["probabilityimages"]]
-    first = channels[0]
-    means = [first[dseg == k + 1].mean() if np.any(dseg == k + 1) else np.inf for k in range(n_classes)]
+    means = [data[dseg == k + 1].mean() if np.any(dseg == k + 1) else np.inf for k in range(n_classes)]
     order = np.argsort(means)
     relabel = np.zeros(n_classes + 1, dtype=np.uint8)
     relabel[order + 1] = np.arange(1, n_classes + 1)
     return relabel[dseg], [probs[k] for k in order]
+
+
+def consensus_image(images: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
+    """Return the mean of ``images``, each scaled to mean 1 inside ``mask`` (every method weighs alike)."""
+    return np.mean([image / image[mask].mean() for image in images], axis=0).astype(np.float32)
 
 
 def segment_brain(img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray]) -> Segmentation:
@@ -103,7 +95,7 @@ def segment_brain(img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray
             f"brain extraction found {volume_ml:.0f} mL of brain (expected {BRAIN_VOLUME_ML[0]:.0f}-"
             f"{BRAIN_VOLUME_ML[1]:.0f}): is this a brain image?"
         )
-    dseg, probs = atropos_classes(corrected or [data], zooms, mask, n_classes=3)
+    dseg, probs = atropos_classes(consensus_image(corrected or [data], mask), zooms, mask, n_classes=3)
     # Atropos ranks classes by intensity: darkest first
     names = ["CSF", "GM", "WM"] if contrast != "T2w" else ["WM", "GM", "CSF"]
     label_of = {name: index for index, name in BRAIN_LABELS.items()}
@@ -113,8 +105,8 @@ def segment_brain(img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray
         dseg=lookup[dseg],
         labels=BRAIN_LABELS,
         probseg={name: probs[names.index(name)] for name in BRAIN_LABELS.values()},
-        method=f"deepbet brain extraction; Atropos (3 classes, k-means, MRF 0.2) fitted jointly to "
-        f"{len(corrected)} corrected image(s)",
+        method=f"deepbet brain extraction; Atropos (3 classes, k-means, MRF 0.2) fitted to the "
+        f"consensus of {len(corrected)} corrected image(s)",
     )
 
 
@@ -124,22 +116,23 @@ def segment_dixon(img: nb.Nifti1Image, corrected: list[np.ndarray]) -> Segmentat
     mask = foreground_mask(data)
     if mask.sum() < 100:
         raise SegmentationError("no foreground found in the Dixon image")
-    dseg, probs = atropos_classes(corrected or [data], img.header.get_zooms()[:3], mask, n_classes=2)
+    zooms = img.header.get_zooms()[:3]
+    dseg, probs = atropos_classes(consensus_image(corrected or [data], mask), zooms, mask, n_classes=2)
     return Segmentation(
         mask=mask,
         dseg=dseg,
         labels=DIXON_LABELS,
         probseg=dict(zip(DIXON_LABELS.values(), probs, strict=True)),
-        method=f"Otsu foreground; Atropos (2 classes, k-means, MRF 0.2) fitted jointly to {len(corrected)} "
-        "corrected image(s)",
+        method=f"Otsu foreground; Atropos (2 classes, k-means, MRF 0.2) fitted to the consensus of "
+        f"{len(corrected)} corrected image(s)",
     )
 
 
 def segment(img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray] = ()) -> Segmentation:
     """Return the tissue masks for an image of ``contrast`` ('T1w', 'T2w' or 'dixon').
 
-    ``corrected`` holds the corrected versions of the image on its grid; the classes are fitted jointly to
-    them (to the image itself when there are none), the brain or object mask comes from the image.
+    ``corrected`` holds the corrected versions of the image on its grid; the classes are fitted to their
+    consensus (to the image itself when there are none), the brain or object mask comes from the image.
     """
     if contrast == "dixon":
         return segment_dixon(img, list(corrected))

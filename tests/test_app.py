@@ -65,8 +65,9 @@ def test_outputs_are_indexed_by_pybids(finished_run):
     indexed = {f.path for f in layout.get()}
     written = {str(p) for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
     assert written - indexed == set()
-    corrected = layout.get(subject="01", desc="n4", extension=".nii.gz", suffix=["T1w", "T2w"])
-    assert len(corrected) == 6
+    for method in ("n4", "zeroshot"):
+        assert len(layout.get(subject="01", desc=method, extension=".nii.gz", suffix=["T1w", "T2w"])) == 6
+        assert len(layout.get(subject="01", desc=method, suffix="biasfield", extension=".nii.gz")) == 6
     dseg = layout.get(subject="01", session="1", run=1, suffix="dseg", extension=".nii.gz")
     assert len(dseg) == 1 and dseg[0].entities["modality"] == "T1w"
 
@@ -79,7 +80,7 @@ def test_metrics_and_sidecars(finished_run):
     _, bids, out = finished_run
     anat = out / "sub-01/ses-1/anat"
     t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_mod-T1w_metrics.tsv", sep="\t")
-    assert list(t1.method) == ["original", "n4"]
+    assert list(t1.method) == ["original", "n4", "zeroshot"]
     assert list(t1.columns) == ["method", "cv_csf", "cv_gm", "cv_wm", "cjv"]
     # the table is what the written masks give on the source and the written corrected image
     dseg = np.asanyarray(nb.load(anat / "sub-01_ses-1_run-1_mod-T1w_dseg.nii.gz").dataobj)
@@ -88,6 +89,7 @@ def test_metrics_and_sidecars(finished_run):
         [
             bids / "sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.nii.gz",
             anat / "sub-01_ses-1_run-1_desc-n4_T1w.nii.gz",
+            anat / "sub-01_ses-1_run-1_desc-zeroshot_T1w.nii.gz",
         ]
     ):
         expected = tissue_metrics(nb.load(image).get_fdata(), dseg, labels, ("WM", "GM"))
@@ -108,7 +110,7 @@ def test_group_level_collects_every_image(finished_run, tmp_path):
     result = inuprep(bids, out, "group", "-w", tmp_path / "work", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     table = pd.read_csv(out / "group_T1w.tsv", sep="\t")
-    assert len(table) == 2 * 3  # three T1w images, original and N4
+    assert len(table) == 3 * 3  # three T1w images: original, N4, zero-shot
     assert (out / "group_dixon-water.tsv").is_file() and (out / "group_T2w.tsv").is_file()
 
 

@@ -39,7 +39,7 @@ def test_dixon_pair_t1w_and_t2w_never_share_a_name():
         run("sub-01_ses-A_acq-dixon_part-mag_T1w.nii.gz", "dixon", "water"),
         run("sub-01_ses-A_acq-dixon_part-phase_T1w.nii.gz", "dixon", "fat"),
     ]
-    paths = [p for r in runs for p in output_paths(r, ("n4",)).values()]
+    paths = [p for r in runs for p in output_paths(r, ("n4", "zeroshot")).values()]
     check_unique(paths)
     assert len(set(paths)) == len(paths) > 6 * 8
 

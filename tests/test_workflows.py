@@ -26,15 +26,21 @@ def settings_for(tmp_path, *argv):
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda run: run.label)
 def test_image_wf_builds(run, tmp_path):
-    workflow = init_image_wf(run=run, methods=("n4",), output_dir=tmp_path, omp_nthreads=2)
+    methods = ("n4", "zeroshot")
+    workflow = init_image_wf(run=run, methods=methods, output_dir=tmp_path, omp_nthreads=2, seed=7)
     names = set(workflow.list_node_names())
     assert {"check", "segment", "evaluate", "n4_wf.correct", "outputs_wf.ds_n4_file"} <= names
+    assert {"zeroshot_wf.correct", "outputs_wf.ds_zeroshot_field"} <= names
+    assert workflow.get_node("zeroshot_wf.correct").inputs.seed == 7
+    assert workflow.get_node("evaluate").inputs.methods == ["original", *methods]
     tissues = {"dixon": ["dim", "bright"]}.get(run.contrast, ["CSF", "GM", "WM"])
     assert {f"outputs_wf.ds_probseg_{t}" for t in tissues} <= names
     assert workflow.get_node("n4_wf.correct").inputs.num_threads == 2
 
 
-@pytest.mark.parametrize("argv", [[], ["--methods", "n4"], ["--nprocs", "1", "--omp-nthreads", "1"]])
+@pytest.mark.parametrize(
+    "argv", [[], ["--methods", "n4"], ["--methods", "zeroshot"], ["--nprocs", "1", "--omp-nthreads", "1"]]
+)
 def test_top_level_builds_with_crash_dirs_per_subject(argv, tmp_path):
     settings = settings_for(tmp_path, *argv)
     workflow = init_inuprep_wf(settings=settings, runs=RUNS)

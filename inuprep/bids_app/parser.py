@@ -8,7 +8,7 @@ from pathlib import Path
 from inuprep import __version__
 
 #: correction methods the participant workflow can run, besides the uncorrected original
-METHODS = ("n4",)
+METHODS = ("n4", "zeroshot")
 
 
 def _label(prefix: str):

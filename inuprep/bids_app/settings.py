@@ -23,7 +23,7 @@ class Settings:
     participant_label: tuple[str, ...] = ()
     session_label: tuple[str, ...] = ()
     bids_filters: dict = field(default_factory=dict)
-    methods: tuple[str, ...] = ("n4",)
+    methods: tuple[str, ...] = ("n4", "zeroshot")
     seed: int = 20251121
     nprocs: int = 1
     omp_nthreads: int = 1

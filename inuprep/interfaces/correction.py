@@ -1,15 +1,26 @@
 """Bias-field correction interfaces."""
 
+import json
 import os
+import sys
 import time
 from importlib.metadata import version
 from pathlib import Path
 
 import nibabel as nb
 import numpy as np
-from nipype.interfaces.base import BaseInterfaceInputSpec, File, SimpleInterface, TraitedSpec, traits
+from nipype.interfaces.base import (
+    BaseInterfaceInputSpec,
+    CommandLine,
+    CommandLineInputSpec,
+    File,
+    SimpleInterface,
+    TraitedSpec,
+    traits,
+)
 
 from inuprep import __version__
+from inuprep.correct import sidecar_path
 from inuprep.interfaces import save_like
 from inuprep.n4 import N4Settings, n4_correct
 
@@ -72,3 +83,33 @@ class N4Correction(SimpleInterface):
             "RuntimeSeconds": round(elapsed, 2),
         }
         return runtime
+
+
+class _ZeroShotCorrectionInputSpec(CommandLineInputSpec):
+    in_file = File(exists=True, mandatory=True, argstr="%s", position=0, desc="image to correct")
+    out_file = File("corrected.nii.gz", usedefault=True, argstr="%s", position=1, desc="corrected image")
+    bias_field = File("bias_field.nii.gz", usedefault=True, argstr="--field %s", desc="estimated field")
+    mask_file = File(exists=True, argstr="--mask %s", desc="foreground mask restricting the fit")
+    seed = traits.Int(0, usedefault=True, argstr="--seed %d", desc="random seed")
+    iterations = traits.Int(100, usedefault=True, argstr="--iterations %d", desc="optimisation steps")
+    device = traits.Enum("auto", "cpu", "cuda", usedefault=True, argstr="--device %s", nohash=True,
+                         desc="torch device")  # fmt: skip
+    num_threads = traits.Int(1, usedefault=True, argstr="--num-threads %d", nohash=True, desc="CPU threads")
+
+
+class ZeroShotCorrection(CommandLine):
+    """Zero-shot bias correction (Yang, Timko, Fernandez) through ``inuprep-correct``, in its own process."""
+
+    _cmd = f"{sys.executable} -m inuprep.correct --method zeroshot"
+    input_spec = _ZeroShotCorrectionInputSpec
+    output_spec = _CorrectionOutputSpec
+
+    def _list_outputs(self):
+        out_file = Path(self.inputs.out_file).absolute()
+        metadata = json.loads(sidecar_path(out_file).read_text())
+        metadata["Software"] = {"inuprep": __version__, "torch": version("torch")}
+        return {
+            "out_file": str(out_file),
+            "bias_field": str(Path(self.inputs.bias_field).absolute()),
+            "metadata": metadata,
+        }

@@ -60,6 +60,7 @@ def init_single_subject_wf(*, subject: str, runs: list[ImageRun], settings: Sett
                 methods=settings.methods,
                 output_dir=settings.output_dir,
                 omp_nthreads=settings.omp_nthreads,
+                seed=settings.seed,
             )
             for run in runs
         ]

@@ -24,7 +24,13 @@ def image_wf_name(run: ImageRun) -> str:
 
 
 def init_image_wf(
-    *, run: ImageRun, methods: tuple[str, ...], output_dir: Path, omp_nthreads: int, name: str | None = None
+    *,
+    run: ImageRun,
+    methods: tuple[str, ...],
+    output_dir: Path,
+    omp_nthreads: int,
+    seed: int = 0,
+    name: str | None = None,
 ) -> pe.Workflow:
     """Build the workflow that corrects and evaluates one image.
 
@@ -38,6 +44,8 @@ def init_image_wf(
         Derivatives root.
     omp_nthreads : int
         Threads per node.
+    seed : int
+        Random seed of stochastic corrections.
     name : str
         Workflow name (default from the file name).
 
@@ -54,7 +62,8 @@ def init_image_wf(
     workflow = pe.Workflow(name=name or image_wf_name(run))
     workflow.__desc__ = (
         f"The {run.label} image was checked (3D, finite values, valid affine) and its foreground found "
-        "with Otsu's threshold. Tissue masks were computed once, by a joint fit to every corrected image, "
+        "with Otsu's threshold. Tissue masks were computed once, from the consensus of every corrected "
+        "image, "
         "and shared by the evaluation of every method and of the original: the coefficient of variation "
         "per tissue and the coefficient of joint variation [@cjv]."
     )
@@ -88,7 +97,7 @@ def init_image_wf(
         (evaluate, outputnode, [("out_tsv", "metrics_tsv")]),
     ]  # fmt: skip
     for index, method in enumerate(methods, start=2):
-        correction_wf = init_correction_wf(method=method, omp_nthreads=omp_nthreads)
+        correction_wf = init_correction_wf(method=method, omp_nthreads=omp_nthreads, seed=seed)
         connections += [
             (check, correction_wf, [("out_file", "inputnode.in_file"), ("mask_file", "inputnode.mask_file")]),
             (correction_wf, images, [("outputnode.out_file", f"in{index}")]),
