@@ -34,16 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def save_like(data, reference, path: Path) -> None:
-    """Write ``data`` as float32 with the reference's affine and header, atomically."""
-    import nibabel as nb
-    import numpy as np
+def save_atomically(data, reference, path: Path) -> None:
+    """Write ``data`` as float32 on the reference's grid and header, through a temporary file."""
+    from inuprep.interfaces import save_like
 
-    header = reference.header.copy()
-    header.set_data_dtype(np.float32)
-    header.set_slope_inter(1, 0)
     with replacing(path, suffix="".join(path.suffixes) or ".nii") as tmp:
-        nb.Nifti1Image(np.asarray(data, dtype=np.float32), reference.affine, header).to_filename(tmp)
+        save_like(data, reference, tmp)
 
 
 def sidecar_path(out_file: Path) -> Path:
@@ -57,17 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     import nibabel as nb
     import numpy as np
 
-    from inuprep.image import ImageError, foreground_mask, load_checked
+    from inuprep.image import ImageError, check_header, foreground_mask, load_checked
 
     try:
         img = load_checked(args.in_file)
         data = img.get_fdata(dtype=np.float32)
         if args.mask is not None:
-            mask = np.asanyarray(load_checked(args.mask).dataobj) > 0
-            if mask.shape != data.shape:
+            mask_img = check_header(args.mask)
+            if mask_img.shape[:3] != data.shape:
                 raise ImageError(
-                    f"{args.mask}: mask shape {mask.shape} differs from the image's {data.shape}"
+                    f"{args.mask}: mask shape {mask_img.shape} differs from the image's {data.shape}"
                 )
+            mask = np.asanyarray(mask_img.dataobj).reshape(data.shape) > 0
         else:
             mask = foreground_mask(data)
         if not mask.any():
@@ -101,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     meta["RuntimeSeconds"] = round(time.perf_counter() - start, 2)
     reference = nb.load(args.in_file)
     if args.field is not None:
-        save_like(field, reference, args.field)
-    save_like(corrected, reference, args.out_file)
+        save_atomically(field, reference, args.field)
+    save_atomically(corrected, reference, args.out_file)
     write_json(meta, sidecar_path(args.out_file))
     return EXIT_OK
 

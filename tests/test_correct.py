@@ -82,3 +82,13 @@ def test_cuda_path(biased_file, tmp_path):
     result = correct(biased_file, tmp_path / "out.nii.gz", "--device", "cuda", "--iterations", 10)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "out.json").read_text())["Device"] == "cuda"
+
+
+def test_mask_option(biased_file, tmp_path, mni_3mm):
+    full = save(np.ones(mni_3mm.shape), tmp_path / "ones.nii.gz", mni_3mm.affine)
+    result = correct(biased_file, tmp_path / "out.nii.gz", "--mask", full, "--method", "n4")
+    assert result.returncode == 0, result.stderr
+    wrong = save(np.ones((8, 8, 8)), tmp_path / "small.nii.gz")
+    result = correct(biased_file, tmp_path / "other.nii.gz", "--mask", wrong)
+    assert result.returncode == 2 and "mask shape" in result.stderr
+    assert not (tmp_path / "other.nii.gz").exists()
