@@ -20,7 +20,7 @@ def main() -> None:
     from inuprep.metrics import coefficient_of_joint_variation as cjv
     from inuprep.metrics import relative_mae
     from inuprep.n4 import N4Settings, n4_correct
-    from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
+    from inuprep.simulate import simulate_bias, template_anatomy
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -48,8 +48,7 @@ def main() -> None:
     rows = {name: [] for name in candidates}
     inputs = []
     for seed in args.seeds:
-        field = polynomial_field(clean.shape, max_ratio=args.max_ratio, seed=seed)
-        biased = add_rician_noise(clean * field, sigma=0.01 * float(clean.max()), seed=seed)
+        field, biased = simulate_bias(clean, args.max_ratio, seed)
         inputs.append((cjv(biased[wm], biased[gm]), relative_mae(biased[brain], clean[brain])))
         for name, (settings, mask_kind) in candidates.items():
             mask = biased > 0.05 * float(biased.max()) if mask_kind else None

@@ -18,7 +18,7 @@ def main() -> None:
     from inuprep.metrics import coefficient_of_joint_variation as cjv
     from inuprep.metrics import relative_mae
     from inuprep.n4 import n4_correct
-    from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
+    from inuprep.simulate import simulate_bias, template_anatomy
     from inuprep.zeroshot.correct import ZeroShotSettings, zeroshot_correct
 
     parser = argparse.ArgumentParser(
@@ -49,8 +49,7 @@ def main() -> None:
     }
     rows = {name: [] for name in ["input", *methods]}
     for seed in args.seeds:
-        field = polynomial_field(clean.shape, max_ratio=args.max_ratio, seed=seed)
-        biased = add_rician_noise(clean * field, sigma=0.01 * float(clean.max()), seed=seed)
+        field, biased = simulate_bias(clean, args.max_ratio, seed)
         mask = biased > 0.05 * float(biased.max())
         rows["input"].append((cjv(biased[wm], biased[gm]), relative_mae(biased[brain], clean[brain]), 0, 0))
         for name, method in methods.items():

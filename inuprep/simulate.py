@@ -31,6 +31,12 @@ def add_rician_noise(data: np.ndarray, sigma: float, seed: int = 0) -> np.ndarra
     return np.sqrt(real**2 + imag**2).astype(np.float32)
 
 
+def simulate_bias(clean: np.ndarray, max_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return a known polynomial field and ``clean`` times it plus Rician noise (sigma 1 % of the maximum)."""
+    field = polynomial_field(clean.shape, max_ratio=max_ratio, seed=seed)
+    return field, add_rician_noise(clean * field, sigma=0.01 * float(clean.max()), seed=seed)
+
+
 def template_anatomy(zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return nilearn's MNI152 2009a T1 at ``zoom`` mm, its WM (p > 0.9) and GM (p > 0.8) masks, its affine.
 

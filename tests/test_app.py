@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import dixon_pair, make_bids, save
-from inuprep.simulate import add_rician_noise, polynomial_field
+from inuprep.simulate import simulate_bias
 
 
 def inuprep(*argv, cwd):
@@ -19,8 +19,7 @@ def inuprep(*argv, cwd):
 
 
 def biased(data, seed):
-    field = polynomial_field(data.shape, max_ratio=2.0, seed=seed)
-    return add_rician_noise(data * field, sigma=0.01 * float(data.max()), seed=seed)
+    return simulate_bias(data, 2.0, seed)[1]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, relative_mae
-from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
+from inuprep.simulate import simulate_bias, template_anatomy
 from inuprep.zeroshot.correct import ZeroShotSettings, zeroshot_correct
 from inuprep.zeroshot.model import ZeroShotNet, count_parameters
 
@@ -14,8 +14,7 @@ ZOOMS = (3.0, 3.0, 3.0)
 @pytest.fixture(scope="module")
 def known_field():
     clean, wm, gm, _ = template_anatomy(3.0)
-    field = polynomial_field(clean.shape, max_ratio=2.5, seed=1)
-    biased = add_rician_noise(clean * field, sigma=0.01 * float(clean.max()), seed=1)
+    field, biased = simulate_bias(clean, 2.5, seed=1)
     return clean, field, biased, biased > 0.05 * biased.max(), wm, gm
 
 

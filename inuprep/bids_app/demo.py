@@ -13,7 +13,7 @@ import nibabel as nb
 import numpy as np
 import pandas as pd
 
-from inuprep.simulate import add_rician_noise, polynomial_field
+from inuprep.simulate import simulate_bias
 
 #: participant label -> (field seed, max/min ratio of the field over the volume)
 DEMO_SUBJECTS = {"01": (1, 1.8), "02": (2, 2.4)}
@@ -42,8 +42,7 @@ def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: flo
                    "License": "see nilearn's MNI152 template terms"}  # fmt: skip
     (bids_dir / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
     for subject, (seed, ratio) in subjects.items():
-        field = polynomial_field(clean.shape, max_ratio=ratio, degree=3, seed=seed)
-        biased = add_rician_noise(clean * field, sigma=0.01 * clean.max(), seed=seed)
+        field, biased = simulate_bias(clean, ratio, seed)
         anat = bids_dir / f"sub-{subject}" / "anat"
         anat.mkdir(parents=True, exist_ok=True)
         header = template.header.copy()
