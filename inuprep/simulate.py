@@ -3,24 +3,76 @@
 import numpy as np
 
 
-def polynomial_field(
-    shape: tuple[int, int, int], max_ratio: float = 1.6, degree: int = 3, seed: int = 0
-) -> np.ndarray:
-    """Return a smooth positive field: exp of a random polynomial, max/min over the volume = ``max_ratio``.
+FAMILIES = ("polynomial", "bspline", "coil")
 
-    Coordinates are scaled to [-1, 1] along each axis; the field has geometric mean 1.
+
+def _normalised(log_field: np.ndarray, max_ratio: float, mask: np.ndarray | None) -> np.ndarray:
+    """Return exp(log_field) rescaled so that max/min inside ``mask`` (default: everywhere) = ``max_ratio``.
+
+    The field has geometric mean 1 inside the mask.
     """
+    inside = log_field[mask] if mask is not None else log_field
+    log_field = (log_field - inside.mean()) * (np.log(max_ratio) / max(float(np.ptp(inside)), 1e-12))
+    return np.exp(log_field).astype(np.float32)
+
+
+def _axes(shape: tuple[int, int, int]) -> list[np.ndarray]:
+    """Return voxel coordinates scaled to [-1, 1] along each axis."""
+    return np.meshgrid(*[np.linspace(-1, 1, n, dtype=np.float32) for n in shape], indexing="ij")
+
+
+def polynomial_field(
+    shape: tuple[int, int, int], max_ratio: float = 1.6, degree: int = 3, seed: int = 0, mask=None
+) -> np.ndarray:
+    """Return exp of a random polynomial of ``degree`` in the scaled coordinates (smooth, global)."""
     rng = np.random.default_rng(seed)
-    axes = np.meshgrid(*[np.linspace(-1, 1, n, dtype=np.float32) for n in shape], indexing="ij")
+    axes = _axes(shape)
     log_field = np.zeros(shape, dtype=np.float32)
     for i in range(degree + 1):
         for j in range(degree + 1 - i):
             for k in range(degree + 1 - i - j):
                 if i + j + k:
                     log_field += rng.normal() / (i + j + k) * axes[0] ** i * axes[1] ** j * axes[2] ** k
-    log_field -= log_field.mean()
-    span = float(np.ptp(log_field))
-    return np.exp(log_field * (np.log(max_ratio) / span)).astype(np.float32)
+    return _normalised(log_field, max_ratio, mask)
+
+
+def bspline_field(
+    shape: tuple[int, int, int], max_ratio: float = 1.6, control_points: int = 4, seed: int = 0, mask=None
+) -> np.ndarray:
+    """Return exp of a cubic B-spline through random values on a ``control_points``^3 grid (local bumps)."""
+    from scipy.ndimage import zoom
+
+    coarse = np.random.default_rng(seed).normal(size=(control_points,) * 3)
+    log_field = zoom(coarse, np.divide(shape, control_points), order=3, mode="nearest", grid_mode=True)
+    return _normalised(log_field, max_ratio, mask)
+
+
+def coil_field(
+    shape: tuple[int, int, int], max_ratio: float = 1.6, coils: int = 8, seed: int = 0, mask=None
+) -> np.ndarray:
+    """Return the root-sum-of-squares sensitivity of ``coils`` receive loops around the object.
+
+    Loops of radius 0.5 sit at random points of the sphere of radius 1.3 (coordinates scaled to [-1, 1]);
+    each loop's sensitivity falls as (a^2 / (d^2 + a^2))^(3/2) with the distance d from its centre (the
+    on-axis field of a current loop). The phased-array profile is bright near the surface, dim in the centre.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(coils, 3))
+    centres *= 1.3 / np.linalg.norm(centres, axis=1, keepdims=True)
+    axes = _axes(shape)
+    total = np.zeros(shape, dtype=np.float32)
+    for centre in centres:
+        d2 = sum((axis - c) ** 2 for axis, c in zip(axes, centre))
+        total += (0.25 / (d2 + 0.25)) ** 3
+    return _normalised(0.5 * np.log(total), max_ratio, mask)
+
+
+def random_field(family: str, shape: tuple[int, int, int], max_ratio: float, seed: int, mask=None):
+    """Return a field of one of ``FAMILIES`` with max/min ``max_ratio`` inside ``mask``."""
+    makers = {"polynomial": polynomial_field, "bspline": bspline_field, "coil": coil_field}
+    if family not in makers:
+        raise ValueError(f"unknown field family '{family}'; use one of {', '.join(FAMILIES)}")
+    return makers[family](shape, max_ratio=max_ratio, seed=seed, mask=mask)
 
 
 def add_rician_noise(data: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
@@ -31,9 +83,11 @@ def add_rician_noise(data: np.ndarray, sigma: float, seed: int = 0) -> np.ndarra
     return np.sqrt(real**2 + imag**2).astype(np.float32)
 
 
-def simulate_bias(clean: np.ndarray, max_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return a known polynomial field and ``clean`` times it plus Rician noise (sigma 1 % of the maximum)."""
-    field = polynomial_field(clean.shape, max_ratio=max_ratio, seed=seed)
+def simulate_bias(
+    clean: np.ndarray, max_ratio: float, seed: int, family: str = "polynomial", mask=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return a known field and ``clean`` times it plus Rician noise (sigma 1 % of the maximum)."""
+    field = random_field(family, clean.shape, max_ratio, seed, mask)
     return field, add_rician_noise(clean * field, sigma=0.01 * float(clean.max()), seed=seed)
 
 
