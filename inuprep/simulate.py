@@ -2,7 +2,6 @@
 
 import numpy as np
 
-
 FAMILIES = ("polynomial", "bspline", "coil")
 
 
@@ -62,7 +61,7 @@ def coil_field(
     axes = _axes(shape)
     total = np.zeros(shape, dtype=np.float32)
     for centre in centres:
-        d2 = sum((axis - c) ** 2 for axis, c in zip(axes, centre))
+        d2 = sum((axis - c) ** 2 for axis, c in zip(axes, centre, strict=True))
         total += (0.25 / (d2 + 0.25)) ** 3
     return _normalised(0.5 * np.log(total), max_ratio, mask)
 

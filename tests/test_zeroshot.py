@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, relative_mae
 from inuprep.simulate import simulate_bias, template_anatomy
@@ -74,3 +75,23 @@ def test_unknown_variant_is_refused(known_field):
     _, _, biased, mask, _, _ = known_field
     with pytest.raises(ValueError, match="unknown zero-shot variant"):
         zeroshot_correct(biased, ZOOMS, mask, ZeroShotSettings(variant="gan"))
+
+
+def test_adam_matches_torch_adam_step_for_step():
+    from inuprep.zeroshot.optim import Adam
+
+    torch.manual_seed(0)
+    target = torch.randn(5, 3)
+    start = torch.randn(5, 3)
+    ours, reference = start.clone().requires_grad_(True), start.clone().requires_grad_(True)
+    optimisers = [
+        Adam([ours], 0.03, weight_decay=1e-4),
+        torch.optim.Adam([reference], 0.03, weight_decay=1e-4),
+    ]
+    for _ in range(20):
+        for weights, optimiser in zip((ours, reference), optimisers, strict=True):
+            optimiser.zero_grad()
+            ((weights - target) ** 4).sum().backward()
+            optimiser.step()
+    assert (ours - start).abs().mean() > 0.1  # it moved
+    assert torch.allclose(ours, reference, atol=1e-6)

@@ -34,13 +34,16 @@ class ZeroShotSettings:
 
     variant: str = "entropy"
     iterations: int = 100
-    learning_rate: float = 0.005  # the paper: 0.005 brain, 0.0005 Dixon
+    learning_rate: float = 0.0  # 0: 0.005 (the paper's, brain) for 'paper', 0.03 for 'entropy'
     weight_decay: float = 1e-4
     input_downsample: int = 0  # 0: 8 (the paper) for 'paper', a ~16 mm grid for 'entropy'
     loss_grid_mm: float = 4.0  # the losses are computed on the image averaged to about this voxel size
     curve_steps: int = 4
     exposure_level: float = 0.6
-    smoothness_weight: float = 1000.0  # entropy variant: weight of L_smo(log-field)
+    smoothness_weight: float = 100.0  # entropy variant: weight of L_smo(log-field)
+    field_smoothing_mm: float = (
+        32.0  # entropy variant: Gaussian sigma of the log-field, on the network's grid
+    )
     max_log_field: float = 1.5  # entropy variant: |log-field| bound (field ratio up to e^3 = 20)
     max_samples: int = 50_000  # entropy variant: voxels in the soft histogram
     histogram_bins: int = 128  # entropy variant: bins spanning the log-corrected values' range
@@ -69,6 +72,7 @@ def zeroshot_correct(
 
     from inuprep.zeroshot import losses as L
     from inuprep.zeroshot.model import ZeroShotNet
+    from inuprep.zeroshot.optim import Adam
 
     if settings.variant not in ("paper", "entropy"):
         raise ValueError(f"unknown zero-shot variant '{settings.variant}'; use 'paper' or 'entropy'")
@@ -88,8 +92,10 @@ def zeroshot_correct(
     net_input = F.adaptive_avg_pool3d(full, coarse_shape)
 
     net = ZeroShotNet().to(device)
-    optimiser = torch.optim.Adam(
-        net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    optimiser = Adam(
+        net.parameters(),
+        lr=settings.learning_rate or (0.005 if settings.variant == "paper" else 0.03),
+        weight_decay=settings.weight_decay,
     )
     generator = torch.Generator().manual_seed(settings.seed)
     flat = small[small_mask]
@@ -98,8 +104,16 @@ def zeroshot_correct(
     else:
         flat_index = None
 
+    smoothing = settings.field_smoothing_mm / (min(zooms) * downsample)  # in voxels of the network's grid
+
     def maps(shape):
         return F.interpolate(net(net_input), size=shape, mode="trilinear", align_corners=False)
+
+    def log_field_on(shape):
+        log_field = settings.max_log_field * torch.tanh(net(net_input)[:, :1])
+        if smoothing > 0:
+            log_field = gaussian_smooth(log_field, smoothing)
+        return F.interpolate(log_field, size=shape, mode="trilinear", align_corners=False)
 
     def curves(image, alpha):
         for _ in range(settings.curve_steps):
@@ -109,8 +123,8 @@ def zeroshot_correct(
     history = []
     for _ in range(settings.iterations):
         optimiser.zero_grad()
-        out = maps(small.shape[2:])
         if settings.variant == "paper":
+            out = maps(small.shape[2:])
             alpha, bias = torch.tanh(out[:, :1]), torch.sigmoid(out[:, 1:])
             enhanced = curves(small, alpha)
             loss = (
@@ -121,7 +135,7 @@ def zeroshot_correct(
                 + L.smoothness(bias)
             )
         else:
-            log_field = settings.max_log_field * torch.tanh(out[:, :1])
+            log_field = log_field_on(small.shape[2:])
             log_field = log_field - log_field[small_mask].mean()
             corrected_log = torch.log(small.clamp_min(1e-4)) - log_field
             values = corrected_log[small_mask]
@@ -134,18 +148,34 @@ def zeroshot_correct(
         history.append(float(loss.detach()))
 
     with torch.no_grad():
-        out = maps(data.shape)
-        if settings.variant == "paper":
-            corrected = curves(full, torch.tanh(out[:, :1])) * scale
-        else:
-            small_out = maps(small.shape[2:])
-            offset = (settings.max_log_field * torch.tanh(small_out[:, :1]))[small_mask].mean()
-            log_field = settings.max_log_field * torch.tanh(out[:, :1]) - offset
-            corrected = torch.from_numpy(data)[None, None].to(device) / torch.exp(log_field)
-    corrected = corrected[0, 0].cpu().numpy().astype(np.float32)
+        if settings.variant == "entropy":
+            log_field = log_field_on(data.shape) - log_field_on(small.shape[2:])[small_mask].mean()
+            field = torch.exp(log_field)[0, 0].cpu().numpy()
+            return ZeroShotResult((data / field).astype(np.float32), field.astype(np.float32), history)
+        corrected = curves(full, torch.tanh(maps(data.shape)[:, :1]))[0, 0].cpu().numpy() * scale
+    from inuprep.image import fill_from_nearest
+
     valid = (data > 0) & (corrected > 0)
     estimated = np.ones_like(data)
     estimated[valid] = data[valid] / corrected[valid]
-    from inuprep.image import fill_from_nearest
+    return ZeroShotResult(
+        corrected.astype(np.float32), fill_from_nearest(estimated, valid).astype(np.float32), history
+    )
 
-    return ZeroShotResult(corrected, fill_from_nearest(estimated, valid).astype(np.float32), history)
+
+def gaussian_smooth(x, sigma: float):
+    """Return ``x`` (N, 1, X, Y, Z) convolved with a Gaussian of ``sigma`` voxels (edges replicated)."""
+    import torch
+    import torch.nn.functional as F
+
+    radius = max(1, int(3 * sigma))
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    for axis in range(3):
+        shape = [1, 1, 1, 1, 1]
+        shape[2 + axis] = kernel.numel()
+        padding = [0] * 6
+        padding[2 * (2 - axis)] = padding[2 * (2 - axis) + 1] = radius
+        x = F.conv3d(F.pad(x, padding, mode="replicate"), kernel.view(shape))
+    return x
