@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask", type=Path, help="restrict the fit to this mask (default: the foreground)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="zero-shot device")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the zero-shot optimisation")
-    parser.add_argument("--iterations", type=int, default=100, help="zero-shot optimisation steps")
+    parser.add_argument("--iterations", type=int, default=0, help="zero-shot optimisation steps (0: 200)")
     parser.add_argument("--num-threads", type=int, default=1, help="CPU threads for torch or ITK")
     return parser
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.num_threads)
         device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-        settings = ZeroShotSettings(seed=args.seed, iterations=args.iterations)
+        settings = ZeroShotSettings(seed=args.seed, iterations=args.iterations).resolved(zooms)
         result = zeroshot_correct(data, zooms, mask, settings, device=device)
         corrected, field = result.corrected, result.field
         meta = {"BiasCorrectionMethod": "zero-shot", "Device": device, "Losses": result.losses,

@@ -91,7 +91,9 @@ class _ZeroShotCorrectionInputSpec(CommandLineInputSpec):
     bias_field = File("bias_field.nii.gz", usedefault=True, argstr="--field %s", desc="estimated field")
     mask_file = File(exists=True, argstr="--mask %s", desc="foreground mask restricting the fit")
     seed = traits.Int(0, usedefault=True, argstr="--seed %d", desc="random seed")
-    iterations = traits.Int(100, usedefault=True, argstr="--iterations %d", desc="optimisation steps")
+    iterations = traits.Int(
+        0, usedefault=True, argstr="--iterations %d", desc="optimisation steps (0: default)"
+    )
     device = traits.Enum("auto", "cpu", "cuda", usedefault=True, argstr="--device %s", nohash=True,
                          desc="torch device")  # fmt: skip
     num_threads = traits.Int(1, usedefault=True, argstr="--num-threads %d", nohash=True, desc="CPU threads")

@@ -13,9 +13,10 @@ DESCRIPTIONS = {
     ),
     "zeroshot": (
         "Zero-shot bias correction [@zeroshot] was run with inuprep: a depthwise-separable 3D CNN of about "
-        "3,000 parameters, optimised on this image alone (100 Adam steps, seeded), predicted a smooth "
-        "log-field on a grid of about 16 mm, chosen to minimise the entropy of the log-corrected "
-        "intensities inside the object's foreground (inuprep's entropy variant)."
+        "3,000 parameters, optimised on this image alone (200 Adam steps, seeded), predicted a log-field "
+        "on a grid of about 16 mm from the image and the voxel coordinates; the field, smoothed by a "
+        "Gaussian of 32 mm, was chosen to minimise the entropy of the log-corrected intensities inside "
+        "the object's foreground (inuprep's entropy variant)."
     ),
 }
 

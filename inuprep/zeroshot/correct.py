@@ -23,31 +23,41 @@ downsampling by 8 (8 mm cells) let the field absorb anatomy (0.53 / 0.056); a ~1
 in 5.4 s (``--zoom 1.0``; N4 at 1 mm: 0.30 / 0.034 in 8.5 s). N4 is still ahead.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class ZeroShotSettings:
-    """Parameters of the per-image optimisation."""
+    """Parameters of the per-image optimisation; 0 means the variant's default (see ``resolved``)."""
 
     variant: str = "entropy"
-    iterations: int = 100
-    learning_rate: float = 0.0  # 0: 0.005 (the paper's, brain) for 'paper', 0.03 for 'entropy'
+    iterations: int = 0  # 100 (the paper) for 'paper', 200 for 'entropy'
+    learning_rate: float = 0.0  # 0.005 (the paper's, brain) for 'paper', 0.01 for 'entropy'
     weight_decay: float = 1e-4
-    input_downsample: int = 0  # 0: 8 (the paper) for 'paper', a ~16 mm grid for 'entropy'
-    loss_grid_mm: float = 4.0  # the losses are computed on the image averaged to about this voxel size
+    input_downsample: int = 0  # 8 (the paper) for 'paper', a ~16 mm grid for 'entropy'
+    loss_grid_mm: float = 4.0  # the losses are computed on a grid of about this voxel size
     curve_steps: int = 4
     exposure_level: float = 0.6
     smoothness_weight: float = 100.0  # entropy variant: weight of L_smo(log-field)
-    field_smoothing_mm: float = (
-        32.0  # entropy variant: Gaussian sigma of the log-field, on the network's grid
-    )
+    field_smoothing_mm: float = 32.0  # entropy variant: Gaussian sigma of the log-field (network grid)
     max_log_field: float = 1.5  # entropy variant: |log-field| bound (field ratio up to e^3 = 20)
-    max_samples: int = 50_000  # entropy variant: voxels in the soft histogram
+    max_samples: int = 50_000  # entropy variant: voxels in the histogram
     histogram_bins: int = 128  # entropy variant: bins spanning the log-corrected values' range
     seed: int = 0
+
+    def resolved(self, zooms: tuple[float, ...]) -> "ZeroShotSettings":
+        """Return these settings with every 0 replaced by the variant's default for voxels of ``zooms``."""
+        if self.variant not in ("paper", "entropy"):
+            raise ValueError(f"unknown zero-shot variant '{self.variant}'; use 'paper' or 'entropy'")
+        paper = self.variant == "paper"
+        return replace(
+            self,
+            iterations=self.iterations or (100 if paper else 200),
+            learning_rate=self.learning_rate or (0.005 if paper else 0.01),
+            input_downsample=self.input_downsample or (8 if paper else max(1, round(16.0 / min(zooms)))),
+        )
 
 
 @dataclass
@@ -74,8 +84,8 @@ def zeroshot_correct(
     from inuprep.zeroshot.model import ZeroShotNet
     from inuprep.zeroshot.optim import Adam
 
-    if settings.variant not in ("paper", "entropy"):
-        raise ValueError(f"unknown zero-shot variant '{settings.variant}'; use 'paper' or 'entropy'")
+    settings = settings.resolved(zooms)
+    paper = settings.variant == "paper"
     torch.manual_seed(settings.seed)
     data = np.clip(np.asarray(data, dtype=np.float32), 0, None)
     mask = np.asarray(mask, dtype=bool) & (data > 0)
@@ -83,20 +93,21 @@ def zeroshot_correct(
     full = torch.from_numpy(np.clip(data / scale, 0, 1))[None, None].to(device)
     full_mask = torch.from_numpy(mask)[None, None].to(device)
     loss_zoom = max(1, round(settings.loss_grid_mm / min(zooms)))
-    small = F.avg_pool3d(full, loss_zoom, ceil_mode=True)
-    small_mask = F.avg_pool3d(full_mask.float(), loss_zoom, ceil_mode=True) > 0.5
-    downsample = settings.input_downsample or (
-        8 if settings.variant == "paper" else max(1, round(16.0 / min(zooms)))
-    )
+    if paper:  # region means, as the paper's losses use
+        small = F.avg_pool3d(full, loss_zoom, ceil_mode=True)
+        small_mask = F.avg_pool3d(full_mask.float(), loss_zoom, ceil_mode=True) > 0.5
+    else:  # every loss_zoom-th voxel, as N4 shrinks: averaging would blur the tissue peaks
+        small = full[..., ::loss_zoom, ::loss_zoom, ::loss_zoom]
+        small_mask = full_mask[..., ::loss_zoom, ::loss_zoom, ::loss_zoom]
+    downsample = settings.input_downsample
     coarse_shape = [max(2, -(-n // downsample)) for n in data.shape]
     net_input = F.adaptive_avg_pool3d(full, coarse_shape)
+    if not paper:  # the network also sees where it is: a field may depend on position, not only anatomy
+        axes = torch.meshgrid(*[torch.linspace(-1, 1, n) for n in coarse_shape], indexing="ij")
+        net_input = torch.cat([net_input, torch.stack(axes)[None].to(device)], dim=1)
 
-    net = ZeroShotNet().to(device)
-    optimiser = Adam(
-        net.parameters(),
-        lr=settings.learning_rate or (0.005 if settings.variant == "paper" else 0.03),
-        weight_decay=settings.weight_decay,
-    )
+    net = ZeroShotNet(in_channels=net_input.shape[1]).to(device)
+    optimiser = Adam(net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     generator = torch.Generator().manual_seed(settings.seed)
     flat = small[small_mask]
     if flat.numel() > settings.max_samples:
@@ -123,7 +134,7 @@ def zeroshot_correct(
     history = []
     for _ in range(settings.iterations):
         optimiser.zero_grad()
-        if settings.variant == "paper":
+        if paper:
             out = maps(small.shape[2:])
             alpha, bias = torch.tanh(out[:, :1]), torch.sigmoid(out[:, 1:])
             enhanced = curves(small, alpha)
@@ -148,7 +159,7 @@ def zeroshot_correct(
         history.append(float(loss.detach()))
 
     with torch.no_grad():
-        if settings.variant == "entropy":
+        if not paper:
             log_field = log_field_on(data.shape) - log_field_on(small.shape[2:])[small_mask].mean()
             field = torch.exp(log_field)[0, 0].cpu().numpy()
             return ZeroShotResult((data / field).astype(np.float32), field.astype(np.float32), history)

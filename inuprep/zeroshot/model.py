@@ -24,9 +24,9 @@ class ZeroShotNet(nn.Module):
     activations (tanh for alpha, sigmoid for B in the paper) are applied by the caller.
     """
 
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 16, in_channels: int = 1):
         super().__init__()
-        self.stem = nn.Conv3d(1, width, 1)
+        self.stem = nn.Conv3d(in_channels, width, 1)
         self.block1 = SeparableConv3d(width, width)
         self.block2 = SeparableConv3d(width, width)
         self.block3 = SeparableConv3d(2 * width, width)
