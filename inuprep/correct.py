@@ -29,7 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask", type=Path, help="restrict the fit to this mask (default: the foreground)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="zero-shot device")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the zero-shot optimisation")
-    parser.add_argument("--iterations", type=int, default=0, help="zero-shot optimisation steps (0: 200)")
+    parser.add_argument("--variant", choices=["entropy", "paper"], default="entropy",
+                        help="zero-shot variant: inuprep's, or the paper's losses as printed")  # fmt: skip
+    parser.add_argument("--iterations", type=int, default=0,
+                        help="zero-shot optimisation steps (0: the variant's, 200 or 100)")  # fmt: skip
+    parser.add_argument("--learning-rate", type=float, default=0.0,
+                        help="zero-shot Adam step (0: the variant's, 0.01 or 0.005; the paper used 0.0005 "
+                        "for Dixon images)")  # fmt: skip
     parser.add_argument("--num-threads", type=int, default=1, help="CPU threads for torch or ITK")
     return parser
 
@@ -81,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.num_threads)
         device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-        settings = ZeroShotSettings(seed=args.seed, iterations=args.iterations).resolved(zooms)
+        settings = ZeroShotSettings(variant=args.variant, seed=args.seed, iterations=args.iterations,
+                                    learning_rate=args.learning_rate).resolved(zooms)  # fmt: skip
         result = zeroshot_correct(data, zooms, mask, settings, device=device)
         corrected, field = result.corrected, result.field
         meta = {"BiasCorrectionMethod": "zero-shot", "Device": device, "Losses": result.losses,

@@ -45,6 +45,18 @@ def test_writes_image_field_and_sidecar(biased_file, tmp_path, method):
     assert sidecar["BiasCorrectionMethod"] == {"zeroshot": "zero-shot", "n4": "N4"}[method]
     if method == "zeroshot":
         assert len(sidecar["Losses"]) == 30 and sidecar["Device"] == "cpu"
+        parameters = sidecar["BiasCorrectionParameters"]  # resolved, not the 0 placeholders
+        assert parameters["variant"] == "entropy" and parameters["learning_rate"] == 0.01
+        assert parameters["input_downsample"] == 5  # a ~16 mm grid for 3 mm voxels
+
+
+def test_paper_variant_and_dixon_learning_rate(biased_file, tmp_path):
+    out = tmp_path / "out.nii.gz"
+    result = correct(biased_file, out, "--variant", "paper", "--learning-rate", 0.0005, "--iterations", 5)
+    assert result.returncode == 0, result.stderr
+    parameters = json.loads((tmp_path / "out.json").read_text())["BiasCorrectionParameters"]
+    assert parameters["variant"] == "paper" and parameters["learning_rate"] == 0.0005
+    assert parameters["input_downsample"] == 8 and parameters["iterations"] == 5
 
 
 def test_same_seed_same_bytes(biased_file, tmp_path):
