@@ -30,17 +30,22 @@ def exposure(enhanced: torch.Tensor, level: float = 0.6, region: int = 16) -> to
     return ((F.avg_pool3d(enhanced, region, ceil_mode=True) - level) ** 2).mean()
 
 
-def soft_histogram_entropy(values: torch.Tensor, bins: int = 64, bandwidth: float = 1.0) -> torch.Tensor:
+def soft_histogram_entropy(
+    values: torch.Tensor,
+    bins: int = 64,
+    bandwidth: float = 1.0,
+    value_range: tuple[float, float] | None = None,
+) -> torch.Tensor:
     """Return the Shannon entropy of a differentiable histogram of ``values``.
 
     Every value is shared linearly between its two nearest bins (O(n), differentiable in the value), then
-    the histogram is smoothed by a Gaussian of ``bandwidth`` bins. The bins span the values' own range. A
-    bias field blurs the histogram of the log image; removing it sharpens it (the principle of N3/N4).
-    Cutting the range at the 1st/99th percentiles instead made the estimate worse (the range then moves
-    with the field).
+    the histogram is smoothed by a Gaussian of ``bandwidth`` bins. The bins span ``value_range`` (values
+    outside fall in the end bins), by default the values' own range. A bias field blurs the histogram of the
+    log image; removing it sharpens it (the principle of N3/N4). An adaptive range lets an optimiser lower
+    the entropy by pushing a few values far out (every other value then shares fewer bins): give a fixed one.
     """
-    low, high = values.min().detach(), values.max().detach()
-    position = (values - low) / (high - low).clamp_min(1e-6) * (bins - 1)
+    low, high = value_range if value_range is not None else (values.min().detach(), values.max().detach())
+    position = ((values - low) / max(float(high - low), 1e-6) * (bins - 1)).clamp(0, bins - 1)
     left = position.detach().floor().clamp(0, bins - 2)
     weight = position - left
     index = left.long()
