@@ -6,6 +6,7 @@ torch is imported inside ``main`` only, so nipype workflows can run this in its 
 import argparse
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -104,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"BiasCorrectionMethod": "N4", "BiasCorrectionParameters": settings.to_dict()}
     meta["RuntimeSeconds"] = round(time.perf_counter() - start, 2)
     reference = nb.load(args.in_file)
-    if args.field is not None:
-        save_atomically(field, reference, args.field)
-    save_atomically(corrected, reference, args.out_file)
+    outputs = [(corrected, args.out_file)] + ([(field, args.field)] if args.field is not None else [])
+    with ThreadPoolExecutor(len(outputs)) as pool:  # gzip releases the GIL: both files at once
+        for job in [pool.submit(save_atomically, data, reference, path) for data, path in outputs]:
+            job.result()
     write_json(meta, sidecar_path(args.out_file))
     return EXIT_OK
 
