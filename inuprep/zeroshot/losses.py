@@ -30,6 +30,14 @@ def exposure(enhanced: torch.Tensor, level: float = 0.6, region: int = 16) -> to
     return ((F.avg_pool3d(enhanced, region, ceil_mode=True) - level) ** 2).mean()
 
 
+def gaussian_kernel(sigma: float, like: torch.Tensor) -> torch.Tensor:
+    """Return a normalised 1D Gaussian of ``sigma`` samples (+-3 sigma), on the dtype/device of ``like``."""
+    radius = max(1, int(3 * sigma))
+    taps = torch.arange(-radius, radius + 1, dtype=like.dtype, device=like.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
 def soft_histogram_entropy(
     values: torch.Tensor,
     bins: int = 64,
@@ -51,9 +59,7 @@ def soft_histogram_entropy(
     index = left.long()
     p = values.new_zeros(bins).index_add(0, index, 1 - weight).index_add(0, index + 1, weight)
     if bandwidth > 0:
-        radius = max(1, int(3 * bandwidth))
-        taps = torch.arange(-radius, radius + 1, dtype=values.dtype, device=values.device)
-        kernel = torch.exp(-0.5 * (taps / bandwidth) ** 2)
-        p = F.conv1d(p[None, None], (kernel / kernel.sum())[None, None], padding=radius)[0, 0]
+        kernel = gaussian_kernel(bandwidth, values)
+        p = F.conv1d(p[None, None], kernel[None, None], padding=kernel.numel() // 2)[0, 0]
     p = p / p.sum()
     return -(p * torch.log(p + 1e-12)).sum()
