@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, default=0,
                         help="zero-shot optimisation steps (0: the variant's, 200 or 100)")  # fmt: skip
     parser.add_argument("--learning-rate", type=float, default=0.0,
-                        help="zero-shot Adam step (0: the variant's, 0.01 or 0.005; the paper used 0.0005 "
+                        help="zero-shot Adam step (0: the variant's, 0.02 or 0.005; the paper used 0.0005 "
                         "for Dixon images)")  # fmt: skip
     parser.add_argument("--num-threads", type=int, default=1, help="CPU threads for torch or ITK")
     return parser
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = nb.load(args.in_file)
     outputs = [(corrected, args.out_file)] + ([(field, args.field)] if args.field is not None else [])
     with ThreadPoolExecutor(len(outputs)) as pool:  # gzip releases the GIL: both files at once
-        for job in [pool.submit(save_atomically, data, reference, path) for data, path in outputs]:
+        for job in [pool.submit(save_atomically, image, reference, path) for image, path in outputs]:
             job.result()
     write_json(meta, sidecar_path(args.out_file))
     return EXIT_OK
