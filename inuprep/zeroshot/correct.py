@@ -21,7 +21,7 @@ max/min 3 inside the brain; mean CJV over polynomial / coil / B-spline fields; N
 - the network sees the image on a ~16 mm grid (the paper's downsampling by 8 let the field absorb anatomy at
   1 mm) plus three coordinate channels: from the image alone the field could only be a function of the
   local anatomy (coordinates and 200 steps: 0.424 / 0.660 / 0.798 -> 0.390 / 0.548 / 0.655);
-- the log-field is smoothed by a Gaussian of 32 mm on that grid (24 mm, 48 mm and 64 mm were worse) and bounded
+- the log-field is smoothed by a Gaussian of 32 mm on that grid (24, 48 and 64 mm were worse) and bounded
   by 1.5 |tanh|; a fixed L_smo weight of 1000 held strong fields back (coil 1.16) and 0 let them absorb
   anatomy, 30 was best (0.333 / 0.439 / 0.559);
 - the entropy is taken on every 4 mm-th voxel (strided like N4's shrink; averaging blurred the tissue
