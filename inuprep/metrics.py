@@ -35,10 +35,20 @@ def relative_mae(estimate: np.ndarray, clean: np.ndarray) -> float:
 
 
 def tissue_metrics(
-    data: np.ndarray, dseg: np.ndarray, labels: dict[int, str], cjv_pair: tuple[str, str]
+    data: np.ndarray, dseg: np.ndarray, tissues: dict[int, str], cjv_pair: tuple[str, str] | None
 ) -> dict[str, float]:
-    """Return ``cv_<tissue>`` for every label and ``cjv`` between the two tissues of ``cjv_pair``."""
-    by_name = {name: data[dseg == index] for index, name in labels.items()}
+    """Return ``cv_<tissue>`` per tissue and ``cjv`` between the two tissues of ``cjv_pair`` (NaN if None).
+
+    ``tissues`` maps labels to tissue names; labels sharing a name are pooled (e.g. cortical and deep GM).
+    """
+    pooled: dict[str, list[int]] = {}
+    for index, name in tissues.items():
+        pooled.setdefault(name, []).append(index)
+    by_name = {name: data[np.isin(dseg, indices)] for name, indices in pooled.items()}
     row = {f"cv_{name.lower()}": coefficient_of_variation(v) for name, v in by_name.items()}
-    row["cjv"] = coefficient_of_joint_variation(by_name[cjv_pair[0]], by_name[cjv_pair[1]])
+    row["cjv"] = (
+        coefficient_of_joint_variation(by_name[cjv_pair[0]], by_name[cjv_pair[1]])
+        if cjv_pair
+        else float("nan")
+    )
     return row

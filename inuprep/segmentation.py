@@ -1,33 +1,55 @@
 """Tissue masks computed once per image and shared by every method's evaluation (pure: no nipype).
 
-Brain images (T1w, T2w): brain extraction with deepbet (Fisch et al. 2024; weights ship in the wheel),
-then three-class Atropos (Avants et al. 2011) with k-means initialisation and an MRF prior, classes labelled
-by intensity order (T1w: CSF < GM < WM, T2w reversed). Dixon images: the object's foreground split into a
-dim and a bright class.
+Brain images (T1w, T2w), in order of preference:
 
-Atropos is fitted to the consensus of every method's corrected image (their mean after scaling each to
-mean 1), not to the original (``benchmarks/mask_bias.py``); a multivariate fit failed on nearly identical
-channels (singular covariance). Masks fitted to one image's intensities favour that image; masks that
-include the biased original follow the field, and with a strong field they ranked the original above N4
-although N4 was closer to the truth (on masks of the clean image too). Corrected images give masks that
-keep the true ranking, and the consensus lets no single correction decide them, so corrections are
-compared on equal terms. The masks still flatter corrections against the original, which is why images
-with a known field are judged by ground-truth error (DESIGN.md).
+1. ``deep_atropos`` (ANTsPyNet; Tustison et al. 2021) when its files are in the ANTsXNet cache (T1w only;
+   :mod:`inuprep.deepatropos`, in a process of its own). Its six labels stay in the ``dseg``; CSF = 1,
+   GM = cortical 2 + deep 4, WM = 3; brain stem and cerebellum are not evaluated.
+2. A T2w with a T1w in the same session reuses that T1w's masks, moved by a rigid registration (antspyx,
+   mutual information).
+3. Offline fallback: deepbet brain extraction (Fisch et al. 2024; weights ship in the wheel), the MNI152
+   2009a T1 that nilearn ships registered to the image (affine + SyN at 2 mm), and three-class Atropos
+   (Avants et al. 2011) with its GM and WM maps and CSF = brain - GM - WM as priors (weight 0.1, MRF
+   0.2). The priors name the classes, so a T2w needs no reversed intensity order. Prior weight, on an
+   N4-corrected image (GM / WM Dice, ``benchmarks/segmentation_dice.py``): warped MNI152 against
+   its own maps 0: 0.911 / 0.926, 0.1: 0.917 / 0.926, 0.25: 0.928 / 0.926, 0.5: 0.942 / 0.923; a real
+   3T T1w against FSL FAST 0: 0.886 / 0.903, 0.1: 0.844 / 0.891, 0.25: 0.785 / 0.869, 0.5: 0.722 /
+   0.812 (the population priors are blurrier than one brain; FAST itself is an intensity model).
+
+Dixon images: the water fraction water / (water + fat) of the acquisition's two components splits the
+object into a water and a fat region (both components share one receive field, so the fraction is free of
+it); a component without its partner is split into a dim and a bright class. User masks
+(``--derivatives``) take precedence over all of these.
+
+The classes are fitted to the consensus of every method's corrected image (their mean after scaling each to
+mean 1), not to the original (``benchmarks/mask_bias.py``): masks fitted to one image's intensities favour
+that image, and masks that include the biased original follow the field (with a strong field they ranked
+the original above N4 although N4 was closer to the truth). The consensus lets no single correction decide
+them. The masks still flatter corrections against the original, which is why images with a known field are
+judged by ground-truth error (DESIGN.md).
 """
 
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nibabel as nb
 import numpy as np
 
+from inuprep import deepatropos
 from inuprep.image import foreground_mask
 
 BRAIN_LABELS = {1: "CSF", 2: "GM", 3: "WM"}
-DIXON_LABELS = {1: "dim", 2: "bright"}
-#: the pair of tissues whose contrast CJV measures, per label table
-CJV_PAIRS = {"brain": ("WM", "GM"), "dixon": ("bright", "dim")}
+DIXON_LABELS = {1: "water", 2: "fat"}
+INTENSITY_LABELS = {1: "dim", 2: "bright"}
+#: the pairs of tissues whose contrast CJV measures (the first pair present in a label table is used)
+CJV_PAIRS = (("WM", "GM"), ("water", "fat"), ("bright", "dim"))
 #: a brain mask outside this range (mL) means brain extraction failed
 BRAIN_VOLUME_ML = (300.0, 3000.0)
+#: Atropos with template priors: prior weight (benchmarks/segmentation_dice.py) and MRF smoothing
+PRIOR_WEIGHT, MRF = 0.1, 0.2
 
 
 class SegmentationError(RuntimeError):
@@ -40,9 +62,24 @@ class Segmentation:
 
     mask: np.ndarray  # brain (or object) mask, bool
     dseg: np.ndarray  # integer labels, 0 outside the mask
-    labels: dict[int, str]
-    probseg: dict[str, np.ndarray] = field(default_factory=dict)
-    method: str = ""
+    labels: dict[int, str]  # the dseg's label names
+    tissues: dict[int, str]  # the tissue each evaluated label counts as (labels absent: not evaluated)
+    probseg: dict[str, np.ndarray] = field(default_factory=dict)  # posterior per tissue
+    source: str = ""  # deep_atropos, template_atropos, T1w, dixon_water_fat, intensity, user
+    method: str = ""  # one sentence for sidecars and reports
+
+
+def cjv_pair(names) -> tuple[str, str] | None:
+    """Return the pair of tissues whose CJV is reported for a table with tissue ``names`` (or None)."""
+    return next((pair for pair in CJV_PAIRS if set(pair) <= set(names)), None)
+
+
+def to_ants(data: np.ndarray, img: nb.Nifti1Image):
+    """Return ``data`` as an ANTsImage in ``img``'s physical space (orientation and origin kept)."""
+    import ants
+
+    reference = ants.from_nibabel_nifti(nb.Nifti1Image(np.zeros(data.shape, np.float32), img.affine))
+    return reference.new_image_like(np.asarray(data, dtype=np.float32))
 
 
 def deepbet_brain_mask(img: nb.Nifti1Image) -> np.ndarray:
@@ -53,10 +90,28 @@ def deepbet_brain_mask(img: nb.Nifti1Image) -> np.ndarray:
     return np.asarray(mask.dataobj) > 0
 
 
+def brain_mask(img: nb.Nifti1Image) -> np.ndarray:
+    """Return the brain mask of a T1w/T2w image, or raise SegmentationError when it is not a brain."""
+    data = img.get_fdata(dtype=np.float32)
+    try:
+        mask = deepbet_brain_mask(img)
+    except (ValueError, AssertionError, RuntimeError) as err:  # deepbet fails this way on non-brain input
+        raise SegmentationError(f"brain extraction failed ({err}): is this a brain image?") from None
+    # deepbet's mask is smooth; background voxels of a skull-stripped input must not count as CSF
+    mask &= foreground_mask(data)
+    volume_ml = mask.sum() * float(np.prod(img.header.get_zooms()[:3])) / 1000
+    if not BRAIN_VOLUME_ML[0] <= volume_ml <= BRAIN_VOLUME_ML[1]:
+        raise SegmentationError(
+            f"brain extraction found {volume_ml:.0f} mL of brain (expected {BRAIN_VOLUME_ML[0]:.0f}-"
+            f"{BRAIN_VOLUME_ML[1]:.0f}): is this a brain image?"
+        )
+    return mask
+
+
 def atropos_classes(
-    data: np.ndarray, zooms: tuple[float, ...], mask: np.ndarray, n_classes: int, mrf: float = 0.2
+    data: np.ndarray, zooms: tuple[float, ...], mask: np.ndarray, n_classes: int, mrf: float = MRF
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Return Atropos labels 1..n ordered by increasing mean intensity and their posterior maps."""
+    """Return k-means Atropos labels 1..n ordered by increasing mean intensity and their posterior maps."""
     import ants
 
     image = ants.from_numpy(np.asarray(data, dtype=np.float32), spacing=tuple(float(z) for z in zooms))
@@ -79,40 +134,160 @@ def consensus_image(images: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
     return np.mean([image / image[mask].mean() for image in images], axis=0).astype(np.float32)
 
 
-def segment_brain(img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray]) -> Segmentation:
-    """Return CSF/GM/WM masks of a T1w or T2w brain image, fitted to it and its ``corrected`` versions."""
-    data = img.get_fdata(dtype=np.float32)
-    zooms = img.header.get_zooms()[:3]
+def template_priors() -> tuple[nb.Nifti1Image, dict[str, np.ndarray]]:
+    """Return nilearn's MNI152 2009a T1 (1 mm, skull-stripped) and its CSF, GM and WM prior maps."""
+    from nilearn.datasets import load_mni152_gm_template, load_mni152_template, load_mni152_wm_template
+
+    t1 = load_mni152_template(resolution=1)
+    gm = load_mni152_gm_template(resolution=1).get_fdata(dtype=np.float32)
+    wm = load_mni152_wm_template(resolution=1).get_fdata(dtype=np.float32)
+    csf = np.where(t1.get_fdata() > 0, np.clip(1 - gm - wm, 0, 1), 0).astype(np.float32)
+    return t1, {"CSF": csf, "GM": gm, "WM": wm}
+
+
+def segment_with_template(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray) -> Segmentation:
+    """Return Atropos classes of ``target`` (on ``img``'s grid) with registered MNI152 tissue priors."""
+    import ants
+
+    template, priors = template_priors()
+    fixed = to_ants(np.where(mask, target, 0), img)
+    moving = ants.from_nibabel_nifti(template)
+    spacing = tuple(max(2.0, float(z)) for z in img.header.get_zooms()[:3])  # 2 mm, or coarser voxels
+    coarse = [
+        ants.resample_image(image, spacing, use_voxels=False, interp_type=0) for image in (fixed, moving)
+    ]
+    transforms = ants.registration(*coarse, type_of_transform="SyN")["fwdtransforms"]
+    warped = [
+        ants.apply_transforms(fixed, moving.new_image_like(prior), transforms, interpolator="linear")
+        for prior in priors.values()
+    ]
+    ants_mask = fixed.new_image_like(mask.astype(np.float32))
     try:
-        mask = deepbet_brain_mask(img)
-    except (ValueError, AssertionError, RuntimeError) as err:  # deepbet fails this way on non-brain input
-        raise SegmentationError(f"brain extraction failed ({err}): is this a brain image?") from None
-    # deepbet's mask is smooth; background voxels of a skull-stripped input must not count as CSF
-    mask &= foreground_mask(data)
-    volume_ml = mask.sum() * float(np.prod(zooms)) / 1000
-    if not BRAIN_VOLUME_ML[0] <= volume_ml <= BRAIN_VOLUME_ML[1]:
-        raise SegmentationError(
-            f"brain extraction found {volume_ml:.0f} mL of brain (expected {BRAIN_VOLUME_ML[0]:.0f}-"
-            f"{BRAIN_VOLUME_ML[1]:.0f}): is this a brain image?"
+        result = ants.atropos(
+            a=fixed, x=ants_mask, i=warped, m=f"[{MRF},1x1x1]", c="[5,0]", priorweight=PRIOR_WEIGHT
         )
-    dseg, probs = atropos_classes(consensus_image(corrected or [data], mask), zooms, mask, n_classes=3)
-    # Atropos ranks classes by intensity: darkest first
-    names = ["CSF", "GM", "WM"] if contrast != "T2w" else ["WM", "GM", "CSF"]
-    label_of = {name: index for index, name in BRAIN_LABELS.items()}
-    lookup = np.array([0] + [label_of[name] for name in names], dtype=np.uint8)
+    except Exception as err:  # antspyx raises a bare Exception when Atropos exits non-zero
+        raise SegmentationError(f"Atropos failed ({err})") from None
+    dseg = (result["segmentation"].numpy() * mask).astype(np.uint8)
+    probs = [p.numpy().astype(np.float32) for p in result["probabilityimages"]]
     return Segmentation(
         mask=mask,
-        dseg=lookup[dseg],
+        dseg=dseg,
         labels=BRAIN_LABELS,
-        probseg={name: probs[names.index(name)] for name in BRAIN_LABELS.values()},
-        method=f"deepbet brain extraction; Atropos (3 classes, k-means, MRF 0.2) fitted to the "
-        f"consensus of {len(corrected)} corrected image(s)",
+        tissues=BRAIN_LABELS,
+        probseg=dict(zip(BRAIN_LABELS.values(), probs, strict=True)),
+        source="template_atropos",
+        method="offline fallback: deepbet brain extraction; nilearn's MNI152 2009a T1 registered to the "
+        "image (antspyx, affine + SyN at 2 mm); Atropos (3 classes, MNI152 CSF/GM/WM priors, weight "
+        f"{PRIOR_WEIGHT}, MRF {MRF})",
     )
 
 
-def segment_dixon(img: nb.Nifti1Image, corrected: list[np.ndarray]) -> Segmentation:
-    """Return the foreground of a Dixon component image split into a dim and a bright class."""
+def segment_with_deep_atropos(img: nb.Nifti1Image, target: np.ndarray, cache: Path) -> Segmentation:
+    """Return deep_atropos's labels of ``target`` (on ``img``'s grid), run in a separate process."""
+    with tempfile.TemporaryDirectory(prefix="inuprep_deepatropos_") as tmp:
+        tmp = Path(tmp)
+        in_file, dseg_file, prob_file = tmp / "in.nii.gz", tmp / "dseg.nii.gz", tmp / "probseg.nii.gz"
+        nb.Nifti1Image(target.astype(np.float32), img.affine).to_filename(in_file)
+        command = [
+            sys.executable,
+            "-m",
+            "inuprep.deepatropos",
+            in_file,
+            dseg_file,
+            prob_file,
+            "--cache",
+            cache,
+        ]
+        done = subprocess.run([str(c) for c in command], capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+            raise SegmentationError(lines[-1])
+        dseg = np.rint(nb.load(dseg_file).get_fdata()).astype(np.uint8)
+        probs = nb.load(prob_file).get_fdata(dtype=np.float32)
+    probseg = {
+        tissue: sum(probs[..., index] for index, name in deepatropos.TISSUES.items() if name == tissue)
+        for tissue in BRAIN_LABELS.values()
+    }
+    return Segmentation(
+        mask=dseg > 0,
+        dseg=dseg,
+        labels=deepatropos.LABELS,
+        tissues=deepatropos.TISSUES,
+        probseg=probseg,
+        source="deep_atropos",
+        method="ANTsPyNet deep_atropos (6 tissues, MNI152 priors; GM = cortical + deep GM, brain stem and "
+        f"cerebellum not evaluated), ANTsXNet files from {cache}",
+    )
+
+
+def transfer_segmentation(reference: nb.Nifti1Image, seg: Segmentation, img: nb.Nifti1Image) -> Segmentation:
+    """Return ``seg`` (of the image ``reference``) moved onto ``img`` by a rigid registration."""
+    import ants
+
+    fixed, moving = to_ants(img.get_fdata(dtype=np.float32), img), to_ants(reference.get_fdata(), reference)
+    transforms = ants.registration(fixed, moving, type_of_transform="Rigid")["fwdtransforms"]
+
+    def moved(data, interpolator):
+        return ants.apply_transforms(fixed, to_ants(data, reference), transforms, interpolator=interpolator)
+
+    dseg = np.rint(moved(seg.dseg, "genericLabel").numpy()).astype(np.uint8)
+    return Segmentation(
+        mask=dseg > 0,
+        dseg=dseg,
+        labels=seg.labels,
+        tissues=seg.tissues,
+        probseg={name: moved(prob, "linear").numpy() for name, prob in seg.probseg.items()},
+        source="T1w",
+        method=f"the session's T1w masks ({seg.source}), moved by a rigid registration (antspyx, mutual "
+        "information)",
+    )
+
+
+def segment_brain(
+    img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray], antsxnet_cache: Path | None = None
+) -> tuple[Segmentation, str]:
+    """Return the tissue masks of a T1w or T2w brain and, when deep_atropos was not used, why not."""
+    mask = brain_mask(img)
+    target = consensus_image(corrected or [img.get_fdata(dtype=np.float32)], mask)
+    cache = Path(antsxnet_cache) if antsxnet_cache else deepatropos.default_cache()
+    missing = deepatropos.missing_files(cache)
+    if contrast != "T1w":
+        why = "deep_atropos segments T1w images only"
+    elif missing:
+        why = f"deep_atropos files not in {cache} (missing {', '.join(missing)}; see inuprep-fetch-models)"
+    else:
+        try:
+            return segment_with_deep_atropos(img, target, cache), ""
+        except SegmentationError as err:
+            why = f"deep_atropos failed ({err})"
+    return segment_with_template(img, target, mask), why
+
+
+def segment_dixon(
+    img: nb.Nifti1Image,
+    corrected: list[np.ndarray],
+    water: np.ndarray | None = None,
+    fat: np.ndarray | None = None,
+) -> Segmentation:
+    """Return water and fat regions of a Dixon image from its water and fat components (else dim/bright)."""
     data = img.get_fdata(dtype=np.float32)
+    if water is not None and fat is not None:
+        total = np.clip(water, 0, None) + np.clip(fat, 0, None)
+        mask = foreground_mask(total)
+        fraction = np.where(mask, np.clip(water, 0, None) / np.where(total > 0, total, 1), 0)
+        if mask.sum() < 100:
+            raise SegmentationError("no foreground found in the Dixon water + fat image")
+        dseg = np.where(mask, np.where(fraction >= 0.5, 1, 2), 0).astype(np.uint8)
+        return Segmentation(
+            mask=mask,
+            dseg=dseg,
+            labels=DIXON_LABELS,
+            tissues=DIXON_LABELS,
+            probseg={"water": fraction.astype(np.float32), "fat": np.where(mask, 1 - fraction, 0)},
+            source="dixon_water_fat",
+            method="Otsu foreground of water + fat; water region: water fraction >= 0.5, fat region: below",
+        )
     mask = foreground_mask(data)
     if mask.sum() < 100:
         raise SegmentationError("no foreground found in the Dixon image")
@@ -121,19 +296,35 @@ def segment_dixon(img: nb.Nifti1Image, corrected: list[np.ndarray]) -> Segmentat
     return Segmentation(
         mask=mask,
         dseg=dseg,
-        labels=DIXON_LABELS,
-        probseg=dict(zip(DIXON_LABELS.values(), probs, strict=True)),
-        method=f"Otsu foreground; Atropos (2 classes, k-means, MRF 0.2) fitted to the consensus of "
-        f"{len(corrected)} corrected image(s)",
+        labels=INTENSITY_LABELS,
+        tissues=INTENSITY_LABELS,
+        probseg=dict(zip(INTENSITY_LABELS.values(), probs, strict=True)),
+        source="intensity",
+        method=f"no water/fat pair: Otsu foreground; Atropos (2 classes, k-means, MRF {MRF}) fitted to the "
+        f"consensus of {len(corrected)} corrected image(s)",
     )
 
 
-def segment(img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray] = ()) -> Segmentation:
-    """Return the tissue masks for an image of ``contrast`` ('T1w', 'T2w' or 'dixon').
+def on_same_grid(img: nb.Nifti1Image, other: nb.Nifti1Image) -> bool:
+    """Return whether ``other`` has ``img``'s 3D shape and affine (to 0.01 mm)."""
+    return other.shape[:3] == img.shape[:3] and np.allclose(other.affine, img.affine, atol=1e-2)
 
-    ``corrected`` holds the corrected versions of the image on its grid; the classes are fitted to their
-    consensus (to the image itself when there are none), the brain or object mask comes from the image.
-    """
-    if contrast == "dixon":
-        return segment_dixon(img, list(corrected))
-    return segment_brain(img, contrast, list(corrected))
+
+def user_segmentation(img: nb.Nifti1Image, dseg_img: nb.Nifti1Image, labels: dict[int, str]) -> Segmentation:
+    """Return the user's labels (a ``_dseg`` from ``--derivatives``) as the image's tissue masks."""
+    if not on_same_grid(img, dseg_img):
+        raise SegmentationError(
+            f"{dseg_img.get_filename()} is not on the image's grid (shape and affine differ)"
+        )
+    dseg = np.rint(np.asanyarray(dseg_img.dataobj)).astype(np.int32)
+    unknown = sorted(set(np.unique(dseg)) - set(labels) - {0})
+    if unknown:
+        raise SegmentationError(f"{dseg_img.get_filename()} has labels {unknown[:5]} that its dseg.tsv lacks")
+    return Segmentation(
+        mask=dseg > 0,
+        dseg=dseg,
+        labels=labels,
+        tissues=labels,
+        source="user",
+        method=f"supplied by the user: {dseg_img.get_filename()}",
+    )

@@ -1,11 +1,20 @@
-"""Tissue masks on real anatomy (MNI152 at 3 mm), a T2-like contrast and a synthetic Dixon pair."""
+"""Tissue masks on real anatomy (MNI152 at 3 mm): the offline fallback, deep_atropos's cache check and
+fallback, a T2w from its T1w, Dixon water/fat regions and user masks."""
 
 import nibabel as nb
 import numpy as np
 import pytest
 
 from conftest import dixon_pair
-from inuprep.segmentation import BRAIN_LABELS, SegmentationError, segment
+from inuprep import deepatropos
+from inuprep.segmentation import (
+    BRAIN_LABELS,
+    SegmentationError,
+    segment_brain,
+    segment_dixon,
+    transfer_segmentation,
+    user_segmentation,
+)
 
 
 def dice(a, b):
@@ -26,44 +35,95 @@ def template_maps(mni_3mm):
             resampled(load_mni152_wm_template(resolution=1)).get_fdata())  # fmt: skip
 
 
-def test_t1w_classes_match_the_template_maps(mni_3mm, template_maps):
-    data = mni_3mm.get_fdata(dtype=np.float32)
-    seg = segment(mni_3mm, "T1w", [data])
+@pytest.fixture(scope="module")
+def t1w_seg(mni_3mm, tmp_path_factory):
+    empty_cache = tmp_path_factory.mktemp("antsxnet")
+    return segment_brain(mni_3mm, "T1w", [mni_3mm.get_fdata(dtype=np.float32)], empty_cache)
+
+
+def test_without_deep_atropos_files_the_template_fallback_segments(t1w_seg, template_maps):
+    seg, why = t1w_seg
+    assert seg.source == "template_atropos" and "MNI152" in seg.method
+    assert "missing" in why and "sixTissueOctantBrainSegmentationWithPriors1.h5" in why
     gm_map, wm_map = template_maps
-    assert seg.labels == BRAIN_LABELS
-    means = [data[seg.dseg == k].mean() for k in (1, 2, 3)]
-    assert means[0] < means[1] < means[2]  # CSF < GM < WM
-    assert dice(seg.dseg == 3, wm_map > 0.5) > 0.75
-    assert dice(seg.dseg == 2, gm_map > 0.5) > 0.6
-    assert set(seg.probseg) == {"CSF", "GM", "WM"}
+    assert seg.labels == BRAIN_LABELS and set(seg.probseg) == {"CSF", "GM", "WM"}
+    assert dice(seg.dseg == 3, wm_map > 0.5) > 0.8
+    assert dice(seg.dseg == 2, gm_map > 0.5) > 0.7
     assert np.all(seg.dseg[~seg.mask] == 0)
 
 
-def test_t2w_reverses_the_class_order(mni_3mm):
+def test_the_cache_check_names_every_missing_file(tmp_path):
+    assert len(deepatropos.missing_files(tmp_path)) == 5
+    for path in deepatropos.required_files(tmp_path):
+        path.write_bytes(b"x")
+    assert deepatropos.missing_files(tmp_path) == []
+
+
+def test_a_broken_deep_atropos_falls_back_in_one_line(mni_3mm, tmp_path):
+    for path in deepatropos.required_files(tmp_path):  # present but unreadable: the model run fails
+        path.write_bytes(b"not a model")
+    seg, why = segment_brain(mni_3mm, "T1w", [], tmp_path)
+    assert seg.source == "template_atropos"
+    assert why.startswith("deep_atropos failed (deep_atropos: ") and "\n" not in why
+
+
+def test_deep_atropos_labels_map_to_tissues():
+    assert deepatropos.TISSUES == {1: "CSF", 2: "GM", 3: "WM", 4: "GM"}
+    assert set(deepatropos.LABELS) == {1, 2, 3, 4, 5, 6}
+
+
+def test_t2w_classes_come_from_the_priors(mni_3mm, tmp_path):
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     t2 = nb.Nifti1Image(np.where(t1 > 0.05, 1.2 - t1, 0).astype(np.float32), mni_3mm.affine)
-    seg = segment(t2, "T2w")
+    seg, why = segment_brain(t2, "T2w", [], tmp_path)
+    assert "T1w images only" in why
     data = t2.get_fdata()
     csf, gm, wm = (data[seg.dseg == k].mean() for k in (1, 2, 3))
     assert csf > gm > wm
-    t1_seg = segment(mni_3mm, "T1w")
-    assert dice(seg.dseg == 3, t1_seg.dseg == 3) > 0.8
 
 
-def test_dixon_classes_follow_each_component():
+def test_a_t2w_reuses_its_t1w_masks_after_a_rigid_registration(mni_3mm, t1w_seg):
+    seg, _ = t1w_seg
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    shifted = mni_3mm.affine.copy()
+    shifted[:3, 3] += (6.0, -9.0, 3.0)  # same voxels, moved in space: the labels must follow the voxels
+    t2 = nb.Nifti1Image(np.where(t1 > 0.05, 1.2 - t1, 0).astype(np.float32), shifted)
+    moved = transfer_segmentation(mni_3mm, seg, t2)
+    assert moved.source == "T1w" and seg.source in moved.method
+    assert moved.dseg.shape == t2.shape
+    assert dice(moved.dseg == 3, seg.dseg == 3) > 0.85
+    assert dice(moved.dseg == 2, seg.dseg == 2) > 0.75
+
+
+def test_dixon_regions_come_from_the_water_fraction():
     water, fat = dixon_pair()
     affine = np.diag([3.0, 3.0, 3.0, 1.0])
     centre, shell = (24, 20, 12), (42, 20, 12)  # water-rich core, fat-rich shell
-    water_seg = segment(nb.Nifti1Image(water.astype(np.float32), affine), "dixon")
-    assert water_seg.labels == {1: "dim", 2: "bright"}
-    assert water_seg.dseg[centre] == 2 and water_seg.dseg[shell] == 1
-    fat_seg = segment(nb.Nifti1Image(fat.astype(np.float32), affine), "dixon")
-    assert fat_seg.dseg[shell] == 2
-    for data, seg in ((water, water_seg), (fat, fat_seg)):
-        assert data[seg.dseg == 2].mean() > data[seg.dseg == 1].mean()
+    for component in (water, fat):
+        seg = segment_dixon(nb.Nifti1Image(component.astype(np.float32), affine), [], water, fat)
+        assert seg.labels == {1: "water", 2: "fat"} and seg.source == "dixon_water_fat"
+        assert seg.dseg[centre] == 1 and seg.dseg[shell] == 2
+    alone = segment_dixon(nb.Nifti1Image(water.astype(np.float32), affine), [])
+    assert alone.labels == {1: "dim", 2: "bright"} and alone.source == "intensity"
+    assert alone.dseg[centre] == 2 and alone.dseg[shell] == 1
 
 
-def test_a_non_brain_image_is_refused(mni_3mm):
+def test_a_non_brain_image_is_refused(tmp_path):
     water, _ = dixon_pair(shape=(20, 20, 20))
     with pytest.raises(SegmentationError, match="brain"):
-        segment(nb.Nifti1Image(water.astype(np.float32), np.diag([1.0, 1.0, 1.0, 1.0])), "T1w")
+        segment_brain(nb.Nifti1Image(water.astype(np.float32), np.eye(4)), "T1w", [], tmp_path)
+
+
+def test_user_labels_must_be_on_the_grid_and_named(tmp_path):
+    img = nb.Nifti1Image(np.ones((8, 8, 8), np.float32), np.eye(4))
+    labels = np.zeros((8, 8, 8), np.uint8)
+    labels[2:5, 2:5, 2:5] = 1
+    dseg = nb.Nifti1Image(labels, np.eye(4))
+    dseg.to_filename(tmp_path / "dseg.nii.gz")
+    seg = user_segmentation(img, nb.load(tmp_path / "dseg.nii.gz"), {1: "bladder"})
+    assert seg.source == "user" and seg.tissues == {1: "bladder"} and seg.mask.sum() == 27
+    with pytest.raises(SegmentationError, match="lacks"):
+        user_segmentation(img, nb.load(tmp_path / "dseg.nii.gz"), {2: "other"})
+    nb.Nifti1Image(labels, np.diag([2.0, 2, 2, 1])).to_filename(tmp_path / "off.nii.gz")
+    with pytest.raises(SegmentationError, match="not on the image's grid"):
+        user_segmentation(img, nb.load(tmp_path / "off.nii.gz"), {1: "bladder"})

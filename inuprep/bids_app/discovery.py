@@ -143,3 +143,77 @@ def summarize(runs: list[ImageRun]) -> str:
         parts = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
         lines.append(f"  sub-{subject}: {parts}{where}")
     return "\n".join(lines)
+
+
+def _entities(path: Path) -> dict[str, str]:
+    from inuprep.bids_app.derivatives import split_name
+
+    return dict(split_name(path)[0])
+
+
+def session_t1w(run: ImageRun, runs: list[ImageRun]) -> ImageRun | None:
+    """Return the T1w of ``run``'s participant and session whose masks a T2w reuses (first by path)."""
+    if run.contrast != "T2w":
+        return None
+    t1ws = [r for r in runs if r.contrast == "T1w" and (r.subject, r.session) == (run.subject, run.session)]
+    return min(t1ws, key=lambda r: str(r.path), default=None)
+
+
+def dixon_pair(run: ImageRun, runs: list[ImageRun]) -> tuple[Path, Path] | None:
+    """Return the (water, fat) images of ``run``'s Dixon acquisition: names equal but for ``rec-``."""
+    if run.contrast != "dixon":
+        return None
+
+    def key(r):
+        return {k: v for k, v in _entities(r.path).items() if k != "rec"}, r.path.parent
+
+    found = {r.component: r.path for r in runs if r.contrast == "dixon" and key(r) == key(run)}
+    return (found["water"], found["fat"]) if {"water", "fat"} <= set(found) else None
+
+
+@dataclass(frozen=True)
+class UserMasks:
+    """Masks a user supplied for one image in a derivatives folder (``--derivatives``)."""
+
+    dseg: Path | None = None
+    dseg_tsv: Path | None = None
+    regions: tuple[tuple[str, Path], ...] = ()  # (label, _mask file)
+
+
+def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
+    """Return the ``_dseg`` and ``_label-<name>_mask`` files of ``derivatives`` that apply to ``run``.
+
+    A file applies when each of its entities but ``label``, ``desc``, ``space`` and ``mod`` has the
+    source's value (a mask without ``rec-`` serves every Dixon component), and ``mod-``, when present,
+    names the source's suffix. Of several dsegs the most specific wins. Raises DiscoveryError when a dseg
+    has no ``dseg.tsv`` (its labels would have no names).
+    """
+    from inuprep.bids_app.derivatives import split_name
+
+    source = _entities(run.path)
+    folder = derivatives / f"sub-{run.subject}" / (f"ses-{run.session}" if run.session else "") / "anat"
+    dsegs, regions = [], []
+    for path in sorted(folder.glob("*.nii*")):
+        try:
+            pairs, suffix, _ = split_name(path)
+        except ValueError:
+            continue
+        entities = dict(pairs)
+        own = {k: v for k, v in entities.items() if k not in ("label", "desc", "space", "mod")}
+        if any(source.get(k) != v for k, v in own.items()):
+            continue
+        if entities.get("mod", split_name(run.path)[1]) != split_name(run.path)[1]:
+            continue
+        if suffix == "dseg":
+            dsegs.append((len(own), path))
+        elif suffix == "mask" and "label" in entities:
+            regions.append((entities["label"], path))
+    if not dsegs:
+        return UserMasks(regions=tuple(regions))
+    dseg = max(dsegs, key=lambda item: item[0])[1]
+    table = dseg.with_name(dseg.name.split(".")[0] + ".tsv")
+    if not table.is_file():
+        table = folder / "dseg.tsv"  # one table for the folder, as BIDS allows at a higher level
+    if not table.is_file():
+        raise DiscoveryError(f"{dseg}: no label table ({dseg.name.split('.')[0]}.tsv); name every label")
+    return UserMasks(dseg=dseg, dseg_tsv=table, regions=tuple(regions))

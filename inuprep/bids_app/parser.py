@@ -28,6 +28,13 @@ def _existing_file(value: str) -> Path:
     return path.absolute()
 
 
+def _existing_dir(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"directory not found: {value}")
+    return path.absolute()
+
+
 def _json_filters(value: str) -> dict:
     path = _existing_file(value)
     try:
@@ -119,6 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=METHODS,
         default=list(METHODS),
         help="the corrections to run; the uncorrected original is always evaluated beside them",
+    )
+    wf.add_argument(
+        "--derivatives",
+        type=_existing_dir,
+        metavar="DIR",
+        help="a BIDS derivatives folder with masks for the evaluation: a _dseg (with its dseg.tsv) replaces "
+        "the computed tissue masks, each _label-<name>_mask is evaluated too (e.g. a bladder or a lesion)",
+    )
+    wf.add_argument(
+        "--antsxnet-cache",
+        type=_existing_dir,
+        metavar="DIR",
+        help="ANTsXNet cache holding deep_atropos's files (fetch them with inuprep-fetch-models); without "
+        "them the offline fallback segments (default: $INUPREP_ANTSXNET_CACHE, else ~/.keras/ANTsXNet)",
     )
     wf.add_argument("--seed", type=int, default=20251121, help="random seed of every stochastic step")
 

@@ -25,6 +25,8 @@ class Settings:
     bids_filters: dict = field(default_factory=dict)
     methods: tuple[str, ...] = ("n4", "zeroshot")
     seed: int = 20251121
+    derivatives: Path | None = None
+    antsxnet_cache: Path | None = None
     nprocs: int = 1
     omp_nthreads: int = 1
     mem_gb: float | None = None
@@ -55,6 +57,8 @@ class Settings:
             bids_filters=args.bids_filter_file or {},
             methods=tuple(dict.fromkeys(args.methods)),
             seed=args.seed,
+            derivatives=args.derivatives.absolute() if args.derivatives else None,
+            antsxnet_cache=args.antsxnet_cache.absolute() if args.antsxnet_cache else None,
             nprocs=args.nprocs,
             omp_nthreads=args.omp_nthreads or min(args.nprocs, 8),
             mem_gb=args.mem_gb,

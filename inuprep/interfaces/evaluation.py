@@ -15,24 +15,34 @@ from nipype.interfaces.base import (
 
 from inuprep.bids_app.derivatives import write_json
 from inuprep.interfaces.segmentation import read_label_table
-from inuprep.metrics import tissue_metrics
-from inuprep.segmentation import CJV_PAIRS, DIXON_LABELS
+from inuprep.metrics import coefficient_of_variation, tissue_metrics
+from inuprep.segmentation import cjv_pair as find_cjv_pair
 
 
-def metrics_dictionary(labels: dict[int, str], cjv_pair: tuple[str, str], segmentation: str) -> dict:
-    """Return the JSON data dictionary of a metrics table."""
-    columns = {"method": {"Description": "correction: original (none), n4, zeroshot"}}
-    for name in labels.values():
+def metrics_dictionary(names: list[str], cjv_pair: tuple[str, str] | None, segmentation: dict) -> dict:
+    """Return the JSON data dictionary of a metrics table with CV columns for ``names``."""
+    columns = {
+        "method": {"Description": "correction: original (none), n4, zeroshot"},
+        "segmentation": {
+            "Description": "source of the tissue masks: deep_atropos, template_atropos (offline fallback), "
+            "T1w (the session's T1w masks), dixon_water_fat, intensity (dim/bright) or user"
+        },
+    }
+    for name in names:
         columns[f"cv_{name.lower()}"] = {
             "LongName": f"coefficient of variation in {name}",
             "Description": f"std / mean of the intensities inside the {name} mask (lower: more homogeneous)",
         }
+    formula = (
+        f"(sd_{cjv_pair[0]} + sd_{cjv_pair[1]}) / |mean_{cjv_pair[0]} - mean_{cjv_pair[1]}|"
+        if cjv_pair
+        else ("n/a: the label table has no WM/GM or water/fat pair")
+    )
     columns["cjv"] = {
         "LongName": "coefficient of joint variation",
-        "Description": f"(sd_{cjv_pair[0]} + sd_{cjv_pair[1]}) / |mean_{cjv_pair[0]} - mean_{cjv_pair[1]}|"
-        " (MRIQC); unlike CV it does not improve when contrast is compressed",
+        "Description": f"{formula} (MRIQC); unlike CV it does not improve when contrast is compressed",
     }
-    return {**columns, "SegmentationMethod": segmentation}
+    return {**columns, **segmentation}
 
 
 class _EvaluateInputSpec(BaseInterfaceInputSpec):
@@ -40,7 +50,9 @@ class _EvaluateInputSpec(BaseInterfaceInputSpec):
     methods = traits.List(traits.Str, mandatory=True, desc="method name of each in_file")
     dseg_file = File(exists=True, mandatory=True, desc="tissue labels shared by every method")
     dseg_tsv = File(exists=True, mandatory=True, desc="label table of dseg_file")
-    segmentation = traits.Str("", usedefault=True, desc="how the labels were made (for the dictionary)")
+    region_files = InputMultiObject(File(exists=True), desc="extra masks evaluated too (user's _mask files)")
+    region_names = traits.List(traits.Str, desc="name of each region file")
+    segmentation = traits.Dict(desc="how the labels were made: SegmentationSource, SegmentationMethod")
 
 
 class _EvaluateOutputSpec(TraitedSpec):
@@ -57,20 +69,29 @@ class EvaluateCorrections(SimpleInterface):
     def _run_interface(self, runtime):
         if len(self.inputs.in_files) != len(self.inputs.methods):
             raise ValueError("EvaluateCorrections: one method name per input file is needed")
-        labels = read_label_table(self.inputs.dseg_tsv)
-        cjv_pair = CJV_PAIRS["dixon" if labels == DIXON_LABELS else "brain"]
+        _, tissues = read_label_table(self.inputs.dseg_tsv)
+        cjv_pair = find_cjv_pair(tissues.values())
         dseg = np.asanyarray(nb.load(self.inputs.dseg_file).dataobj)
+        regions = [np.asanyarray(nb.load(f).dataobj) > 0 for f in self.inputs.region_files or []]
+        names = list(dict.fromkeys(tissues.values())) + list(self.inputs.region_names or [])
         rows = []
         for method, path in zip(self.inputs.methods, self.inputs.in_files, strict=True):
             data = nb.load(path).get_fdata(dtype=np.float32)
-            rows.append({"method": method, **tissue_metrics(data, dseg, labels, cjv_pair)})
+            source = self.inputs.segmentation.get("SegmentationSource", "n/a")
+            row = {"method": method, "segmentation": source, **tissue_metrics(data, dseg, tissues, cjv_pair)}
+            for name, region in zip(self.inputs.region_names or [], regions, strict=True):
+                row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])
+            rows.append(row)
         columns = list(rows[0])
         lines = ["\t".join(columns)] + [
-            "\t".join(row[c] if c == "method" else f"{row[c]:.6f}" for c in columns) for row in rows
+            "\t".join(row[c] if isinstance(row[c], str) else f"{row[c]:.6f}" for c in columns) for row in rows
         ]
         cwd = Path(runtime.cwd)
         self._results["out_tsv"] = str(cwd / "metrics.tsv")
         Path(self._results["out_tsv"]).write_text("\n".join(lines) + "\n")
-        dictionary = metrics_dictionary(labels, cjv_pair, self.inputs.segmentation)
+        segmentation = {
+            k: v for k, v in self.inputs.segmentation.items() if k.startswith(("Segmentation", "Fallback"))
+        }
+        dictionary = metrics_dictionary(names, cjv_pair, segmentation)
         self._results["out_json"] = str(write_json(dictionary, cwd / "metrics.json"))
         return runtime

@@ -8,29 +8,44 @@ import nibabel as nb
 import numpy as np
 from nipype.interfaces.base import (
     BaseInterfaceInputSpec,
+    Directory,
     File,
     InputMultiObject,
     OutputMultiObject,
     SimpleInterface,
     TraitedSpec,
+    isdefined,
     traits,
 )
 
 from inuprep.interfaces import save_like
-from inuprep.segmentation import segment
+from inuprep.segmentation import (
+    Segmentation,
+    segment_brain,
+    segment_dixon,
+    transfer_segmentation,
+    user_segmentation,
+)
 
 
-def write_label_table(labels: dict[int, str], path: Path) -> str:
-    """Write a BIDS ``dseg.tsv`` (index, name) and return its path."""
-    rows = "".join(f"{index}\t{name}\n" for index, name in sorted(labels.items()))
-    path.write_text("index\tname\n" + rows)
+def write_label_table(seg: Segmentation, path: Path) -> str:
+    """Write a BIDS ``dseg.tsv`` (index, name, and the tissue each label is evaluated as) and return it."""
+    rows = "".join(
+        f"{index}\t{name}\t{seg.tissues.get(index, 'n/a')}\n" for index, name in sorted(seg.labels.items())
+    )
+    path.write_text("index\tname\ttissue\n" + rows)
     return str(path)
 
 
-def read_label_table(path: str | Path) -> dict[int, str]:
-    """Return the {index: name} table of a ``dseg.tsv``."""
-    lines = Path(path).read_text().splitlines()[1:]
-    return {int(index): name for index, name in (line.split("\t")[:2] for line in lines if line)}
+def read_label_table(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
+    """Return the {index: name} and {index: evaluated tissue} tables of a ``dseg.tsv``."""
+    lines = Path(path).read_text().splitlines()
+    header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:] if line]
+    labels = {int(row[0]): row[1] for row in rows}
+    if "tissue" not in header:
+        return labels, labels
+    column = header.index("tissue")
+    return labels, {int(row[0]): row[column] for row in rows if row[column] != "n/a"}
 
 
 class _SegmentTissuesInputSpec(BaseInterfaceInputSpec):
@@ -40,6 +55,16 @@ class _SegmentTissuesInputSpec(BaseInterfaceInputSpec):
         desc="checked image, then its corrections (classes fitted to these)",
     )
     contrast = traits.Enum("T1w", "T2w", "dixon", mandatory=True, desc="contrast of the image")
+    antsxnet_cache = Directory(desc="ANTsXNet cache holding deep_atropos's files")
+    t1w_file = File(exists=True, desc="T2w: the session's T1w image, whose masks are reused")
+    t1w_dseg = File(exists=True, desc="T2w: the T1w's labels")
+    t1w_dseg_tsv = File(exists=True, desc="T2w: the T1w's label table")
+    t1w_probseg = InputMultiObject(File(exists=True), desc="T2w: the T1w's posteriors (CSF, GM, WM)")
+    t1w_metadata = traits.Dict(desc="T2w: how the T1w's masks were made")
+    water_file = File(exists=True, desc="Dixon: the acquisition's water image")
+    fat_file = File(exists=True, desc="Dixon: the acquisition's fat image")
+    user_dseg = File(exists=True, desc="labels supplied by the user (take precedence)")
+    user_dseg_tsv = File(exists=True, desc="label table of user_dseg")
     num_threads = traits.Int(1, usedefault=True, nohash=True, desc="threads for ITK and torch")
 
 
@@ -53,10 +78,37 @@ class _SegmentTissuesOutputSpec(TraitedSpec):
 
 
 class SegmentTissues(SimpleInterface):
-    """Compute the tissue masks of one image (see :mod:`inuprep.segmentation`)."""
+    """Compute the tissue masks of one image (see :mod:`inuprep.segmentation` for the order of sources)."""
 
     input_spec = _SegmentTissuesInputSpec
     output_spec = _SegmentTissuesOutputSpec
+
+    def _segment(self, img, corrected) -> tuple[Segmentation, str]:
+        inputs = self.inputs
+        if isdefined(inputs.user_dseg):
+            return user_segmentation(
+                img, nb.load(inputs.user_dseg), read_label_table(inputs.user_dseg_tsv)[0]
+            ), ""
+        if inputs.contrast == "dixon":
+            pair = [nb.load(f).get_fdata(dtype=np.float32) if isdefined(f) else None
+                    for f in (inputs.water_file, inputs.fat_file)]  # fmt: skip
+            return segment_dixon(img, corrected, *pair), ""
+        if isdefined(inputs.t1w_dseg):
+            labels, tissues = read_label_table(inputs.t1w_dseg_tsv)
+            t1w = Segmentation(
+                mask=np.asanyarray(nb.load(inputs.t1w_dseg).dataobj) > 0,
+                dseg=np.asanyarray(nb.load(inputs.t1w_dseg).dataobj),
+                labels=labels,
+                tissues=tissues,
+                probseg={
+                    t: nb.load(f).get_fdata(dtype=np.float32)
+                    for t, f in zip(("CSF", "GM", "WM"), inputs.t1w_probseg, strict=True)
+                },  # fmt: skip
+                source=inputs.t1w_metadata.get("SegmentationSource", ""),
+            )
+            return transfer_segmentation(nb.load(inputs.t1w_file), t1w, img), ""
+        cache = Path(inputs.antsxnet_cache) if isdefined(inputs.antsxnet_cache) else None
+        return segment_brain(img, inputs.contrast, corrected, cache)
 
     def _run_interface(self, runtime):
         os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(self.inputs.num_threads)
@@ -64,18 +116,21 @@ class SegmentTissues(SimpleInterface):
 
         torch.set_num_threads(self.inputs.num_threads)
         img, *corrected = (nb.load(path) for path in self.inputs.in_files)
-        seg = segment(img, self.inputs.contrast, [c.get_fdata(dtype=np.float32) for c in corrected])
+        seg, fallback = self._segment(img, [c.get_fdata(dtype=np.float32) for c in corrected])
         cwd = Path(runtime.cwd)
         self._results["mask_file"] = save_like(seg.mask, img, cwd / "mask.nii.gz", np.uint8)
-        self._results["dseg_file"] = save_like(seg.dseg, img, cwd / "dseg.nii.gz", np.uint8)
-        self._results["dseg_tsv"] = write_label_table(seg.labels, cwd / "dseg.tsv")
+        dtype = np.uint8 if seg.dseg.max() < 256 else np.int32
+        self._results["dseg_file"] = save_like(seg.dseg, img, cwd / "dseg.nii.gz", dtype)
+        self._results["dseg_tsv"] = write_label_table(seg, cwd / "dseg.tsv")
         self._results["tissues"] = list(seg.probseg)
         self._results["probseg_files"] = [
             save_like(prob, img, cwd / f"probseg_{name}.nii.gz") for name, prob in seg.probseg.items()
         ]
-        software = {name: version(name) for name in ("inuprep", "antspyx", "deepbet")}
+        software = {name: version(name) for name in ("inuprep", "antspyx", "deepbet", "antspynet")}
         self._results["metadata"] = {
+            "SegmentationSource": seg.source,
             "SegmentationMethod": seg.method,
+            **({"FallbackReason": fallback} if fallback else {}),
             "Labels": seg.labels,
             "Software": software,
         }

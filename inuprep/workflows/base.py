@@ -6,10 +6,10 @@ from copy import deepcopy
 from nipype.pipeline import engine as pe
 
 from inuprep.bids_app.derivatives import check_unique
-from inuprep.bids_app.discovery import ImageRun
+from inuprep.bids_app.discovery import ImageRun, UserMasks, dixon_pair, find_user_masks, session_t1w
 from inuprep.bids_app.settings import Settings
-from inuprep.workflows.image import init_image_wf
-from inuprep.workflows.outputs import output_paths
+from inuprep.workflows.image import SEG_OUTPUTS, T1W_FIELDS, image_wf_name, init_image_wf
+from inuprep.workflows.outputs import output_paths, tissue_names
 
 
 def init_inuprep_wf(*, settings: Settings, runs: list[ImageRun]) -> pe.Workflow:
@@ -25,13 +25,17 @@ def init_inuprep_wf(*, settings: Settings, runs: list[ImageRun]) -> pe.Workflow:
     Each participant's sub-workflow writes its crash files to ``<output_dir>/sub-<label>/log/<run>/``,
     which is how the App tells which participants failed.
     """
-    check_unique([path for run in runs for path in output_paths(run, settings.methods).values()])
+    user = {run: user_masks(settings, run) for run in runs}
+    check_unique([
+        path for run in runs
+        for path in output_paths(run, settings.methods, probseg_tissues(run, runs, user[run])).values()
+    ])  # fmt: skip
     workflow = pe.Workflow(name="inuprep_wf", base_dir=str(settings.work_dir))
     by_subject = defaultdict(list)
     for run in runs:
         by_subject[run.subject].append(run)
     for subject, subject_runs in sorted(by_subject.items()):
-        subject_wf = init_single_subject_wf(subject=subject, runs=subject_runs, settings=settings)
+        subject_wf = init_single_subject_wf(subject=subject, runs=subject_runs, settings=settings, user=user)
         crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
         subject_wf.config["execution"]["crashdump_dir"] = str(crash_dir)
         for node in subject_wf._get_all_nodes():  # nipype does not pass a sub-workflow's config down
@@ -40,7 +44,19 @@ def init_inuprep_wf(*, settings: Settings, runs: list[ImageRun]) -> pe.Workflow:
     return workflow
 
 
-def init_single_subject_wf(*, subject: str, runs: list[ImageRun], settings: Settings) -> pe.Workflow:
+def user_masks(settings: Settings, run: ImageRun) -> UserMasks:
+    """Return the masks ``--derivatives`` supplies for ``run`` (none without the option)."""
+    return find_user_masks(settings.derivatives, run) if settings.derivatives else UserMasks()
+
+
+def probseg_tissues(run: ImageRun, runs: list[ImageRun], user: UserMasks) -> tuple[str, ...]:
+    """Return the tissues whose posterior maps ``run``'s workflow writes."""
+    return tissue_names(run, dixon_pair=dixon_pair(run, runs) is not None, user_dseg=user.dseg is not None)
+
+
+def init_single_subject_wf(
+    *, subject: str, runs: list[ImageRun], settings: Settings, user: dict[ImageRun, UserMasks]
+) -> pe.Workflow:
     """Build the workflow of one participant: one image workflow per run.
 
     Parameters
@@ -51,18 +67,33 @@ def init_single_subject_wf(*, subject: str, runs: list[ImageRun], settings: Sett
         That participant's images.
     settings : Settings
         The run's settings.
+    user : dict
+        The masks ``--derivatives`` supplies, per run.
+
+    A T2w reuses the masks of its session's T1w (unless the user supplied a dseg for it); a Dixon image
+    gets the water and fat images of its acquisition.
     """
     workflow = pe.Workflow(name=f"sub_{subject}_wf")
-    workflow.add_nodes(
-        [
-            init_image_wf(
-                run=run,
-                methods=settings.methods,
-                output_dir=settings.output_dir,
-                omp_nthreads=settings.omp_nthreads,
-                seed=settings.seed,
-            )
-            for run in runs
-        ]
-    )
+    image_wfs = {}
+    t1w_of = {run: None if user[run].dseg else session_t1w(run, runs) for run in runs}
+    for run in runs:
+        image_wfs[run] = init_image_wf(
+            run=run,
+            methods=settings.methods,
+            output_dir=settings.output_dir,
+            omp_nthreads=settings.omp_nthreads,
+            seed=settings.seed,
+            reuse_t1w=t1w_of[run] is not None,
+            dixon_pair=dixon_pair(run, runs),
+            user_masks=user[run],
+            antsxnet_cache=settings.antsxnet_cache,
+            name=image_wf_name(run),
+        )
+        workflow.add_nodes([image_wfs[run]])
+    fields = [
+        (f"outputnode.{out}", f"inputnode.{into}") for out, into in zip(SEG_OUTPUTS, T1W_FIELDS, strict=True)
+    ]
+    for run, t1w in t1w_of.items():
+        if t1w is not None:
+            workflow.connect([(image_wfs[t1w], image_wfs[run], fields)])
     return workflow

@@ -5,16 +5,16 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface, Merge
 from nipype.pipeline import engine as pe
 
-from inuprep.bids_app.discovery import ImageRun
+from inuprep.bids_app.discovery import ImageRun, UserMasks
 from inuprep.interfaces.evaluation import EvaluateCorrections
 from inuprep.interfaces.images import CheckImage
 from inuprep.interfaces.segmentation import SegmentTissues
 from inuprep.workflows.correction import init_correction_wf
-from inuprep.workflows.outputs import init_image_outputs_wf
+from inuprep.workflows.outputs import init_image_outputs_wf, tissue_names
 
-
-def _segmentation_method(metadata):
-    return metadata["SegmentationMethod"]
+#: inputs of a T2w's workflow that receive its session's T1w masks, and the T1w's outputs that feed them
+T1W_FIELDS = ("t1w_file", "t1w_dseg", "t1w_dseg_tsv", "t1w_probseg", "t1w_metadata")
+SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg_files", "seg_metadata")
 
 
 def image_wf_name(run: ImageRun) -> str:
@@ -30,6 +30,10 @@ def init_image_wf(
     output_dir: Path,
     omp_nthreads: int,
     seed: int = 0,
+    reuse_t1w: bool = False,
+    dixon_pair: tuple[Path, Path] | None = None,
+    user_masks: UserMasks | None = None,
+    antsxnet_cache: Path | None = None,
     name: str | None = None,
 ) -> pe.Workflow:
     """Build the workflow that corrects and evaluates one image.
@@ -46,6 +50,14 @@ def init_image_wf(
         Threads per node.
     seed : int
         Random seed of stochastic corrections.
+    reuse_t1w : bool
+        A T2w whose masks come from its session's T1w (connected to the ``t1w_*`` inputs).
+    dixon_pair : tuple of Path
+        Dixon: the acquisition's (water, fat) images, whose water fraction gives the regions.
+    user_masks : UserMasks
+        A dseg that replaces the computed masks and label masks evaluated too (``--derivatives``).
+    antsxnet_cache : Path
+        ANTsXNet cache with deep_atropos's files (default: ``$INUPREP_ANTSXNET_CACHE`` or ``~/.keras``).
     name : str
         Workflow name (default from the file name).
 
@@ -53,23 +65,31 @@ def init_image_wf(
     ------
     in_file
         The source image (set from ``run.path``).
+    t1w_file, t1w_dseg, t1w_dseg_tsv, t1w_probseg, t1w_metadata
+        With ``reuse_t1w``: the session's T1w and its masks (that workflow's ``SEG_OUTPUTS``).
 
     Outputs
     -------
     metrics_tsv
         CV per tissue and CJV of the original and of every method, on the same masks.
+    anat_file, dseg_file, dseg_tsv, probseg_files, seg_metadata
+        The checked image and its masks (a T1w's feed its session's T2w).
     """
+    user_masks = user_masks or UserMasks()
     workflow = pe.Workflow(name=name or image_wf_name(run))
     workflow.__desc__ = (
         f"The {run.label} image was checked (3D, finite values, valid affine) and its foreground found "
         "with Otsu's threshold. Tissue masks were computed once, from the consensus of every corrected "
-        "image, "
-        "and shared by the evaluation of every method and of the original: the coefficient of variation "
-        "per tissue and the coefficient of joint variation [@cjv]."
+        "image, with ANTsPyNet deep_atropos when its model files were available, else with Atropos "
+        "guided by the MNI152 tissue priors registered to the image (a T2w reused its session's T1w masks "
+        "after a rigid registration; Dixon regions came from the water fraction; user masks took "
+        "precedence; the sidecars name the source used), and shared by the evaluation of every method "
+        "and of the original: the coefficient of variation per tissue and the coefficient of joint "
+        "variation [@cjv]."
     )
-    inputnode = pe.Node(IdentityInterface(fields=["in_file"]), name="inputnode")
+    inputnode = pe.Node(IdentityInterface(fields=["in_file", *T1W_FIELDS]), name="inputnode")
     inputnode.inputs.in_file = str(run.path)
-    outputnode = pe.Node(IdentityInterface(fields=["metrics_tsv"]), name="outputnode")
+    outputnode = pe.Node(IdentityInterface(fields=["metrics_tsv", *SEG_OUTPUTS]), name="outputnode")
     check = pe.Node(CheckImage(), name="check")
     segment = pe.Node(
         SegmentTissues(contrast=run.contrast, num_threads=omp_nthreads),
@@ -77,9 +97,22 @@ def init_image_wf(
         n_procs=omp_nthreads,
         mem_gb=3.0,  # deepbet works on a 256^3 grid
     )
+    if antsxnet_cache:
+        segment.inputs.antsxnet_cache = str(antsxnet_cache)
+    if dixon_pair:
+        segment.inputs.water_file, segment.inputs.fat_file = (str(path) for path in dixon_pair)
+    if user_masks.dseg:
+        segment.inputs.user_dseg, segment.inputs.user_dseg_tsv = (
+            str(user_masks.dseg),
+            str(user_masks.dseg_tsv),
+        )
     images = pe.Node(Merge(1 + len(methods)), name="images", run_without_submitting=True)
     evaluate = pe.Node(EvaluateCorrections(methods=["original", *methods]), name="evaluate")
-    outputs_wf = init_image_outputs_wf(run=run, methods=methods, output_dir=output_dir)
+    if user_masks.regions:
+        evaluate.inputs.region_names = [label for label, _ in user_masks.regions]
+        evaluate.inputs.region_files = [str(path) for _, path in user_masks.regions]
+    tissues = tissue_names(run, dixon_pair=bool(dixon_pair), user_dseg=bool(user_masks.dseg))
+    outputs_wf = init_image_outputs_wf(run=run, methods=methods, tissues=tissues, output_dir=output_dir)
 
     connections = [
         (inputnode, check, [("in_file", "in_file")]),
@@ -87,7 +120,7 @@ def init_image_wf(
         (images, segment, [("out", "in_files")]),
         (images, evaluate, [("out", "in_files")]),
         (segment, evaluate, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv"),
-                             (("metadata", _segmentation_method), "segmentation")]),
+                             ("metadata", "segmentation")]),
         (segment, outputs_wf, [("mask_file", "inputnode.mask_file"), ("dseg_file", "inputnode.dseg_file"),
                                ("dseg_tsv", "inputnode.dseg_tsv"),
                                ("probseg_files", "inputnode.probseg_files"),
@@ -95,7 +128,12 @@ def init_image_wf(
         (evaluate, outputs_wf, [("out_tsv", "inputnode.metrics_tsv"),
                                 ("out_json", "inputnode.metrics_json")]),
         (evaluate, outputnode, [("out_tsv", "metrics_tsv")]),
+        (check, outputnode, [("out_file", "anat_file")]),
+        (segment, outputnode, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv"),
+                               ("probseg_files", "probseg_files"), ("metadata", "seg_metadata")]),
     ]  # fmt: skip
+    if reuse_t1w:
+        connections.append((inputnode, segment, [(field, field) for field in T1W_FIELDS]))
     for index, method in enumerate(methods, start=2):
         correction_wf = init_correction_wf(method=method, omp_nthreads=omp_nthreads, seed=seed)
         connections += [

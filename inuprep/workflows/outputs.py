@@ -8,15 +8,21 @@ from nipype.pipeline import engine as pe
 from inuprep.bids_app.derivatives import derivative_path, split_name
 from inuprep.bids_app.discovery import ImageRun
 from inuprep.interfaces.derivatives import DerivativesSink
-from inuprep.segmentation import BRAIN_LABELS, DIXON_LABELS
+from inuprep.segmentation import BRAIN_LABELS, DIXON_LABELS, INTENSITY_LABELS
 
 
-def tissue_names(run: ImageRun) -> list[str]:
-    """Return the tissue names of the image's label table, in label order."""
-    return list((DIXON_LABELS if run.contrast == "dixon" else BRAIN_LABELS).values())
+def tissue_names(run: ImageRun, dixon_pair: bool = False, user_dseg: bool = False) -> tuple[str, ...]:
+    """Return the tissues that get a ``probseg`` map: none for a user's dseg, else its segmentation's."""
+    if user_dseg:
+        return ()
+    if run.contrast == "dixon":
+        return tuple((DIXON_LABELS if dixon_pair else INTENSITY_LABELS).values())
+    return tuple(BRAIN_LABELS.values())
 
 
-def output_paths(run: ImageRun, methods: tuple[str, ...]) -> dict[str, Path]:
+def output_paths(
+    run: ImageRun, methods: tuple[str, ...], tissues: tuple[str, ...] | None = None
+) -> dict[str, Path]:
     """Return {output field: path relative to the derivatives root} for every derivative of ``run``.
 
     Corrected images keep the source's suffix and add ``desc-<method>``; outputs with a suffix of their
@@ -35,7 +41,7 @@ def output_paths(run: ImageRun, methods: tuple[str, ...]) -> dict[str, Path]:
     paths["mask_file"] = derivative_path(src, mod=mod, desc=mask_desc, suffix="mask", extension=nii)
     paths["dseg_file"] = derivative_path(src, mod=mod, suffix="dseg", extension=nii)
     paths["dseg_tsv"] = derivative_path(src, mod=mod, suffix="dseg", extension=".tsv")
-    for tissue in tissue_names(run):
+    for tissue in tissue_names(run) if tissues is None else tissues:
         paths[f"probseg_{tissue}"] = derivative_path(
             src, mod=mod, label=tissue, suffix="probseg", extension=nii
         )
@@ -49,7 +55,12 @@ def _pick(files, index):
 
 
 def init_image_outputs_wf(
-    *, run: ImageRun, methods: tuple[str, ...], output_dir: Path, name: str = "outputs_wf"
+    *,
+    run: ImageRun,
+    methods: tuple[str, ...],
+    tissues: tuple[str, ...],
+    output_dir: Path,
+    name: str = "outputs_wf",
 ) -> pe.Workflow:
     """Build the sinks of one image's derivatives (names from :func:`output_paths`).
 
@@ -59,6 +70,8 @@ def init_image_outputs_wf(
         The source image.
     methods : tuple of str
         Correction methods whose images and fields are stored.
+    tissues : tuple of str
+        The tissues whose posterior maps are stored, in the segmentation's order.
     output_dir : Path
         Derivatives root.
     name : str
@@ -76,7 +89,7 @@ def init_image_outputs_wf(
     The workflow has no outputs: its nodes write under ``output_dir``.
     """
     workflow = pe.Workflow(name=name)
-    paths = output_paths(run, methods)
+    paths = output_paths(run, methods, tissues)
     fields = [f"{m}_{kind}" for m in methods for kind in ("file", "field", "metadata")]
     fields += ["mask_file", "dseg_file", "dseg_tsv", "probseg_files", "seg_metadata"]
     fields += ["metrics_tsv", "metrics_json"]
@@ -100,7 +113,7 @@ def init_image_outputs_wf(
         ]
     for key in ("mask_file", "dseg_file"):
         connections.append((inputnode, sink(key), [(key, "in_file"), ("seg_metadata", "meta_dict")]))
-    for index, tissue in enumerate(tissue_names(run)):
+    for index, tissue in enumerate(tissues):
         ds_prob = sink(f"probseg_{tissue}")
         connections.append((inputnode, ds_prob, [(("probseg_files", _pick, index), "in_file")]))
     for key in ("dseg_tsv", "metrics_tsv", "metrics_json"):

@@ -1,0 +1,148 @@
+"""How good are inuprep's tissue masks? Dice of GM and WM against known maps.
+
+Each image is corrected by N4 and by the zero-shot network and the consensus of both is segmented, as the
+App does, by the offline fallback (MNI152 priors + Atropos), by plain k-means
+Atropos (the previous method, for comparison) and by deep_atropos when its files are in the cache:
+
+- ``mni152``: nilearn's MNI152 2009a T1 under a known warp (random affine: rotations up to 8 degrees, scaling
+  0.92-1.08, shifts up to 8 mm; plus a smooth displacement up to 4 mm) and a known field (polynomial, max/min
+  2 inside the brain, 1 % Rician noise). Truth: the template's own GM/WM/CSF maps under the same warp,
+  each voxel of the warped brain labelled by the largest. The fallback registers this very template, so
+  this case measures registration, priors and Atropos, not how well MNI152 fits another brain;
+- ``philips3t`` (../shared/data): a real 3T MPRAGE with FSL FAST GM/WM maps (> 0.5) as the truth.
+
+    python benchmarks/segmentation_dice.py --seeds 1 2 3 [--cache DIR]
+"""
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import nibabel as nb
+import numpy as np
+from scipy.ndimage import gaussian_filter, map_coordinates
+
+from inuprep import deepatropos
+from inuprep.n4 import n4_correct
+from inuprep.segmentation import (
+    atropos_classes,
+    brain_mask,
+    consensus_image,
+    segment_with_deep_atropos,
+    segment_with_template,
+)
+from inuprep.simulate import simulate_bias
+from inuprep.zeroshot.correct import zeroshot_correct
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def random_warp(shape, zoom, seed):
+    """Return voxel coordinates (3, *shape) that sample a moving image: a random affine + smooth warp."""
+    rng = np.random.default_rng(seed)
+    angles = np.deg2rad(rng.uniform(-8, 8, 3))
+    rotation = np.eye(3)
+    for axis, angle in enumerate(angles):
+        c, s = np.cos(angle), np.sin(angle)
+        i, j = [a for a in range(3) if a != axis]
+        r = np.eye(3)
+        r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+        rotation = rotation @ r
+    matrix = rotation * rng.uniform(0.92, 1.08, 3)
+    centre = (np.array(shape) - 1) / 2
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float32) for n in shape], indexing="ij"))
+    coords = np.einsum("ij,j...->i...", matrix, grid - centre[:, None, None, None])
+    coords += (centre + rng.uniform(-8, 8, 3) / zoom)[:, None, None, None]
+    for axis in range(3):
+        noise = gaussian_filter(rng.normal(size=shape), sigma=12 / zoom)
+        coords[axis] += noise / np.abs(noise).max() * 4 / zoom
+    return coords
+
+
+def dice(a, b):
+    return 2 * (a & b).sum() / max(a.sum() + b.sum(), 1)
+
+
+def mni152_case(seed):
+    """Return (image, truth labels) for the warped, biased MNI152 template."""
+    from inuprep.segmentation import template_priors
+
+    template, priors = template_priors()
+    coords = random_warp(template.shape, 1.0, seed)
+
+    def warp(data):
+        return map_coordinates(np.asarray(data, np.float32), coords, order=1, mode="constant")
+
+    clean = warp(template.get_fdata())
+    maps = np.stack([warp(priors[t]) for t in ("CSF", "GM", "WM")])
+    brain = warp(template.get_fdata() > 0) > 0.5
+    truth = np.where(brain, maps.argmax(0) + 1, 0)
+    _, biased = simulate_bias(clean, 2.0, seed, family="polynomial", mask=brain)
+    return nb.Nifti1Image(biased.astype(np.float32), template.affine), truth
+
+
+def philips_case():
+    root = SHARED / "derivatives" / "sub-philips3t" / "anat" / "sub-philips3t_"
+    img = nb.load(SHARED / "bids" / "sub-philips3t" / "anat" / "sub-philips3t_T1w.nii.gz")
+    img = nb.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine)
+    gm, wm = (nb.load(f"{root}label-{t}_probseg.nii.gz").get_fdata() for t in ("GM", "WM"))
+    truth = np.where(wm > 0.5, 3, np.where(gm > 0.5, 2, 0))
+    return img, truth
+
+
+def evaluate(name, img, truth, cache):
+    """Segment ``img`` as the App does (the consensus of its N4 and zero-shot corrections); print Dice."""
+    data, zooms = img.get_fdata(dtype=np.float32), img.header.get_zooms()[:3]
+    mask = brain_mask(img)
+    corrected = [n4_correct(data, zooms, mask)[0], zeroshot_correct(data, zooms, mask).corrected]
+    data = consensus_image(corrected, mask)
+    results = {}
+    start = time.perf_counter()
+    kmeans, _ = atropos_classes(data, zooms, mask, 3)
+    results["k-means Atropos"] = (kmeans, time.perf_counter() - start)
+    start = time.perf_counter()
+    results["MNI152 priors + Atropos (shipped fallback)"] = (
+        segment_with_template(img, data, mask).dseg,
+        time.perf_counter() - start,
+    )
+    if cache is not None and not deepatropos.missing_files(cache):
+        start = time.perf_counter()
+        seg = segment_with_deep_atropos(img, data, cache)
+        grouped = np.zeros_like(seg.dseg)
+        for index, tissue in seg.tissues.items():
+            grouped[seg.dseg == index] = {"CSF": 1, "GM": 2, "WM": 3}[tissue]
+        results["deep_atropos"] = (grouped, time.perf_counter() - start)
+    for method, (labels, seconds) in results.items():
+        gm, wm = dice(labels == 2, truth == 2), dice(labels == 3, truth == 3)
+        print(f"{name:14s} {method:44s} GM {gm:.3f}  WM {wm:.3f}  {seconds:5.1f} s", flush=True)
+    return {
+        method: (dice(lab == 2, truth == 2), dice(lab == 3, truth == 3))
+        for method, (lab, _) in results.items()
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--cache", type=Path, default=None, help="ANTsXNet cache with deep_atropos's files")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
+    if args.cache is not None and deepatropos.missing_files(args.cache):
+        print(f"deep_atropos skipped: {args.cache} lacks {', '.join(deepatropos.missing_files(args.cache))}")
+    rows = []
+    for seed in args.seeds:
+        rows.append(evaluate(f"mni152 seed {seed}", *mni152_case(seed), args.cache))
+    if SHARED.is_dir():
+        evaluate("philips3t", *philips_case(), args.cache)
+    print("\nmean over the MNI152 cases:")
+    for method in rows[0]:
+        gm, wm = np.mean([row[method] for row in rows], axis=0)
+        print(f"  {method:44s} GM {gm:.3f}  WM {wm:.3f}")
+
+
+if __name__ == "__main__":
+    main()

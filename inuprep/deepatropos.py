@@ -1,0 +1,111 @@
+"""ANTsPyNet ``deep_atropos`` (antspynet 0.3.x), run in a process of its own, and its offline cache.
+
+``deep_atropos(t1, do_preprocessing=True, use_spatial_priors=1)`` reads five files from the ANTsXNet cache
+(``antspynet.set_antsxnet_cache_directory``) and downloads any that is missing from figshare. inuprep checks
+for them first (:func:`missing_files`, no tensorflow import) and falls back at once when one is absent, so a
+node without internet never tries. The model runs in ``python -m inuprep.deepatropos`` so that tensorflow
+never loads in a process that holds torch.
+
+Pre-fetch the files on a machine with internet (the container build calls this)::
+
+    inuprep-fetch-models DIR      # then: inuprep ... --antsxnet-cache DIR  (or INUPREP_ANTSXNET_CACHE=DIR)
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+#: pretrained networks deep_atropos loads: its brain extraction (modality "t1") and the 6-tissue U-net
+NETWORKS = ("brainExtractionRobustT1", "sixTissueOctantBrainSegmentationWithPriors1")
+#: data it loads: brain extraction's reorientation template, the registration template and its priors
+DATA = ("S_template3", "croppedMni152", "croppedMni152Priors")
+#: deep_atropos's labels, and the tissue each one is evaluated as (brain stem and cerebellum mix GM and WM)
+LABELS = {1: "CSF", 2: "GM", 3: "WM", 4: "deepGM", 5: "brainstem", 6: "cerebellum"}
+TISSUES = {1: "CSF", 2: "GM", 3: "WM", 4: "GM"}
+#: environment variable naming the cache when --antsxnet-cache is not given
+CACHE_ENV = "INUPREP_ANTSXNET_CACHE"
+
+
+def default_cache() -> Path:
+    """Return $INUPREP_ANTSXNET_CACHE, else antspynet's own default (~/.keras/ANTsXNet)."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".keras" / "ANTsXNet")
+
+
+def required_files(cache: Path) -> list[Path]:
+    """Return the paths deep_atropos reads in ``cache`` (antspynet's names: <key>.h5, <key>.nii.gz)."""
+    return [cache / f"{key}.h5" for key in NETWORKS] + [cache / f"{key}.nii.gz" for key in DATA]
+
+
+def missing_files(cache: Path) -> list[str]:
+    """Return the names of the files deep_atropos needs that ``cache`` lacks (empty: it can run)."""
+    return [path.name for path in required_files(cache) if not path.is_file() or path.stat().st_size == 0]
+
+
+def run(in_file: Path, out_dseg: Path, out_probseg: Path, cache: Path) -> None:
+    """Segment ``in_file`` with deep_atropos; write the labels and the 7 class posteriors (4D)."""
+    import ants
+    import antspynet
+
+    antspynet.set_antsxnet_cache_directory(str(cache))
+    result = antspynet.deep_atropos(
+        ants.image_read(str(in_file)), do_preprocessing=True, use_spatial_priors=1
+    )
+    ants.image_write(result["segmentation_image"], str(out_dseg))
+    ants.image_write(ants.merge_channels(result["probability_images"]), str(out_probseg))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m inuprep.deepatropos IN DSEG PROBSEG --cache DIR``: exit 2 with one line on failure."""
+    parser = argparse.ArgumentParser(prog="python -m inuprep.deepatropos")
+    parser.add_argument("in_file", type=Path)
+    parser.add_argument("out_dseg", type=Path)
+    parser.add_argument("out_probseg", type=Path)
+    parser.add_argument("--cache", type=Path, default=None)
+    args = parser.parse_args(argv)
+    cache = args.cache or default_cache()
+    missing = missing_files(cache)
+    if missing:
+        print(f"deep_atropos: {cache} lacks {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        run(args.in_file, args.out_dseg, args.out_probseg, cache)
+    except Exception as err:  # tensorflow and antspynet raise many kinds; the caller falls back
+        print(f"deep_atropos: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    return 0
+
+
+def fetch_main(argv: list[str] | None = None) -> int:
+    """``inuprep-fetch-models [DIR]``: download every file deep_atropos needs into DIR (needs internet)."""
+    parser = argparse.ArgumentParser(
+        prog="inuprep-fetch-models",
+        description="Download the ANTsXNet files inuprep's deep_atropos step needs.",
+    )
+    parser.add_argument(
+        "cache", type=Path, nargs="?", default=None, help=f"default: ${CACHE_ENV} or ~/.keras"
+    )
+    cache = (parser.parse_args(argv).cache or default_cache()).absolute()
+    cache.mkdir(parents=True, exist_ok=True)
+    import antspynet
+
+    antspynet.set_antsxnet_cache_directory(str(cache))
+    try:
+        for key in NETWORKS:
+            antspynet.get_pretrained_network(key)
+        for key in DATA:
+            antspynet.get_antsxnet_data(key)
+    except Exception as err:  # no network, a proxy, a changed URL: one line, not a traceback
+        print(f"inuprep-fetch-models: error: download failed ({type(err).__name__}: {err})", file=sys.stderr)
+        return 1
+    missing = missing_files(cache)
+    if missing:
+        print(f"inuprep-fetch-models: error: still missing {', '.join(missing)}", file=sys.stderr)
+        return 1
+    print(f"deep_atropos files ready in {cache}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
