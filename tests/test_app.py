@@ -42,8 +42,14 @@ def finished_run(tmp_path_factory, mni_3mm):
     dixon_affine = np.diag([3.0, 3.0, 3.0, 1.0])
     save(water, bids / f"{anat}_acq-dixon_rec-water_T1w.nii.gz", dixon_affine)
     save(fat, bids / f"{anat}_acq-dixon_rec-fat_T1w.nii.gz", dixon_affine)
+    # a user's lesion mask for the ses-2 T1w, evaluated beside the tissues
+    lesion = np.zeros(t1.shape, np.uint8)
+    lesion[25:30, 30:35, 25:30] = 1
+    masks = root / "masks"
+    save(lesion, masks / "sub-01/ses-2/anat/sub-01_ses-2_label-lesion_mask.nii.gz", mni_3mm.affine)
     out = root / "out"
-    result = inuprep(bids, out, "participant", "-w", root / "work", "--nprocs", 2, cwd=root)
+    argv = ["-w", root / "work", "--nprocs", 2, "--derivatives", masks, "--antsxnet-cache", root]
+    result = inuprep(bids, out, "participant", *argv, cwd=root)
     return result, bids, out
 
 
@@ -80,7 +86,8 @@ def test_metrics_and_sidecars(finished_run):
     anat = out / "sub-01/ses-1/anat"
     t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_mod-T1w_metrics.tsv", sep="\t")
     assert list(t1.method) == ["original", "n4", "zeroshot"]
-    assert list(t1.columns) == ["method", "cv_csf", "cv_gm", "cv_wm", "cjv"]
+    assert list(t1.columns) == ["method", "segmentation", "cv_csf", "cv_gm", "cv_wm", "cjv"]
+    assert set(t1.segmentation) == {"template_atropos"}  # the cache given has no deep_atropos files
     # the table is what the written masks give on the source and the written corrected image
     dseg = np.asanyarray(nb.load(anat / "sub-01_ses-1_run-1_mod-T1w_dseg.nii.gz").dataobj)
     labels = {1: "CSF", 2: "GM", 3: "WM"}
@@ -92,16 +99,26 @@ def test_metrics_and_sidecars(finished_run):
         ]
     ):
         expected = tissue_metrics(nb.load(image).get_fdata(), dseg, labels, ("WM", "GM"))
-        assert t1.iloc[row, 1:].tolist() == pytest.approx([expected[c] for c in t1.columns[1:]], abs=1e-5)
+        assert t1.iloc[row, 2:].tolist() == pytest.approx([expected[c] for c in t1.columns[2:]], abs=1e-5)
     water = pd.read_csv(anat / "sub-01_ses-1_acq-dixon_rec-water_mod-T1w_metrics.tsv", sep="\t")
-    assert list(water.columns) == ["method", "cv_dim", "cv_bright", "cjv"]
+    assert list(water.columns) == ["method", "segmentation", "cv_water", "cv_fat", "cjv"]
+    assert set(water.segmentation) == {"dixon_water_fat"}
+    t2 = pd.read_csv(anat / "sub-01_ses-1_mod-T2w_metrics.tsv", sep="\t")
+    assert set(t2.segmentation) == {"T1w"}  # the session's T1w masks, moved rigidly
+    ses2 = pd.read_csv(out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.tsv", sep="\t")
+    assert "cv_lesion" in ses2.columns and ses2.cv_lesion.notna().all()
+    dseg_sidecar = json.loads((anat / "sub-01_ses-1_run-1_mod-T1w_dseg.json").read_text())
+    assert dseg_sidecar["SegmentationSource"] == "template_atropos"
+    assert "missing" in dseg_sidecar["FallbackReason"]
+    metrics_sidecar = json.loads((anat / "sub-01_ses-1_run-1_mod-T1w_metrics.json").read_text())
+    assert metrics_sidecar["SegmentationSource"] == "template_atropos"
     sidecar = json.loads((anat / "sub-01_ses-1_run-1_desc-n4_T1w.json").read_text())
     assert sidecar["BiasCorrectionMethod"] == "N4"
     assert sidecar["BiasCorrectionParameters"]["spline_distance_mm"] == 200.0
     assert sidecar["Sources"] == ["bids:raw:sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.nii.gz"]
     assert "antspyx" in sidecar["Software"] and sidecar["RuntimeSeconds"] > 0
     labels = (anat / "sub-01_ses-1_run-1_mod-T1w_dseg.tsv").read_text().split()
-    assert labels == ["index", "name", "1", "CSF", "2", "GM", "3", "WM"]
+    assert labels == ["index", "name", "tissue", "1", "CSF", "CSF", "2", "GM", "GM", "3", "WM", "WM"]
 
 
 def test_group_level_collects_every_image(finished_run, tmp_path):

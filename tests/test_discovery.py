@@ -9,7 +9,10 @@ from inuprep.bids_app.discovery import (
     DiscoveryError,
     discover_runs,
     dixon_component,
+    dixon_pair,
+    find_user_masks,
     load_layout,
+    session_t1w,
     summarize,
 )
 
@@ -100,3 +103,39 @@ def test_not_a_bids_folder(tmp_path):
 )
 def test_dixon_component(entities, metadata, expected):
     assert dixon_component(entities, metadata) == expected
+
+
+def test_a_t2w_pairs_with_its_session_t1w_and_dixon_with_its_partner(dataset):
+    runs, _ = discover_runs(load_layout(dataset))
+    by_name = {run.path.name: run for run in runs}
+    t2w = by_name["sub-01_ses-A_T2w.nii.gz"]
+    assert session_t1w(t2w, runs).path.name == "sub-01_ses-A_run-1_T1w.nii.gz"
+    assert session_t1w(by_name["sub-02_T1w.nii.gz"], runs) is None
+    water = by_name["sub-01_ses-B_acq-dixon_rec-water_T1w.nii.gz"]
+    pair = dixon_pair(water, runs)
+    assert [p.name for p in pair] == [water.path.name, "sub-01_ses-B_acq-dixon_rec-fat_T1w.nii.gz"]
+    # sub-02's components differ by run-, not rec-: no pair, each is split by intensity
+    assert dixon_pair(by_name["sub-02_acq-mDIXON_run-1_T1w.nii.gz"], runs) is None
+
+
+def test_user_masks_apply_by_entities(dataset, tmp_path):
+    runs, _ = discover_runs(load_layout(dataset))
+    by_name = {run.path.name: run for run in runs}
+    anat = tmp_path / "masks" / "sub-01" / "ses-B" / "anat"
+    anat.mkdir(parents=True)
+    for name in (
+        "sub-01_ses-B_acq-dixon_label-bladder_mask.nii.gz",  # every Dixon component of the acquisition
+        "sub-01_ses-B_acq-dixon_rec-fat_dseg.nii.gz",  # the fat image only
+        "sub-01_ses-B_mod-T2w_label-lesion_mask.nii.gz",  # a T2w's: not the T1w's
+        "sub-01_ses-B_acq-other_label-x_mask.nii.gz",  # another acquisition
+    ):
+        (anat / name).write_bytes(b"")
+    (anat / "sub-01_ses-B_acq-dixon_rec-fat_dseg.tsv").write_text("index\tname\n1\tliver\n")
+    water = find_user_masks(tmp_path / "masks", by_name["sub-01_ses-B_acq-dixon_rec-water_T1w.nii.gz"])
+    assert water.dseg is None and [label for label, _ in water.regions] == ["bladder"]
+    fat = find_user_masks(tmp_path / "masks", by_name["sub-01_ses-B_acq-dixon_rec-fat_T1w.nii.gz"])
+    assert fat.dseg.name == "sub-01_ses-B_acq-dixon_rec-fat_dseg.nii.gz" and fat.dseg_tsv.is_file()
+    assert find_user_masks(tmp_path / "masks", by_name["sub-01_ses-B_T1w.nii.gz"]).regions == ()
+    (anat / "sub-01_ses-B_acq-dixon_rec-fat_dseg.tsv").unlink()
+    with pytest.raises(DiscoveryError, match="no label table"):
+        find_user_masks(tmp_path / "masks", by_name["sub-01_ses-B_acq-dixon_rec-fat_T1w.nii.gz"])

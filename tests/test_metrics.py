@@ -40,6 +40,14 @@ def test_tissue_metrics_uses_the_label_table():
     assert row["cjv"] == pytest.approx(0.4)
 
 
+def test_labels_of_one_tissue_are_pooled_and_cjv_needs_a_pair():
+    dseg = np.array([2, 2, 4, 4, 3, 3])  # deep_atropos: 2 cortical GM, 4 deep GM
+    data = np.array([4.0, 4.0, 6.0, 6.0, 9.0, 11.0])
+    row = tissue_metrics(data, dseg, {2: "GM", 4: "GM", 3: "WM"}, ("WM", "GM"))
+    assert set(row) == {"cv_gm", "cv_wm", "cjv"} and row["cv_gm"] == pytest.approx(0.2)
+    assert np.isnan(tissue_metrics(data, dseg, {3: "bladder"}, None)["cjv"])
+
+
 def test_relative_mae_ignores_a_global_scale():
     clean = np.array([1.0, 2.0, 3.0, 4.0])
     assert relative_mae(5 * clean, clean) == pytest.approx(0.0)

@@ -10,7 +10,7 @@ from inuprep.bids_app.settings import Settings
 OPTIONS = [
     "--participant-label", "--session-label", "--bids-filter-file", "--work-dir", "--nprocs",
     "--omp-nthreads", "--mem-gb", "--use-plugin", "--methods", "--seed", "--stop-on-first-crash",
-    "--write-graph", "--verbose", "--version",
+    "--write-graph", "--verbose", "--version", "--derivatives", "--antsxnet-cache",
 ]  # fmt: skip
 
 
@@ -38,6 +38,8 @@ def test_help_documents_every_option(capsys):
         ["/data", "/out", "participant", "--bids-filter-file", "/no/such/file.json"],
         ["/data", "/out", "participant", "--use-plugin", "/no/such/plugin.yml"],
         ["/data", "/out", "participant", "--mem-gb", "-1"],
+        ["/data", "/out", "participant", "--derivatives", "/no/such/dir"],
+        ["/data", "/out", "participant", "--antsxnet-cache", "/no/such/dir"],
     ],
 )
 def test_bad_arguments_exit_2(argv, capsys):

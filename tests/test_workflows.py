@@ -58,3 +58,35 @@ def test_colliding_outputs_refuse_to_build(tmp_path):
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="unknown correction method"):
         init_correction_wf(method="n3", omp_nthreads=1)
+
+
+def test_a_t2w_is_wired_to_its_t1w_masks_and_a_dixon_pair_to_water_and_fat(tmp_path):
+    water = RUNS[2]
+    fat = ImageRun(Path("/bids/sub-01/anat/sub-01_acq-dixon_rec-fat_T1w.nii.gz"), "01", "dixon", None, "fat")
+    runs = [*RUNS[:2], water, fat]
+    workflow = init_inuprep_wf(settings=settings_for(tmp_path), runs=runs).get_node("sub_01_wf")
+    t2w_wf = workflow.get_node("image_sub_01_T2w_wf")
+    edges = [(u.name, v.name, d["connect"]) for u, v, d in workflow._graph.edges(data=True)]
+    assert ("image_sub_01_T1w_wf", "image_sub_01_T2w_wf") in {(u, v) for u, v, _ in edges}
+    t1w_outputs = {field for u, v, c in edges if v == t2w_wf.name for field, _ in c}
+    assert "outputnode.dseg_file" in t1w_outputs and "outputnode.anat_file" in t1w_outputs
+    segment = workflow.get_node("image_sub_01_acq_dixon_rec_fat_T1w_wf").get_node("segment")
+    assert (segment.inputs.water_file, segment.inputs.fat_file) == (str(water.path), str(fat.path))
+    names = set(workflow.get_node("image_sub_01_acq_dixon_rec_fat_T1w_wf").list_node_names())
+    assert {"outputs_wf.ds_probseg_water", "outputs_wf.ds_probseg_fat"} <= names
+
+
+def test_user_masks_reach_segmentation_and_evaluation(tmp_path):
+    anat = tmp_path / "masks" / "sub-01" / "anat"
+    anat.mkdir(parents=True)
+    for name in ("sub-01_mod-T2w_dseg.nii.gz", "sub-01_label-lesion_mask.nii.gz"):
+        (anat / name).write_bytes(b"")
+    (anat / "sub-01_mod-T2w_dseg.tsv").write_text("index\tname\n1\tGM\n2\tWM\n")
+    settings = settings_for(tmp_path, "--derivatives", str(tmp_path / "masks"))
+    workflow = init_inuprep_wf(settings=settings, runs=RUNS[:2]).get_node("sub_01_wf")
+    t2w_wf = workflow.get_node("image_sub_01_T2w_wf")
+    assert t2w_wf.get_node("segment").inputs.user_dseg == str(anat / "sub-01_mod-T2w_dseg.nii.gz")
+    assert t2w_wf.get_node("evaluate").inputs.region_names == ["lesion"]
+    assert not any(name.startswith("outputs_wf.ds_probseg") for name in t2w_wf.list_node_names())
+    # the user's dseg replaces the T1w's masks: no edge between the two images
+    assert workflow._graph.number_of_edges() == 0

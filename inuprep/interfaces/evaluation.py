@@ -17,6 +17,7 @@ from inuprep.bids_app.derivatives import write_json
 from inuprep.interfaces.segmentation import read_label_table
 from inuprep.metrics import coefficient_of_variation, tissue_metrics
 from inuprep.segmentation import cjv_pair as find_cjv_pair
+from inuprep.segmentation import on_same_grid
 
 
 def metrics_dictionary(names: list[str], cjv_pair: tuple[str, str] | None, segmentation: dict) -> dict:
@@ -50,7 +51,7 @@ class _EvaluateInputSpec(BaseInterfaceInputSpec):
     methods = traits.List(traits.Str, mandatory=True, desc="method name of each in_file")
     dseg_file = File(exists=True, mandatory=True, desc="tissue labels shared by every method")
     dseg_tsv = File(exists=True, mandatory=True, desc="label table of dseg_file")
-    region_files = InputMultiObject(File(exists=True), desc="extra masks evaluated too (user's _mask files)")
+    region_files = InputMultiObject(File(), desc="extra masks evaluated too (user's _mask files)")
     region_names = traits.List(traits.Str, desc="name of each region file")
     segmentation = traits.Dict(desc="how the labels were made: SegmentationSource, SegmentationMethod")
 
@@ -72,7 +73,13 @@ class EvaluateCorrections(SimpleInterface):
         _, tissues = read_label_table(self.inputs.dseg_tsv)
         cjv_pair = find_cjv_pair(tissues.values())
         dseg = np.asanyarray(nb.load(self.inputs.dseg_file).dataobj)
-        regions = [np.asanyarray(nb.load(f).dataobj) > 0 for f in self.inputs.region_files or []]
+        reference = nb.load(self.inputs.in_files[0])
+        regions = []
+        for path in self.inputs.region_files or []:
+            region = nb.load(path)
+            if not on_same_grid(reference, region):
+                raise ValueError(f"{path} is not on the image's grid (shape and affine differ)")
+            regions.append(np.asanyarray(region.dataobj) > 0)
         names = list(dict.fromkeys(tissues.values())) + list(self.inputs.region_names or [])
         rows = []
         for method, path in zip(self.inputs.methods, self.inputs.in_files, strict=True):
