@@ -9,7 +9,11 @@ Atropos (the previous method, for comparison) and by deep_atropos when its files
   2 inside the brain, 1 % Rician noise). Truth: the template's own GM/WM/CSF maps under the same warp,
   each voxel of the warped brain labelled by the largest. The fallback registers this very template, so
   this case measures registration, priors and Atropos, not how well MNI152 fits another brain;
-- ``philips3t`` (../shared/data): a real 3T MPRAGE with FSL FAST GM/WM maps (> 0.5) as the truth.
+- ``philips3t`` (../shared/data): a real 3T MPRAGE with FSL FAST GM/WM maps (> 0.5) as the truth;
+- ``cstarstroke`` (../shared/data): a real T1w and T2w on one grid; the T2w's affine is moved by a known
+  rigid transform (6 degrees, 9 mm), so its voxels still match the T1w's. Truth: the T1w's fallback labels.
+  Compared: those labels moved by inuprep's rigid registration (what the App does for a T2w with a T1w)
+  and the fallback run on the T2w itself.
 
     python benchmarks/segmentation_dice.py --seeds 1 2 3 [--cache DIR]
 """
@@ -29,8 +33,10 @@ from inuprep.segmentation import (
     atropos_classes,
     brain_mask,
     consensus_image,
+    segment_brain,
     segment_with_deep_atropos,
     segment_with_template,
+    transfer_segmentation,
 )
 from inuprep.simulate import simulate_bias
 from inuprep.zeroshot.correct import zeroshot_correct
@@ -91,6 +97,29 @@ def philips_case():
     return img, truth
 
 
+def t2w_case():
+    """Print Dice of a T2w's labels against its T1w's: moved by rigid registration, and segmented alone."""
+    from scipy.spatial.transform import Rotation
+
+    anat = SHARED / "bids" / "sub-cstarstroke" / "anat" / "sub-cstarstroke_"
+    t1w, t2w = (nb.load(f"{anat}{c}.nii.gz") for c in ("T1w", "T2w"))
+    t1w = nb.Nifti1Image(t1w.get_fdata(dtype=np.float32), t1w.affine)
+    move = np.eye(4)
+    move[:3, :3] = Rotation.from_euler("xyz", [6, -4, 3], degrees=True).as_matrix()
+    move[:3, 3] = (5.0, -6.0, 4.0)
+    t2w = nb.Nifti1Image(t2w.get_fdata(dtype=np.float32), move @ t2w.affine)
+    t1w_seg, _ = segment_brain(t1w, "T1w", [], Path("/nonexistent"))
+    start = time.perf_counter()
+    moved = transfer_segmentation(t1w, t1w_seg, t2w)
+    results = {"T1w labels, rigid registration (shipped)": (moved.dseg, time.perf_counter() - start)}
+    start = time.perf_counter()
+    alone, _ = segment_brain(t2w, "T2w", [], Path("/nonexistent"))
+    results["fallback on the T2w alone"] = (alone.dseg, time.perf_counter() - start)
+    for method, (labels, seconds) in results.items():
+        gm, wm = dice(labels == 2, t1w_seg.dseg == 2), dice(labels == 3, t1w_seg.dseg == 3)
+        print(f"{'cstarstroke T2w':14s} {method:44s} GM {gm:.3f}  WM {wm:.3f}  {seconds:5.1f} s", flush=True)
+
+
 def evaluate(name, img, truth, cache):
     """Segment ``img`` as the App does (the consensus of its N4 and zero-shot corrections); print Dice."""
     data, zooms = img.get_fdata(dtype=np.float32), img.header.get_zooms()[:3]
@@ -138,6 +167,7 @@ def main():
         rows.append(evaluate(f"mni152 seed {seed}", *mni152_case(seed), args.cache))
     if SHARED.is_dir():
         evaluate("philips3t", *philips_case(), args.cache)
+        t2w_case()
     print("\nmean over the MNI152 cases:")
     for method in rows[0]:
         gm, wm = np.mean([row[method] for row in rows], axis=0)

@@ -75,11 +75,17 @@ def cjv_pair(names) -> tuple[str, str] | None:
 
 
 def to_ants(data: np.ndarray, img: nb.Nifti1Image):
-    """Return ``data`` as an ANTsImage in ``img``'s physical space (orientation and origin kept)."""
+    """Return ``data`` as an ANTsImage in ``img``'s physical space (orientation and origin kept).
+
+    The image goes through a NIfTI file, as antspyx's Atropos passes prior images: in memory, an oblique
+    affine's origin differs from its float32 NIfTI copy by more than ITK's 1e-6 tolerance.
+    """
     import ants
 
-    reference = ants.from_nibabel_nifti(nb.Nifti1Image(np.zeros(data.shape, np.float32), img.affine))
-    return reference.new_image_like(np.asarray(data, dtype=np.float32))
+    with tempfile.TemporaryDirectory(prefix="inuprep_") as tmp:
+        path = Path(tmp) / "image.nii.gz"
+        nb.Nifti1Image(np.asarray(data, dtype=np.float32), img.affine).to_filename(path)
+        return ants.image_read(str(path))
 
 
 def deepbet_brain_mask(img: nb.Nifti1Image) -> np.ndarray:

@@ -154,6 +154,28 @@ def test_a_failing_subject_does_not_stop_the_others(tmp_path, mni_3mm):
     assert (out / "dataset_description.json").is_file()
 
 
+def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_path):
+    water, fat = dixon_pair()
+    bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": water}, np.diag([3.0, 3, 3, 1]))
+    save(water, bids / "sub-01/anat/sub-01_acq-dixon_rec-water_T1w.nii.gz", np.diag([3.0, 3, 3, 1]))
+    save(fat, bids / "sub-01/anat/sub-01_acq-dixon_rec-fat_T1w.nii.gz", np.diag([3.0, 3, 3, 1]))
+    out = tmp_path / "out"
+    result = inuprep(bids, out, "participant", "-w", tmp_path / "work", "--methods", "n4", cwd=tmp_path)
+    text = result.stdout + result.stderr
+    assert result.returncode == 1, text
+    assert "Traceback" not in text
+    assert "sub-01: FAILED: SegmentationError: brain extraction" in text  # the T1w is not a brain
+    anat = out / "sub-01/anat"
+    assert (anat / "sub-01_desc-n4_T1w.nii.gz").is_file() and not (
+        anat / "sub-01_mod-T1w_metrics.tsv"
+    ).exists()
+    assert (anat / "sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv").is_file()
+    (tmp_path / "masks/sub-01/anat").mkdir(parents=True)
+    (tmp_path / "masks/sub-01/anat/sub-01_dseg.nii.gz").write_bytes(b"")
+    result = inuprep(bids, out, "participant", "--derivatives", tmp_path / "masks", cwd=tmp_path)
+    assert result.returncode == 2 and "no label table" in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

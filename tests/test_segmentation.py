@@ -72,9 +72,13 @@ def test_deep_atropos_labels_map_to_tissues():
     assert set(deepatropos.LABELS) == {1, 2, 3, 4, 5, 6}
 
 
-def test_t2w_classes_come_from_the_priors(mni_3mm, tmp_path):
+def test_t2w_classes_come_from_the_priors_on_an_oblique_grid(mni_3mm, tmp_path):
+    from scipy.spatial.transform import Rotation
+
     t1 = mni_3mm.get_fdata(dtype=np.float32)
-    t2 = nb.Nifti1Image(np.where(t1 > 0.05, 1.2 - t1, 0).astype(np.float32), mni_3mm.affine)
+    oblique = np.eye(4)
+    oblique[:3, :3] = Rotation.from_euler("xyz", [7, -5, 3], degrees=True).as_matrix()
+    t2 = nb.Nifti1Image(np.where(t1 > 0.05, 1.2 - t1, 0).astype(np.float32), oblique @ mni_3mm.affine)
     seg, why = segment_brain(t2, "T2w", [], tmp_path)
     assert "T1w images only" in why
     data = t2.get_fdata()
