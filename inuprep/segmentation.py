@@ -279,6 +279,10 @@ def segment_dixon(
     """Return water and fat regions of a Dixon image from its water and fat components (else dim/bright)."""
     data = img.get_fdata(dtype=np.float32)
     if water is not None and fat is not None:
+        if not water.shape == fat.shape == data.shape:
+            raise SegmentationError(
+                f"Dixon water {water.shape}, fat {fat.shape} and image {data.shape} differ"
+            )
         total = np.clip(water, 0, None) + np.clip(fat, 0, None)
         mask = foreground_mask(total)
         fraction = np.where(mask, np.clip(water, 0, None) / np.where(total > 0, total, 1), 0)
