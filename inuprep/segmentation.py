@@ -84,7 +84,9 @@ def to_ants(data: np.ndarray, img: nb.Nifti1Image):
 
     with tempfile.TemporaryDirectory(prefix="inuprep_") as tmp:
         path = Path(tmp) / "image.nii.gz"
-        nb.Nifti1Image(np.asarray(data, dtype=np.float32), img.affine).to_filename(path)
+        nifti = nb.Nifti1Image(np.asarray(data, dtype=np.float32), img.affine)
+        nifti.header.set_xyzt_units("mm", "sec")  # ITK warns about unknown units otherwise
+        nifti.to_filename(path)
         return ants.image_read(str(path))
 
 
@@ -194,7 +196,9 @@ def segment_with_deep_atropos(img: nb.Nifti1Image, target: np.ndarray, cache: Pa
     with tempfile.TemporaryDirectory(prefix="inuprep_deepatropos_") as tmp:
         tmp = Path(tmp)
         in_file, dseg_file, prob_file = tmp / "in.nii.gz", tmp / "dseg.nii.gz", tmp / "probseg.nii.gz"
-        nb.Nifti1Image(target.astype(np.float32), img.affine).to_filename(in_file)
+        nifti = nb.Nifti1Image(target.astype(np.float32), img.affine)
+        nifti.header.set_xyzt_units("mm", "sec")
+        nifti.to_filename(in_file)
         command = [
             sys.executable,
             "-m",
