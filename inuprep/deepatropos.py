@@ -44,6 +44,7 @@ def missing_files(cache: Path) -> list[str]:
 
 def run(in_file: Path, out_dseg: Path, out_probseg: Path, cache: Path) -> None:
     """Segment ``in_file`` with deep_atropos; write the labels and the 7 class posteriors (4D)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # tensorflow's start-up chatter
     import ants
     import antspynet
 
@@ -88,6 +89,7 @@ def fetch_main(argv: list[str] | None = None) -> int:
     )
     cache = (parser.parse_args(argv).cache or default_cache()).absolute()
     cache.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import antspynet
 
     antspynet.set_antsxnet_cache_directory(str(cache))
