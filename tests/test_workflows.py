@@ -90,3 +90,9 @@ def test_user_masks_reach_segmentation_and_evaluation(tmp_path):
     assert not any(name.startswith("outputs_wf.ds_probseg") for name in t2w_wf.list_node_names())
     # the user's dseg replaces the T1w's masks: no edge between the two images
     assert workflow._graph.number_of_edges() == 0
+    # a user's T1w dseg has no posterior maps to move: the T2w is segmented on its own
+    (anat / "sub-01_mod-T2w_dseg.nii.gz").rename(anat / "sub-01_mod-T1w_dseg.nii.gz")
+    (anat / "sub-01_mod-T2w_dseg.tsv").rename(anat / "sub-01_mod-T1w_dseg.tsv")
+    workflow = init_inuprep_wf(settings=settings, runs=RUNS[:2]).get_node("sub_01_wf")
+    assert workflow._graph.number_of_edges() == 0
+    assert "outputs_wf.ds_probseg_GM" in workflow.get_node("image_sub_01_T2w_wf").list_node_names()

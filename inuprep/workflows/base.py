@@ -70,12 +70,16 @@ def init_single_subject_wf(
     user : dict
         The masks ``--derivatives`` supplies, per run.
 
-    A T2w reuses the masks of its session's T1w (unless the user supplied a dseg for it); a Dixon image
+    A T2w reuses the masks of its session's T1w (unless the user supplied a dseg for either: a user's
+    labels have no posterior maps to move, and the T2w's own dseg wins); a Dixon image
     gets the water and fat images of its acquisition.
     """
     workflow = pe.Workflow(name=f"sub_{subject}_wf")
     image_wfs = {}
-    t1w_of = {run: None if user[run].dseg else session_t1w(run, runs) for run in runs}
+    t1w_of = {run: session_t1w(run, runs) for run in runs}
+    t1w_of = {
+        run: t1w if t1w and not (user[run].dseg or user[t1w].dseg) else None for run, t1w in t1w_of.items()
+    }
     for run in runs:
         image_wfs[run] = init_image_wf(
             run=run,
