@@ -37,7 +37,7 @@ def metrics_dictionary(names: list[str], cjv_pair: tuple[str, str] | None, segme
     formula = (
         f"(sd_{cjv_pair[0]} + sd_{cjv_pair[1]}) / |mean_{cjv_pair[0]} - mean_{cjv_pair[1]}|"
         if cjv_pair
-        else ("n/a: the label table has no WM/GM or water/fat pair")
+        else "n/a: the label table has no WM/GM or water/fat pair"
     )
     columns["cjv"] = {
         "LongName": "coefficient of joint variation",
@@ -81,10 +81,10 @@ class EvaluateCorrections(SimpleInterface):
                 raise ValueError(f"{path} is not on the image's grid (shape and affine differ)")
             regions.append(np.asanyarray(region.dataobj) > 0)
         names = list(dict.fromkeys(tissues.values())) + list(self.inputs.region_names or [])
+        source = self.inputs.segmentation.get("SegmentationSource", "n/a")
         rows = []
         for method, path in zip(self.inputs.methods, self.inputs.in_files, strict=True):
             data = nb.load(path).get_fdata(dtype=np.float32)
-            source = self.inputs.segmentation.get("SegmentationSource", "n/a")
             row = {"method": method, "segmentation": source, **tissue_metrics(data, dseg, tissues, cjv_pair)}
             for name, region in zip(self.inputs.region_names or [], regions, strict=True):
                 row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])
