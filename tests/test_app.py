@@ -121,13 +121,38 @@ def test_metrics_and_sidecars(finished_run):
     assert labels == ["index", "name", "tissue", "1", "CSF", "CSF", "2", "GM", "GM", "3", "WM", "WM"]
 
 
-def test_group_level_collects_every_image(finished_run, tmp_path):
-    _, bids, out = finished_run
+def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_path):
+    import re
+    import shutil
+
+    _, bids, finished = finished_run
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
     result = inuprep(bids, out, "group", "-w", tmp_path / "work", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    table = pd.read_csv(out / "group_T1w.tsv", sep="\t")
-    assert len(table) == 3 * 3  # three T1w images: original, N4, zero-shot
-    assert (out / "group_dixon-water.tsv").is_file() and (out / "group_T2w.tsv").is_file()
+    table = pd.read_csv(out / "group_T1w.tsv", sep="\t", keep_default_na=False)
+    assert list(table.columns) == ["metric", "tissue", "n_images", "original", "n4", "zeroshot"]
+    assert list(table.metric) == ["cv"] * 4 + ["cjv"]
+    assert list(table.tissue) == ["csf", "gm", "wm", "lesion", ""]  # the user's lesion mask: ses-2 only
+    assert list(table.n_images) == [3, 3, 3, 1, 3]  # three T1w images
+    images = pd.read_csv(out / "group_T1w_images.tsv", sep="\t")
+    zeroshot_wm = images[images.method == "zeroshot"].cv_wm
+    mean, std = map(float, re.fullmatch(r"(.+)\((.+)\)", table.zeroshot[2]).groups())
+    assert (mean, std) == pytest.approx((zeroshot_wm.mean(), zeroshot_wm.std()), abs=1e-4)
+    water = pd.read_csv(out / "group_dixon-water.tsv", sep="\t", keep_default_na=False)
+    assert list(water.tissue) == ["water", "fat", ""]
+    assert (out / "group_T2w.tsv").is_file()
+    assert set(json.loads((out / "group_T1w.json").read_text())) == set(table.columns)
+    page = (out / "group.html").read_text()
+    for figure in re.findall(r'<img src="([^"]+)"', page):
+        assert (out / figure).stat().st_size > 1000
+    assert "Missing" not in page
+    # a partial output folder: one image failed; the group level still runs and names it
+    (out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.tsv").unlink()
+    result = inuprep(bids, out, "group", "-w", tmp_path / "work", cwd=tmp_path)
+    assert result.returncode == 0 and "1 image(s) have no metrics" in result.stderr
+    assert "sub-01_ses-2_mod-T1w" in (out / "group.html").read_text()
+    assert set(pd.read_csv(out / "group_T1w.tsv", sep="\t").n_images) == {2}
 
 
 def test_a_failing_subject_does_not_stop_the_others(tmp_path, mni_3mm):

@@ -24,6 +24,8 @@ BIDSIGNORE = (
     "*_metrics.tsv",
     "*_metrics.json",
     "group_*.tsv",
+    "group_*.json",
+    "group_*.png",
 )
 
 

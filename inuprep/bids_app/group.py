@@ -1,14 +1,16 @@
-"""Group level: every participant's metrics in one table per contrast, with mean(std) per method."""
+"""Group level: the paper's Table 1 (mean(std) per tissue and method) per contrast, a figure, an HTML page."""
 
+import html
 import logging
 import re
+from pathlib import Path
 
 import pandas as pd
 
-from inuprep.bids_app.derivatives import atomic_write_text
+from inuprep.bids_app.derivatives import atomic_write_text, derivative_path, replacing, split_name, write_json
+from inuprep.reports.figures import LABELS, METHODS, group_figure
 
 LOGGER = logging.getLogger("inuprep")
-_MOD = re.compile(r"_mod-([A-Za-z0-9]+)_")
 _REC = re.compile(r"_rec-([A-Za-z0-9]+)_")
 
 
@@ -16,40 +18,123 @@ def table_key(name: str) -> str:
     """Return the group a metrics file belongs to: its source suffix, or dixon-<rec> for Dixon images."""
     if "dixon" in name.lower() and _REC.search(name):
         return f"dixon-{_REC.search(name).group(1)}"
-    match = _MOD.search(name)
-    return match.group(1) if match else "unknown"
+    return dict(split_name(name)[0]).get("mod", "unknown")
 
 
-def collect_metrics(output_dir) -> dict[str, pd.DataFrame]:
-    """Return {source suffix: long table of every image's metrics} from a participant-level output."""
+def collect_metrics(output_dir: Path) -> dict[str, pd.DataFrame]:
+    """Return {contrast: one row per image and method} from a participant-level output folder."""
     tables = {}
     for tsv in sorted(output_dir.glob("sub-*/**/*_metrics.tsv")):
         frame = pd.read_csv(tsv, sep="\t")
         frame.insert(0, "source", tsv.name.replace("_metrics.tsv", ""))
         frame.insert(0, "subject", tsv.name.split("_")[0][4:])
         tables.setdefault(table_key(tsv.name), []).append(frame)
-    return {suffix: pd.concat(frames, ignore_index=True) for suffix, frames in tables.items()}
+    return {key: pd.concat(frames, ignore_index=True) for key, frames in sorted(tables.items())}
 
 
-def summary_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Return mean(std) of every metric per method, methods as columns."""
-    metrics = [c for c in table.columns if c.startswith("cv_") or c == "cjv"]
-    grouped = table.groupby("method", sort=False)[metrics]
-    mean, std = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
-    return (mean.map("{:.4f}".format) + "(" + std.map("{:.4f}".format) + ")").T
+def summary_table(images: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per tissue (CV) plus CJV, one column per method, each cell mean(std) over images."""
+    metrics = [c for c in images.columns if c.startswith("cv_")] + ["cjv"]
+    methods = [m for m in METHODS if m in set(images.method)]
+    rows = []
+    for metric in metrics:
+        grouped = images.groupby("method")[metric]
+        mean, std, count = grouped.mean(), grouped.std(ddof=1), grouped.count()
+        row = {"metric": "cjv" if metric == "cjv" else "cv", "tissue": metric[3:] if metric != "cjv" else "",
+               "n_images": int(count.max())}  # fmt: skip
+        for method in methods:
+            row[method] = (
+                "n/a" if pd.isna(mean[method]) else f"{mean[method]:.4f}({std.fillna(0)[method]:.4f})"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def data_dictionary(key: str, table: pd.DataFrame) -> dict:
+    """Return the JSON data dictionary of ``group_<key>.tsv``."""
+    metric = (
+        "cv: coefficient of variation (std/mean) inside one tissue, the paper's metric; cjv: coefficient "
+        "of joint variation (MRIQC), which compressing contrast does not improve"
+    )
+    columns = {
+        "metric": {"Description": metric},
+        "tissue": {"Description": "the tissue of a cv row (from each image's dseg.tsv); empty for cjv"},
+        "n_images": {"Description": f"{key} images with a value"},
+    }
+    for method in table.columns[3:]:
+        columns[method] = {
+            "Description": f"{LABELS[method]}: mean(standard deviation) over the images, 4 decimals",
+        }
+    return columns
+
+
+def expected_metrics(settings) -> list[Path]:
+    """Return the metrics file every selected image of the input dataset would have (empty if unreadable)."""
+    from inuprep.bids_app.discovery import DiscoveryError, discover_runs, load_layout
+
+    try:
+        runs, _ = discover_runs(load_layout(settings.bids_dir), settings.participant_label,
+                                settings.session_label, settings.bids_filters)  # fmt: skip
+    except DiscoveryError as err:
+        LOGGER.warning(f"warning: cannot list the input images to find missing ones ({err})")
+        return []
+    return [
+        settings.output_dir
+        / derivative_path(run.path, mod=split_name(run.path)[1], suffix="metrics", extension=".tsv")
+        for run in runs
+    ]
+
+
+def summary_page(sections: list[tuple[str, pd.DataFrame, str]], missing: list[str]) -> str:
+    """Return the HTML summary: per contrast, the table and the figure; then the images without metrics."""
+    body = []
+    for key, table, figure in sections:
+        body.append(f"<h2>{html.escape(key)}</h2>")
+        body.append(table.to_html(index=False, escape=True, border=0, classes="table"))
+        body.append(f'<img src="{html.escape(figure)}" alt="{html.escape(key)} metrics per image">')
+    if missing:
+        items = "".join(f"<li>{html.escape(name)}</li>" for name in missing)
+        body.append(f"<h2>Missing</h2><p>{len(missing)} image(s) have no metrics (failed or not run):</p>"
+                    f"<ul>{items}</ul>")  # fmt: skip
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>inuprep: group summary</title>"
+        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{padding:0.2em 0.8em;text-align:right}img{max-width:100%}</style></head><body>"
+        "<h1>inuprep: group summary</h1><p>Coefficient of variation (CV) per tissue and coefficient of joint "
+        "variation (CJV), mean(std) over images, for the original and each correction, all on the same "
+        "masks. Lower is more homogeneous; CV also falls when contrast is squashed, CJV does not.</p>"
+        + "".join(body)
+        + "</body></html>\n"
+    )
 
 
 def run_group(settings) -> int:
-    """Write ``group_<suffix>.tsv`` per contrast and print its summary; return the exit code."""
-    tables = collect_metrics(settings.output_dir)
+    """Write per contrast ``group_<key>.tsv`` (+ .json, + ``_images.tsv``, + .png) and ``group.html``."""
+    out = settings.output_dir
+    tables = collect_metrics(out)
     if not tables:
-        LOGGER.error(
-            f"inuprep: error: no *_metrics.tsv under {settings.output_dir}; run the participant level first"
-        )
+        LOGGER.error(f"inuprep: error: no *_metrics.tsv under {out}; run the participant level first")
         return 2
-    for suffix, table in tables.items():
-        path = settings.output_dir / f"group_{suffix}.tsv"
-        atomic_write_text(table.to_csv(sep="\t", index=False, float_format="%.6f"), path)
-        LOGGER.info(f"{suffix}: {table['subject'].nunique()} participant(s), {len(table)} rows -> {path}")
-        LOGGER.info(summary_table(table).to_string())
+    sections = []
+    for key, images in tables.items():
+        table = summary_table(images)
+        atomic_write_text(table.to_csv(sep="\t", index=False), out / f"group_{key}.tsv")
+        write_json(data_dictionary(key, table), out / f"group_{key}.json")
+        atomic_write_text(
+            images.to_csv(sep="\t", index=False, float_format="%.6f"), out / f"group_{key}_images.tsv"
+        )
+        with replacing(out / f"group_{key}.png") as tmp:
+            group_figure(images, key, tmp)
+        sections.append((key, table, f"group_{key}.png"))
+        counts = f"{images['source'].nunique()} image(s) from {images['subject'].nunique()} participant(s)"
+        LOGGER.info(f"{key}: {counts} -> {out / f'group_{key}.tsv'}\n{table.to_string(index=False)}")
+    missing = [
+        path.name.replace("_metrics.tsv", "") for path in expected_metrics(settings) if not path.is_file()
+    ]
+    if missing:
+        LOGGER.warning(
+            f"warning: {len(missing)} image(s) have no metrics (failed or not run): {', '.join(missing)}"
+        )
+    atomic_write_text(summary_page(sections, missing), out / "group.html")
+    LOGGER.info(f"Summary: {out / 'group.html'}")
     return 0

@@ -1,0 +1,1 @@
+"""Figures and HTML pages: the group summary and the per-subject reports."""
