@@ -121,6 +121,47 @@ def test_metrics_and_sidecars(finished_run):
     assert labels == ["index", "name", "tissue", "1", "CSF", "CSF", "2", "GM", "GM", "3", "WM", "WM"]
 
 
+def chromium_dom(page):
+    """Return the DOM of ``page`` after it loaded in headless Chromium (Debian's package)."""
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+               "--dump-dom", page.as_uri()]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+
+
+def test_each_subject_report_renders_every_image_in_chromium(finished_run):
+    import re
+
+    import matplotlib.image
+
+    result, _, out = finished_run
+    assert f"(report: {out / 'sub-01.html'})" in result.stdout
+    page = out / "sub-01.html"
+    sources = re.findall(r'<img src="([^"]+)"', page.read_text())
+    # 6 images: views and fields for each, and the zero-shot losses
+    assert len(sources) == 6 * 3 and all(src.startswith("sub-01/figures/") for src in sources)
+    for src in sources:
+        pixels = matplotlib.image.imread(out / src)
+        assert pixels[..., :3].std() > 0.05, f"{src} is blank"
+    text = page.read_text()
+    for expected in ("template_atropos", "dixon_water_fat", "T1w masks", "N4ITK", "Nipype", "PyBIDS",
+                     "Zero-shot bias correction", "ANTsPyNet", "antspyx", "cv_wm", "cv_water"):  # fmt: skip
+        assert expected in text, expected
+    dom = chromium_dom(page)
+    assert 'data-broken-images="0"' in dom and dom.count("<img") == len(sources)
+    # the check can fail: a missing figure is counted and shown
+    missing = out / sources[-1]
+    missing.rename(missing.with_suffix(".bak"))
+    try:
+        assert 'data-broken-images="1"' in chromium_dom(page)
+    finally:
+        missing.with_suffix(".bak").rename(missing)
+
+
 def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_path):
     import re
     import shutil
@@ -176,6 +217,7 @@ def test_a_failing_subject_does_not_stop_the_others(tmp_path, mni_3mm):
     assert "sub-03_T1w.nii.gz: not a readable NIfTI" in text
     assert (out / "sub-01/anat/sub-01_desc-n4_T1w.nii.gz").is_file()
     assert not list((out / "sub-02").rglob("*.nii*")) and not (out / "sub-03").exists()
+    assert "not a readable NIfTI" in (out / "sub-03.html").read_text()  # its report says why
     assert (out / "dataset_description.json").is_file()
 
 

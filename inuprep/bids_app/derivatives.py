@@ -26,6 +26,7 @@ BIDSIGNORE = (
     "group_*.tsv",
     "group_*.json",
     "group_*.png",
+    "sub-*/figures/",
 )
 
 

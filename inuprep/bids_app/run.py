@@ -59,6 +59,18 @@ def preflight(runs):
     return readable, failures
 
 
+def write_report(subject: str, runs, settings, failures: list[str]) -> str:
+    """Write the subject's HTML report; return a note for the summary line (a failure never raises)."""
+    from inuprep.reports.subject import write_subject_report
+
+    try:
+        path = write_subject_report(subject, runs, settings.methods, settings.output_dir, failures)
+    except Exception as err:  # a report must never fail the run
+        LOGGER.warning(f"sub-{subject}: the report could not be written ({type(err).__name__}: {err})")
+        return ""
+    return f" (report: {path})"
+
+
 def run_participants(settings) -> int:
     """Discover, build and run the participant workflow; report each participant; return the exit code."""
     from nipype import config as nipype_config
@@ -123,10 +135,13 @@ def run_participants(settings) -> int:
         crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
         for crash in sorted(crash_dir.glob("crash-*.txt")):
             failures[subject].append(f"{crash_reason(crash)} (details: {crash})")
+        report = write_report(
+            subject, [run for run in runs if run.subject == subject], settings, failures[subject]
+        )
         if failures[subject]:
-            LOGGER.error(f"sub-{subject}: FAILED: " + "; ".join(failures[subject]))
+            LOGGER.error(f"sub-{subject}: FAILED: " + "; ".join(failures[subject]) + report)
         else:
-            LOGGER.info(f"sub-{subject}: done")
+            LOGGER.info(f"sub-{subject}: done{report}")
     return EXIT_SUBJECT_FAILED if any(failures.values()) else EXIT_OK
 
 

@@ -42,3 +42,99 @@ def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
     fig.savefig(out_file, dpi=110, format="png")
     plt.close(fig)
     return out_file
+
+
+def _canonical(path) -> np.ndarray:
+    import nibabel as nb
+
+    return np.asanyarray(nb.as_closest_canonical(nb.load(path)).dataobj).astype(np.float32)
+
+
+def _planes(data: np.ndarray, centre) -> list[np.ndarray]:
+    """Return the sagittal, coronal and axial slices through ``centre``, rotated for display (RAS data)."""
+    x, y, z = centre
+    return [np.rot90(data[x, :, :]), np.rot90(data[:, y, :]), np.rot90(data[:, :, z])]
+
+
+def _centre(mask: np.ndarray) -> tuple[int, int, int]:
+    """Return the slices to show: sagittal through one hemisphere (30th percentile of x), the others
+    through the centre of the masks."""
+    points = np.argwhere(mask)
+    if not len(points):
+        return tuple(s // 2 for s in mask.shape)
+    x = int(np.percentile(points[:, 0], 30))
+    return (x, *(int(v) for v in points[:, 1:].mean(0).round()))
+
+
+def views_figure(images: dict[str, Path], dseg: Path, tissues: dict[int, str], out_file: Path) -> Path:
+    """Plot each image in three planes on one intensity window, with the tissue outlines; return the PNG.
+
+    Every image is scaled to the original's median inside the masks (a global factor only), and the window
+    is the original's 0.5-99.5th percentiles there: differences left are non-uniformity, not scale.
+    """
+    plt = _pyplot()
+    labels = _canonical(dseg).round().astype(int)
+    mask = labels > 0
+    centre = _centre(mask)
+    data = {name: _canonical(path) for name, path in images.items()}
+    reference = data["original"][mask]
+    low, high = np.percentile(reference, [0.5, 99.5])
+    colours = ["#ffd700", "#00e5ff", "#ff4fd8", "#7CFC00", "#ff8c00", "#ffffff"]
+    evaluated = sorted(set(tissues.values()))
+    fig, axes = plt.subplots(len(data), 3, figsize=(9, 3 * len(data)), squeeze=False)
+    for row, (name, volume) in enumerate(data.items()):
+        scaled = volume * (np.median(reference) / np.median(volume[mask]))
+        for col, (plane, label_plane) in enumerate(
+            zip(_planes(scaled, centre), _planes(labels, centre), strict=True)
+        ):
+            ax = axes[row, col]
+            ax.imshow(plane, cmap="gray", vmin=low, vmax=high, interpolation="nearest")
+            for colour, tissue in zip(colours, evaluated, strict=False):
+                in_tissue = np.isin(label_plane, [k for k, t in tissues.items() if t == tissue])
+                if in_tissue.any():
+                    ax.contour(in_tissue, levels=[0.5], colors=colour, linewidths=0.5)
+            ax.set_axis_off()
+        axes[row, 0].set_title(LABELS.get(name, name), loc="left", fontsize=10)
+    handles = [plt.Line2D([], [], color=c, label=t) for c, t in zip(colours, evaluated, strict=False)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(out_file, dpi=90, format="png")
+    plt.close(fig)
+    return out_file
+
+
+def fields_figure(fields: dict[str, Path], dseg: Path, out_file: Path) -> Path:
+    """Plot each estimated field in three planes on one colour scale (each divided by its median in the
+    masks, so 1 = the image's mean level); return the PNG."""
+    plt = _pyplot()
+    mask = _canonical(dseg) > 0
+    centre = _centre(mask)
+    data = {name: _canonical(path) for name, path in fields.items()}
+    data = {name: np.where(mask, volume / np.median(volume[mask]), np.nan) for name, volume in data.items()}
+    spread = max(float(np.nanpercentile(np.abs(np.log(v)), 99)) for v in data.values()) or 0.1
+    fig, axes = plt.subplots(len(data), 3, figsize=(9, 3 * len(data)), squeeze=False)
+    for row, (name, volume) in enumerate(data.items()):
+        for col, plane in enumerate(_planes(volume, centre)):
+            shown = axes[row, col].imshow(
+                plane, cmap="coolwarm", vmin=np.exp(-spread), vmax=np.exp(spread), interpolation="nearest"
+            )
+            axes[row, col].set_axis_off()
+        axes[row, 0].set_title(f"{LABELS.get(name, name)} field", loc="left", fontsize=10)
+    fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.6, label="field / median")
+    fig.savefig(out_file, dpi=90, format="png")
+    plt.close(fig)
+    return out_file
+
+
+def losses_figure(losses: list[float], out_file: Path) -> Path:
+    """Plot the zero-shot loss of every optimisation step; return the PNG."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 2.6))
+    ax.plot(np.arange(1, len(losses) + 1), losses, color=COLOURS["zeroshot"])
+    ax.set_xlabel("Adam step")
+    ax.set_ylabel("loss")
+    ax.set_title("zero-shot optimisation", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=90, format="png")
+    plt.close(fig)
+    return out_file
