@@ -159,7 +159,7 @@ def segment_with_template(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndar
 
     template, priors = template_priors()
     fixed = to_ants(np.where(mask, target, 0), img)
-    moving = ants.from_nibabel_nifti(template)
+    moving = to_ants(template.get_fdata(dtype=np.float32), template)
     spacing = tuple(max(2.0, float(z)) for z in img.header.get_zooms()[:3])  # 2 mm, or coarser voxels
     coarse = [
         ants.resample_image(image, spacing, use_voxels=False, interp_type=0) for image in (fixed, moving)

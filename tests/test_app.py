@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 
@@ -58,6 +59,12 @@ def test_participant_run_succeeds(finished_run):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6 image(s) from 1 participant(s)" in result.stdout
     assert "sub-01: done" in result.stdout
+    # progress: each long step and each image with its time; nipype's and ITK's chatter stays off screen
+    image = "sub-01 T1w (sub-01_ses-1_run-1_T1w.nii.gz)"
+    for step in ("N4 correction", "zero-shot correction", "tissue masks", "evaluation", "image"):
+        assert re.search(rf"{re.escape(image)}: {step} done in \d+\.\d s", result.stdout), step
+    assert "sub-01 dixon-fat (sub-01_ses-1_acq-dixon_rec-fat_T1w.nii.gz): image done" in result.stdout
+    assert "Warning" not in result.stdout + result.stderr and "nipype" not in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert not list(out.rglob("*.tmp"))
 
@@ -134,8 +141,6 @@ def chromium_dom(page):
 
 
 def test_each_subject_report_renders_every_image_in_chromium(finished_run):
-    import re
-
     import matplotlib.image
 
     result, _, out = finished_run
@@ -163,7 +168,6 @@ def test_each_subject_report_renders_every_image_in_chromium(finished_run):
 
 
 def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_path):
-    import re
     import shutil
 
     _, bids, finished = finished_run

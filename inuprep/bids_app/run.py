@@ -114,7 +114,9 @@ def run_participants(settings) -> int:
             "monitoring": {"enabled": False},
         }
     )
+    from inuprep.bids_app.progress import Progress
     from inuprep.workflows.base import init_inuprep_wf
+    from inuprep.workflows.image import image_wf_name
 
     try:
         workflow = init_inuprep_wf(settings=settings, runs=runs)
@@ -125,8 +127,11 @@ def run_participants(settings) -> int:
     LOGGER.info(f"Settings written to {settings.write()}")
     if settings.write_graph:
         workflow.write_graph(graph2use="colored", format="svg", simple_form=True)
+    plugin = settings.plugin_settings()
+    images = {image_wf_name(run): f"sub-{run.subject} {run.label} ({run.path.name})" for run in runs}
+    plugin["plugin_args"]["status_callback"] = Progress(images, LOGGER)
     try:
-        workflow.run(**settings.plugin_settings())
+        workflow.run(**plugin)
     except Exception as err:  # nipype raises once at the end; failures are read from crash files below
         LOGGER.debug(f"nipype: {err}")
 
