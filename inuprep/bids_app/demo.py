@@ -55,7 +55,7 @@ def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build the demo dataset under ``--demo-dir``, run the participant level on it, print the metrics."""
+    """Build the demo dataset under ``--demo-dir``, run both levels on it, print the metrics."""
     parser = argparse.ArgumentParser(prog="python -m inuprep.bids_app.demo", description=__doc__)
     parser.add_argument("--demo-dir", type=Path, default=Path("demo"), help="where bids/, out/, work/ go")
     parser.add_argument("--nprocs", type=int, default=2, help="processes for the participant level")
@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     for tsv in sorted(out_dir.glob("sub-*/anat/*_metrics.tsv")):
         print(f"\n{tsv.name}  (lower is better; CV per tissue, CJV = WM/GM joint variation)")
         print(pd.read_csv(tsv, sep="\t").to_string(index=False, float_format="%.4f"))
-    return code
+    print()
+    group = inuprep_main([str(bids_dir), str(out_dir), "group", "-w", str(work_dir)])
+    reports = ", ".join(str(path) for path in sorted(out_dir.glob("sub-*.html")))
+    print(f"\nReports: {reports}; group summary: {out_dir / 'group.html'}")
+    return code or group
 
 
 if __name__ == "__main__":
