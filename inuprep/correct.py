@@ -90,7 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
         settings = ZeroShotSettings(variant=args.variant, seed=args.seed, iterations=args.iterations,
                                     learning_rate=args.learning_rate).resolved(zooms)  # fmt: skip
-        result = zeroshot_correct(data, zooms, mask, settings, device=device)
+
+        def report(step, loss):  # a line at each quarter of the optimisation, for the terminal and logs
+            if step % max(1, settings.iterations // 4) == 0 or step == settings.iterations:
+                elapsed = time.perf_counter() - start
+                print(
+                    f"zero-shot: step {step}/{settings.iterations}, loss {loss:.4f}, {elapsed:.1f} s",
+                    flush=True,
+                )
+
+        result = zeroshot_correct(data, zooms, mask, settings, device=device, progress=report)
         corrected, field = result.corrected, result.field
         meta = {"BiasCorrectionMethod": "zero-shot", "Device": device, "Losses": result.losses,
                 "BiasCorrectionParameters": asdict(settings)}  # fmt: skip
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         corrected, field = n4_correct(data, zooms, mask, settings)
         meta = {"BiasCorrectionMethod": "N4", "BiasCorrectionParameters": settings.to_dict()}
     meta["RuntimeSeconds"] = round(time.perf_counter() - start, 2)
+    print(f"{meta['BiasCorrectionMethod']}: corrected in {meta['RuntimeSeconds']:.1f} s", flush=True)
     reference = nb.load(args.in_file)
     outputs = [(corrected, args.out_file)] + ([(field, args.field)] if args.field is not None else [])
     with ThreadPoolExecutor(len(outputs)) as pool:  # gzip releases the GIL: both files at once

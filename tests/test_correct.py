@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 
@@ -48,6 +49,11 @@ def test_writes_image_field_and_sidecar(biased_file, tmp_path, method):
         parameters = sidecar["BiasCorrectionParameters"]  # resolved, not the 0 placeholders
         assert parameters["variant"] == "entropy" and parameters["learning_rate"] == 0.02
         assert parameters["input_downsample"] == 5  # a ~16 mm grid for 3 mm voxels
+        steps = [
+            line.split(",")[0] for line in result.stdout.splitlines() if line.startswith("zero-shot: step")
+        ]
+        assert steps == [f"zero-shot: step {n}/30" for n in (7, 14, 21, 28, 30)]
+    assert re.search(r"(zero-shot|N4): corrected in \d+\.\d s", result.stdout)
 
 
 def test_paper_variant_and_dixon_learning_rate(biased_file, tmp_path):

@@ -61,14 +61,6 @@ def sidecar(path: Path) -> Path:
     return path.with_name(path.name.split(".")[0] + ".json")
 
 
-def _figure(out_dir: Path, report_dir: Path, name: str, draw, caption: str) -> str:
-    path = out_dir / name
-    with replacing(path) as tmp:
-        draw(tmp)
-    src, caption = html.escape(str(path.relative_to(report_dir))), html.escape(caption)
-    return f'<figure><img src="{src}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
-
-
 def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, figures_dir: Path) -> str:
     """Return the HTML of one image's section, drawing its figures into ``figures_dir``."""
     paths = {key: output_dir / path for key, path in output_paths(run, methods).items()}
@@ -89,16 +81,18 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, fig
         table["method"] = table["method"].map(lambda m: figures.LABELS.get(m, m))
         parts.append(table.to_html(index=False, border=0, float_format="{:.4f}".format, classes="metrics"))
 
-    def name(kind):
-        return derivative_path(run.path, desc=kind, extension=".png").name
+    def figure(kind, draw, caption):  # draw into sub-<label>/figures/, atomically; return its <figure>
+        path = figures_dir / derivative_path(run.path, desc=kind, extension=".png").name
+        with replacing(path) as tmp:
+            draw(tmp)
+        src, caption = html.escape(str(path.relative_to(output_dir))), html.escape(caption)
+        return f'<figure><img src="{src}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
 
     _, tissues = read_label_table(paths["dseg_tsv"])
     images = {"original": run.path, **corrected}
     parts.append(
-        _figure(
-            figures_dir,
-            output_dir,
-            name("views"),
+        figure(
+            "views",
             lambda f: figures.views_figure(images, paths["dseg_file"], tissues, f),
             "Original and corrected images in three planes on one intensity window (each scaled "
             "to the original's median in the masks), with the outlines of the evaluated tissues.",
@@ -107,21 +101,26 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, fig
     fields = {m: paths[f"{m}_field"] for m in corrected if paths[f"{m}_field"].is_file()}
     if fields:
         parts.append(
-            _figure(
-                figures_dir,
-                output_dir,
-                name("fields"),
+            figure(
+                "fields",
                 lambda f: figures.fields_figure(fields, paths["dseg_file"], f),
                 "Estimated multiplicative fields (source = corrected x field), each divided by "
                 "its median in the masks, on one colour scale.",
             )
         )
-    if "zeroshot" in corrected:
-        losses = json.loads(sidecar(paths["zeroshot_file"]).read_text()).get("Losses", [])
-        if losses:
-            parts.append(_figure(figures_dir, output_dir, name("losses"),
-                                 lambda f: figures.losses_figure(losses, f),
-                                 "Zero-shot loss at every optimisation step."))  # fmt: skip
+    losses = (
+        json.loads(sidecar(paths["zeroshot_file"]).read_text()).get("Losses")
+        if "zeroshot" in corrected
+        else None
+    )
+    if losses:
+        parts.append(
+            figure(
+                "losses",
+                lambda f: figures.losses_figure(losses, f),
+                "Zero-shot loss at every optimisation step.",
+            )
+        )
     return "".join(parts)  # fmt: skip
 
 

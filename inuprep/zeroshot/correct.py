@@ -87,8 +87,12 @@ def zeroshot_correct(
     mask: np.ndarray,
     settings: ZeroShotSettings = ZeroShotSettings(),
     device: str = "cpu",
+    progress=None,
 ) -> ZeroShotResult:
-    """Return the zero-shot correction of a 3D image (data = corrected x field, up to a global scale)."""
+    """Return the zero-shot correction of a 3D image (data = corrected x field, up to a global scale).
+
+    ``progress(step, loss)``, when given, is called after every optimisation step (steps count from 1).
+    """
     import torch
     import torch.nn.functional as F
 
@@ -174,6 +178,8 @@ def zeroshot_correct(
         loss.backward()
         optimiser.step()
         history.append(float(loss.detach()))
+        if progress is not None:
+            progress(step + 1, history[-1])
 
     with torch.no_grad():
         if not paper:
