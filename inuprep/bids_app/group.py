@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from inuprep.bids_app.derivatives import atomic_write_text, derivative_path, replacing, split_name, write_json
+from inuprep.bids_app.derivatives import atomic_write_text, replacing, split_name, write_json
 from inuprep.reports.figures import LABELS, METHODS, group_figure
 
 LOGGER = logging.getLogger("inuprep")
@@ -71,6 +71,7 @@ def data_dictionary(key: str, table: pd.DataFrame) -> dict:
 def expected_metrics(settings) -> list[Path]:
     """Return the metrics file every selected image of the input dataset would have (empty if unreadable)."""
     from inuprep.bids_app.discovery import DiscoveryError, discover_runs, load_layout
+    from inuprep.workflows.outputs import output_paths
 
     try:
         runs, _ = discover_runs(load_layout(settings.bids_dir), settings.participant_label,
@@ -78,11 +79,7 @@ def expected_metrics(settings) -> list[Path]:
     except DiscoveryError as err:
         LOGGER.warning(f"warning: cannot list the input images to find missing ones ({err})")
         return []
-    return [
-        settings.output_dir
-        / derivative_path(run.path, mod=split_name(run.path)[1], suffix="metrics", extension=".tsv")
-        for run in runs
-    ]
+    return [settings.output_dir / output_paths(run, settings.methods)["metrics_tsv"] for run in runs]
 
 
 def summary_page(sections: list[tuple[str, pd.DataFrame, str]], missing: list[str]) -> str:
