@@ -61,8 +61,12 @@ def test_unknown_method_is_refused():
 
 
 def test_a_t2w_is_wired_to_its_t1w_masks_and_a_dixon_pair_to_water_and_fat(tmp_path):
-    water = RUNS[2]
-    fat = ImageRun(Path("/bids/sub-01/anat/sub-01_acq-dixon_rec-fat_T1w.nii.gz"), "01", "dixon", None, "fat")
+    anat = tmp_path / "sub-01" / "anat"
+    anat.mkdir(parents=True)
+    for component in ("water", "fat"):  # the pair's paths are node inputs: they must exist
+        (anat / f"sub-01_acq-dixon_rec-{component}_T1w.nii.gz").write_bytes(b"")
+    water = ImageRun(anat / "sub-01_acq-dixon_rec-water_T1w.nii.gz", "01", "dixon", None, "water")
+    fat = ImageRun(anat / "sub-01_acq-dixon_rec-fat_T1w.nii.gz", "01", "dixon", None, "fat")
     runs = [*RUNS[:2], water, fat]
     workflow = init_inuprep_wf(settings=settings_for(tmp_path), runs=runs).get_node("sub_01_wf")
     t2w_wf = workflow.get_node("image_sub_01_T2w_wf")

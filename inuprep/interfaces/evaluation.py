@@ -51,7 +51,7 @@ class _EvaluateInputSpec(BaseInterfaceInputSpec):
     methods = traits.List(traits.Str, mandatory=True, desc="method name of each in_file")
     dseg_file = File(exists=True, mandatory=True, desc="tissue labels shared by every method")
     dseg_tsv = File(exists=True, mandatory=True, desc="label table of dseg_file")
-    region_files = InputMultiObject(File(), desc="extra masks evaluated too (user's _mask files)")
+    region_files = InputMultiObject(File(exists=True), desc="extra masks evaluated too (user's _mask files)")
     region_names = traits.List(traits.Str, desc="name of each region file")
     segmentation = traits.Dict(desc="how the labels were made: SegmentationSource, SegmentationMethod")
 

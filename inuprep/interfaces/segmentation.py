@@ -61,10 +61,10 @@ class _SegmentTissuesInputSpec(BaseInterfaceInputSpec):
     t1w_dseg_tsv = File(exists=True, desc="T2w: the T1w's label table")
     t1w_probseg = InputMultiObject(File(exists=True), desc="T2w: the T1w's posteriors (CSF, GM, WM)")
     t1w_metadata = traits.Dict(desc="T2w: how the T1w's masks were made")
-    water_file = File(desc="Dixon: the acquisition's water image")
-    fat_file = File(desc="Dixon: the acquisition's fat image")
-    user_dseg = File(desc="labels supplied by the user (take precedence)")
-    user_dseg_tsv = File(desc="label table of user_dseg")
+    water_file = File(exists=True, desc="Dixon: the acquisition's water image")
+    fat_file = File(exists=True, desc="Dixon: the acquisition's fat image")
+    user_dseg = File(exists=True, desc="labels supplied by the user (take precedence)")
+    user_dseg_tsv = File(exists=True, desc="label table of user_dseg")
     num_threads = traits.Int(1, usedefault=True, nohash=True, desc="threads for ITK and torch")
 
 
