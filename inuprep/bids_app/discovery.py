@@ -5,6 +5,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inuprep.bids_app.derivatives import split_name
+
 NIFTI = [".nii", ".nii.gz"]
 #: default pybids queries; ``--bids-filter-file`` updates them key by key
 DEFAULT_QUERIES = {
@@ -146,8 +148,6 @@ def summarize(runs: list[ImageRun]) -> str:
 
 
 def _entities(path: Path) -> dict[str, str]:
-    from inuprep.bids_app.derivatives import split_name
-
     return dict(split_name(path)[0])
 
 
@@ -188,9 +188,7 @@ def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
     names the source's suffix. Of several dsegs the most specific wins. Raises DiscoveryError when a dseg
     has no ``dseg.tsv`` (its labels would have no names).
     """
-    from inuprep.bids_app.derivatives import split_name
-
-    source = _entities(run.path)
+    source, (_, source_suffix, _) = _entities(run.path), split_name(run.path)
     folder = derivatives / f"sub-{run.subject}" / (f"ses-{run.session}" if run.session else "") / "anat"
     dsegs, regions = [], []
     for path in sorted(folder.glob("*.nii*")):
@@ -202,7 +200,7 @@ def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
         own = {k: v for k, v in entities.items() if k not in ("label", "desc", "space", "mod")}
         if any(source.get(k) != v for k, v in own.items()):
             continue
-        if entities.get("mod", split_name(run.path)[1]) != split_name(run.path)[1]:
+        if entities.get("mod", source_suffix) != source_suffix:
             continue
         if suffix == "dseg":
             dsegs.append((len(own), path))
