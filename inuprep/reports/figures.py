@@ -11,22 +11,20 @@ COLOURS = {"original": "#7f7f7f", "n4": "#1f77b4", "zeroshot": "#d62728"}
 LABELS = {"original": "original", "n4": "N4", "zeroshot": "zero-shot"}
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):
+    """Return a matplotlib Figure drawn off-screen (no pyplot: the process's backend is left alone)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
     """Plot every metric of ``images`` (one row per image and method): methods side by side, one point per
     image, the points of one image joined across methods; return ``out_file`` (PNG)."""
-    plt = _pyplot()
     metrics = [c for c in images.columns if c.startswith("cv_")] + ["cjv"]
     methods = [m for m in METHODS if m in set(images.method)]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 3.2), squeeze=False)
+    fig = _figure(figsize=(2.6 * len(metrics), 3.2))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         wide = images.pivot_table(index="source", columns="method", values=metric)[methods]
         x = np.arange(len(methods))
@@ -40,7 +38,6 @@ def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
     fig.suptitle(f"{title}: {wide.shape[0]} image(s), lower is more homogeneous", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=110, format="png")
-    plt.close(fig)
     return out_file
 
 
@@ -72,7 +69,8 @@ def views_figure(images: dict[str, Path], dseg: Path, tissues: dict[int, str], o
     Every image is scaled to the original's median inside the masks (a global factor only), and the window
     is the original's 0.5-99.5th percentiles there: differences left are non-uniformity, not scale.
     """
-    plt = _pyplot()
+    from matplotlib.lines import Line2D
+
     labels = _canonical(dseg).round().astype(int)
     mask = labels > 0
     centre = _centre(mask)
@@ -81,7 +79,8 @@ def views_figure(images: dict[str, Path], dseg: Path, tissues: dict[int, str], o
     low, high = np.percentile(reference, [0.5, 99.5])
     colours = ["#ffd700", "#00e5ff", "#ff4fd8", "#7CFC00", "#ff8c00", "#ffffff"]
     evaluated = sorted(set(tissues.values()))
-    fig, axes = plt.subplots(len(data), 3, figsize=(9, 3 * len(data)), squeeze=False)
+    fig = _figure(figsize=(9, 3 * len(data)))
+    axes = fig.subplots(len(data), 3, squeeze=False)
     for row, (name, volume) in enumerate(data.items()):
         scaled = volume * (np.median(reference) / np.median(volume[mask]))
         for col, (plane, label_plane) in enumerate(
@@ -95,24 +94,23 @@ def views_figure(images: dict[str, Path], dseg: Path, tissues: dict[int, str], o
                     ax.contour(in_tissue, levels=[0.5], colors=colour, linewidths=0.5)
             ax.set_axis_off()
         axes[row, 0].set_title(LABELS.get(name, name), loc="left", fontsize=10)
-    handles = [plt.Line2D([], [], color=c, label=t) for c, t in zip(colours, evaluated, strict=False)]
+    handles = [Line2D([], [], color=c, label=t) for c, t in zip(colours, evaluated, strict=False)]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=9)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(out_file, dpi=90, format="png")
-    plt.close(fig)
     return out_file
 
 
 def fields_figure(fields: dict[str, Path], dseg: Path, out_file: Path) -> Path:
     """Plot each estimated field in three planes on one colour scale (each divided by its median in the
     masks, so 1 = the image's mean level); return the PNG."""
-    plt = _pyplot()
     mask = _canonical(dseg) > 0
     centre = _centre(mask)
     data = {name: _canonical(path) for name, path in fields.items()}
     data = {name: np.where(mask, volume / np.median(volume[mask]), np.nan) for name, volume in data.items()}
     spread = max(float(np.nanpercentile(np.abs(np.log(v)), 99)) for v in data.values()) or 0.1
-    fig, axes = plt.subplots(len(data), 3, figsize=(9, 3 * len(data)), squeeze=False)
+    fig = _figure(figsize=(9, 3 * len(data)))
+    axes = fig.subplots(len(data), 3, squeeze=False)
     for row, (name, volume) in enumerate(data.items()):
         for col, plane in enumerate(_planes(volume, centre)):
             shown = axes[row, col].imshow(
@@ -122,19 +120,17 @@ def fields_figure(fields: dict[str, Path], dseg: Path, out_file: Path) -> Path:
         axes[row, 0].set_title(f"{LABELS.get(name, name)} field", loc="left", fontsize=10)
     fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.6, label="field / median")
     fig.savefig(out_file, dpi=90, format="png")
-    plt.close(fig)
     return out_file
 
 
 def losses_figure(losses: list[float], out_file: Path) -> Path:
     """Plot the zero-shot loss of every optimisation step; return the PNG."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 2.6))
+    fig = _figure(figsize=(5, 2.6))
+    ax = fig.subplots()
     ax.plot(np.arange(1, len(losses) + 1), losses, color=COLOURS["zeroshot"])
     ax.set_xlabel("Adam step")
     ax.set_ylabel("loss")
     ax.set_title("zero-shot optimisation", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=90, format="png")
-    plt.close(fig)
     return out_file
