@@ -8,7 +8,7 @@ from nipype.pipeline import engine as pe
 from inuprep.bids_app.derivatives import check_unique
 from inuprep.bids_app.discovery import ImageRun, UserMasks, dixon_pair, find_user_masks, session_t1w
 from inuprep.bids_app.settings import Settings
-from inuprep.workflows.image import SEG_OUTPUTS, T1W_FIELDS, image_wf_name, init_image_wf
+from inuprep.workflows.image import SEG_OUTPUTS, T1W_FIELDS, init_image_wf
 from inuprep.workflows.outputs import output_paths, tissue_names
 
 
@@ -91,7 +91,6 @@ def init_single_subject_wf(
             dixon_pair=dixon_pair(run, runs),
             user_masks=user[run],
             antsxnet_cache=settings.antsxnet_cache,
-            name=image_wf_name(run),
         )
         workflow.add_nodes([image_wfs[run]])
     fields = [
