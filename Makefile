@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.inuprep-installed
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+# the image: tag, docker-archive, and extra build options (e.g. --build-arg BASE=... FETCH_MODELS=0)
+IMAGE ?= inuprep:$(VERSION)
+ARCHIVE ?= build/inuprep.tar
+BUILD_OPTS ?=
 
-.PHONY: env demo test lint clean
+.PHONY: env demo test lint clean container container-test
 
 env: $(STAMP)
 
@@ -12,7 +17,7 @@ env: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,5 +29,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check inuprep tests benchmarks
 
+# builds the image (buildah, else docker) and writes it as a docker-archive for docker/podman load, apptainer build
+container:
+	tools/build-container.sh $(IMAGE) $(ARCHIVE) $(BUILD_OPTS)
+
+# runs the image as a cluster would (ch-run: read-only, non-root, no HOME) and compares it with the venv
+container-test: $(STAMP) container
+	INUPREP_IMAGE_ARCHIVE=$(ARCHIVE) $(PY) -m pytest tests/test_container.py
+
 clean:
-	rm -rf $(VENV) demo work
+	rm -rf $(VENV) demo work build

@@ -254,6 +254,8 @@ def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_pa
         (["{bids}", "{tmp}/out", "participant", "--participant-label", "09"], "09 not found"),
         (["{bids}", "{tmp}/out", "participant", "--session-label", "7"], "no T1w, T2w or Dixon images"),
         (["{bids}", "{bids}/out", "participant"], "inside bids_dir"),
+        (["{bids}", "/dev/null/out", "participant"], "output_dir /dev/null/out cannot be created"),
+        (["{bids}", "{tmp}/out", "participant", "-w", "{bids}/dataset_description.json"], "is a file"),
     ],
 )
 def test_input_errors_exit_2_in_one_line(tmp_path, argv, message):

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from inuprep import __version__
+from inuprep.runtime import container_type
 
 #: entity keys in the order BIDS writes them (BIDS 1.10, appendix "Entity table")
 ENTITY_ORDER = (
@@ -99,7 +100,7 @@ def write_json(data: dict, dest: Path) -> Path:
 
 def write_dataset_files(output_dir: Path, bids_dir: Path) -> None:
     """Write ``dataset_description.json`` and ``.bidsignore`` at the derivatives root."""
-    container = os.environ.get("INUPREP_CONTAINER")
+    container = container_type()
     description = {
         "Name": "inuprep: bias-field corrected images and homogeneity metrics",
         "BIDSVersion": "1.10.0",
@@ -109,7 +110,6 @@ def write_dataset_files(output_dir: Path, bids_dir: Path) -> None:
                 "Name": "inuprep",
                 "Version": __version__,
                 "CodeURL": "https://github.com/inuprep/inuprep",
-                # the container image sets INUPREP_CONTAINER (docker, apptainer...)
                 **({"Container": {"Type": container}} if container else {}),
             }
         ],

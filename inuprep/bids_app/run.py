@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from inuprep.bids_app.parser import build_parser
+from inuprep.runtime import ensure_writable_home, unwritable_reason
 
 EXIT_OK, EXIT_SUBJECT_FAILED, EXIT_USAGE = 0, 1, 2
 LOGGER = logging.getLogger("inuprep")
@@ -168,6 +169,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    for name, folder in (("output_dir", settings.output_dir), ("--work-dir", settings.work_dir)):
+        reason = unwritable_reason(folder)
+        if reason:
+            print(
+                f"inuprep: error: {name} {folder} {reason}; make it writable or choose another folder "
+                "(in a container: bind a writable host folder there)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    ensure_writable_home(settings.work_dir / "home")
     configure_logging(settings)
     if settings.analysis_level == "group":
         from inuprep.bids_app.group import run_group
