@@ -27,11 +27,16 @@ that image, and masks that include the biased original follow the field (with a 
 the original above N4 although N4 was closer to the truth). The consensus lets no single correction decide
 them. The masks still flatter corrections against the original, which is why images with a known field are
 judged by ground-truth error (DESIGN.md).
+
+Reproducibility: ANTs registrations take the run's seed (:func:`ants_random_seed`) and Atropos a constant
+seed, so one ITK thread gives the same masks on every run; with more threads ITK's multithreaded metric
+sums, and with them the registrations, vary slightly.
 """
 
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +130,9 @@ def atropos_classes(
     image = ants.from_numpy(np.asarray(data, dtype=np.float32), spacing=tuple(float(z) for z in zooms))
     ants_mask = image.new_image_like(mask.astype(np.float32))
     try:
-        result = ants.atropos(a=image, x=ants_mask, i=f"KMeans[{n_classes}]", m=f"[{mrf},1x1x1]", c="[5,0]")
+        result = ants.atropos(
+            a=image, x=ants_mask, i=f"KMeans[{n_classes}]", m=f"[{mrf},1x1x1]", c="[5,0]", r=0
+        )  # r=0: Atropos's constant seed, not the clock
     except Exception as err:  # antspyx raises a bare Exception when Atropos exits non-zero
         raise SegmentationError(f"Atropos failed ({err})") from None
     dseg = result["segmentation"].numpy().astype(np.uint8)
@@ -135,6 +142,23 @@ def atropos_classes(
     relabel = np.zeros(n_classes + 1, dtype=np.uint8)
     relabel[order + 1] = np.arange(1, n_classes + 1)
     return relabel[dseg], [probs[k] for k in order]
+
+
+@contextmanager
+def ants_random_seed(seed: int):
+    """Run the ANTs registrations inside with ``--random-seed seed``.
+
+    antspyx 0.6 reads the seed only from ``ants.config``; its ``set_ants_deterministic`` sets the same value
+    but refuses every transform without "Repro" in its name (SyN among them). Without a seed ANTs seeds its
+    metric sampling from the clock.
+    """
+    import ants.config
+
+    previous, ants.config._random_seed = ants.config._random_seed, seed
+    try:
+        yield
+    finally:
+        ants.config._random_seed = previous
 
 
 def consensus_image(images: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
@@ -172,7 +196,7 @@ def segment_with_template(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndar
     ants_mask = fixed.new_image_like(mask.astype(np.float32))
     try:
         result = ants.atropos(
-            a=fixed, x=ants_mask, i=warped, m=f"[{MRF},1x1x1]", c="[5,0]", priorweight=PRIOR_WEIGHT
+            a=fixed, x=ants_mask, i=warped, m=f"[{MRF},1x1x1]", c="[5,0]", priorweight=PRIOR_WEIGHT, r=0
         )
     except Exception as err:  # antspyx raises a bare Exception when Atropos exits non-zero
         raise SegmentationError(f"Atropos failed ({err})") from None

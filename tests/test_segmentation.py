@@ -1,6 +1,10 @@
 """Tissue masks on real anatomy (MNI152 at 3 mm): the offline fallback, deep_atropos's cache check and
 fallback, a T2w from its T1w, Dixon water/fat regions and user masks."""
 
+import os
+import subprocess
+import sys
+
 import nibabel as nb
 import numpy as np
 import pytest
@@ -131,3 +135,27 @@ def test_user_labels_must_be_on_the_grid_and_named(tmp_path):
     nb.Nifti1Image(labels, np.diag([2.0, 2, 2, 1])).to_filename(tmp_path / "off.nii.gz")
     with pytest.raises(SegmentationError, match="not on the image's grid"):
         user_segmentation(img, nb.load(tmp_path / "off.nii.gz"), {1: "bladder"})
+
+
+SEEDED_TWICE = """
+import sys
+import nibabel as nb, numpy as np
+from inuprep.segmentation import ants_random_seed, brain_mask, segment_with_template
+img = nb.load(sys.argv[1])
+data = img.get_fdata(dtype=np.float32)
+mask = brain_mask(img)
+runs = []
+for _ in range(2):
+    with ants_random_seed(7):
+        runs.append(segment_with_template(img, data, mask).dseg)
+print(int((runs[0] != runs[1]).sum()), int(mask.sum()))
+"""
+
+
+def test_the_template_fallback_is_reproducible_with_a_seed_and_one_thread(mni_3mm, tmp_path):
+    mni_3mm.to_filename(tmp_path / "t1.nii.gz")
+    env = {**os.environ, "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1"}  # read once per process
+    command = [sys.executable, "-c", SEEDED_TWICE, str(tmp_path / "t1.nii.gz")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    differing, brain = map(int, result.stdout.split())
+    assert brain > 10_000 and differing == 0

@@ -17,7 +17,7 @@ mkdir -p "$(dirname "$archive")"
 start=$(date +%s)
 
 if command -v buildah >/dev/null; then
-    pip_config() { python3 -m pip config get "global.$1" 2>/dev/null || true; }
+    pip_config() { { python3 -m pip config list 2>/dev/null || true; } | sed -n "s/^global\.$1='\(.*\)'\$/\1/p"; }
     cert=${PIP_CERT:-$(pip_config cert)}
     links=${PIP_FIND_LINKS:-$(pip_config find-links)}
     host=$(mktemp -d)  # mounted at /run/pip-host for the RUN steps; only that empty folder stays behind

@@ -69,17 +69,22 @@ def build_queries(filters: dict) -> dict:
     return {key: {**query, **filters.get(key, {})} for key, query in DEFAULT_QUERIES.items()}
 
 
-def load_layout(bids_dir: Path):
-    """Return a pybids layout of ``bids_dir``, or raise DiscoveryError if it is not a BIDS dataset."""
-    from bids import BIDSLayout
-
+def check_bids_root(bids_dir: Path) -> None:
+    """Raise DiscoveryError unless ``bids_dir`` is the root of a BIDS dataset (a container's unbound path)."""
     if not bids_dir.is_dir():
         raise DiscoveryError(f"{bids_dir}: no such directory; give the root of a BIDS dataset")
     if not (bids_dir / "dataset_description.json").is_file():
         raise DiscoveryError(
             f"{bids_dir}: not a BIDS dataset (no dataset_description.json); "
-            "point bids_dir at the dataset root"
+            "point bids_dir at the dataset root (in a container: bind it there)"
         )
+
+
+def load_layout(bids_dir: Path):
+    """Return a pybids layout of ``bids_dir``, or raise DiscoveryError if it is not a BIDS dataset."""
+    from bids import BIDSLayout
+
+    check_bids_root(bids_dir)
     try:
         return BIDSLayout(bids_dir, validate=False)
     except Exception as err:  # pybids raises its own errors for malformed descriptions

@@ -151,6 +151,30 @@ def run_participants(settings) -> int:
     return EXIT_SUBJECT_FAILED if any(failures.values()) else EXIT_OK
 
 
+def folder_error(settings) -> str | None:
+    """Return why the run cannot use its bids_dir, output_dir or work folder (None: it can); checks only."""
+    from inuprep.bids_app.discovery import DiscoveryError, check_bids_root
+
+    inside = settings.output_dir.is_relative_to(settings.bids_dir)
+    if inside and "derivatives" not in settings.output_dir.relative_to(settings.bids_dir).parts:
+        return (
+            f"output_dir {settings.output_dir} is inside bids_dir; use "
+            "<bids_dir>/derivatives/inuprep or a folder outside the dataset"
+        )
+    try:
+        check_bids_root(settings.bids_dir)
+    except DiscoveryError as err:
+        return str(err)
+    for name, folder in (("output_dir", settings.output_dir), ("--work-dir", settings.work_dir)):
+        reason = unwritable_reason(folder)
+        if reason:
+            return (
+                f"{name} {folder} {reason}; make it writable or choose another folder "
+                "(in a container: bind a writable host folder there)"
+            )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the App; return 0 (all good), 1 (some participant failed) or 2 (usage or input error)."""
     args = build_parser().parse_args(argv)
@@ -161,23 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:
         print(f"inuprep: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    inside = settings.output_dir.is_relative_to(settings.bids_dir)
-    if inside and "derivatives" not in settings.output_dir.relative_to(settings.bids_dir).parts:
-        print(
-            f"inuprep: error: output_dir {settings.output_dir} is inside bids_dir; use "
-            "<bids_dir>/derivatives/inuprep or a folder outside the dataset",
-            file=sys.stderr,
-        )
+    error = folder_error(settings)
+    if error:
+        print(f"inuprep: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    for name, folder in (("output_dir", settings.output_dir), ("--work-dir", settings.work_dir)):
-        reason = unwritable_reason(folder)
-        if reason:
-            print(
-                f"inuprep: error: {name} {folder} {reason}; make it writable or choose another folder "
-                "(in a container: bind a writable host folder there)",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
     ensure_writable_home(settings.work_dir / "home")
     configure_logging(settings)
     if settings.analysis_level == "group":

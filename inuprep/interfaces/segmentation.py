@@ -21,6 +21,7 @@ from nipype.interfaces.base import (
 from inuprep.interfaces import save_like
 from inuprep.segmentation import (
     Segmentation,
+    ants_random_seed,
     segment_brain,
     segment_dixon,
     transfer_segmentation,
@@ -65,6 +66,7 @@ class _SegmentTissuesInputSpec(BaseInterfaceInputSpec):
     fat_file = File(exists=True, desc="Dixon: the acquisition's fat image")
     user_dseg = File(exists=True, desc="labels supplied by the user (take precedence)")
     user_dseg_tsv = File(exists=True, desc="label table of user_dseg")
+    seed = traits.Int(0, usedefault=True, desc="seed of the ANTs registrations")
     num_threads = traits.Int(1, usedefault=True, nohash=True, desc="threads for ITK and torch")
 
 
@@ -116,7 +118,8 @@ class SegmentTissues(SimpleInterface):
 
         torch.set_num_threads(self.inputs.num_threads)
         img, *corrected = (nb.load(path) for path in self.inputs.in_files)
-        seg, fallback = self._segment(img, [c.get_fdata(dtype=np.float32) for c in corrected])
+        with ants_random_seed(self.inputs.seed):
+            seg, fallback = self._segment(img, [c.get_fdata(dtype=np.float32) for c in corrected])
         cwd = Path(runtime.cwd)
         self._results["mask_file"] = save_like(seg.mask, img, cwd / "mask.nii.gz", np.uint8)
         dtype = np.uint8 if seg.dseg.max() < 256 else np.int32

@@ -92,7 +92,7 @@ def init_image_wf(
     outputnode = pe.Node(IdentityInterface(fields=["metrics_tsv", *SEG_OUTPUTS]), name="outputnode")
     check = pe.Node(CheckImage(), name="check")
     segment = pe.Node(
-        SegmentTissues(contrast=run.contrast, num_threads=omp_nthreads),
+        SegmentTissues(contrast=run.contrast, seed=seed, num_threads=omp_nthreads),
         name="segment",
         n_procs=omp_nthreads,
         mem_gb=3.0,  # deepbet works on a 256^3 grid
