@@ -1,9 +1,11 @@
-"""The process's conditions: HOME, writable output folders, the container runtime."""
+"""The process's conditions: HOME, writable output folders, the container runtime, the image's defaults."""
 
 import os
+from pathlib import Path
 
 import pytest
 
+from inuprep import __version__
 from inuprep.runtime import container_type, ensure_writable_home, unwritable_reason
 
 
@@ -44,3 +46,9 @@ def test_container_type_names_the_runtime_that_runs_the_image(monkeypatch):
     assert container_type() == "docker"
     monkeypatch.setenv("APPTAINER_CONTAINER", "/images/inuprep.sif")
     assert container_type() == "apptainer"
+
+
+def test_the_dockerfile_labels_the_package_version_by_default():
+    dockerfile = (Path(__file__).parents[1] / "Dockerfile").read_text()
+    assert f"ARG VERSION={__version__}\n" in dockerfile
+    assert 'ENTRYPOINT ["/opt/inuprep/bin/inuprep"]' in dockerfile
