@@ -26,7 +26,7 @@ mean 1), not to the original (``benchmarks/mask_bias.py``): masks fitted to one 
 that image, and masks that include the biased original follow the field (with a strong field they ranked
 the original above N4 although N4 was closer to the truth). The consensus lets no single correction decide
 them. The masks still flatter corrections against the original, which is why images with a known field are
-judged by ground-truth error (DESIGN.md).
+judged by ground-truth error (README, "Methods and choices"; benchmarks/README.md).
 
 Reproducibility: ANTs registrations take the run's seed (:func:`ants_random_seed`) and Atropos a constant
 seed, so one ITK thread gives the same masks on every run; with more threads ITK's multithreaded metric

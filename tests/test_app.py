@@ -265,3 +265,14 @@ def test_input_errors_exit_2_in_one_line(tmp_path, argv, message):
     assert message in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_workflow_that_stops_without_crash_files_fails_every_participant(tmp_path):
+    bids = make_bids(tmp_path / "bids", {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": None for i in (1, 2)})
+    plugin = tmp_path / "plugin.yml"
+    plugin.write_text("plugin: MultiProc\nplugin_args: {n_procs: 0}\n")  # no worker pool can start
+    result = inuprep(bids, tmp_path / "out", "participant", "--use-plugin", plugin, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    for subject in ("sub-01", "sub-02"):
+        assert f"{subject}: FAILED: not processed: the workflow stopped (" in result.stderr
+    assert "done" not in result.stdout and "Traceback" not in result.stderr

@@ -84,6 +84,13 @@ def test_dixon_without_component_is_skipped_with_a_warning(tmp_path):
     assert len(warnings) == 1 and "rec-water" in warnings[0]
 
 
+def test_templates_in_the_dataset_are_not_participants(tmp_path):
+    files = {"sub-01/anat/sub-01_T1w.nii.gz": None, "tpl-MNI/anat/tpl-MNI_res-1_T1w.nii.gz": None}
+    root = make_bids(tmp_path / "bids", files)
+    runs, warnings = discover_runs(load_layout(root))
+    assert [run.path.name for run in runs] == ["sub-01_T1w.nii.gz"] and warnings == []
+
+
 def test_not_a_bids_folder(tmp_path):
     with pytest.raises(DiscoveryError, match="no dataset_description.json"):
         load_layout(tmp_path)

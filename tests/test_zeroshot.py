@@ -61,7 +61,7 @@ def test_same_seed_same_output(known_field, entropy_result):
 
 
 def test_paper_variant_lowers_cv_by_compressing_contrast(known_field):
-    """The method as printed: WM gets 'more homogeneous' while WM/GM contrast collapses (DESIGN.md)."""
+    """As printed: WM gets 'more homogeneous' while WM/GM contrast collapses (benchmarks/README.md)."""
     _, _, biased, mask, wm, gm = known_field
     result = zeroshot_correct(biased, ZOOMS, mask, ZeroShotSettings(variant="paper"))
     corrected = result.corrected

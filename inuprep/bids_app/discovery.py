@@ -109,6 +109,8 @@ def discover_runs(
     for key, query in build_queries(filters or {}).items():
         for bids_file in layout.get(**{**query, **selection}):
             entities = bids_file.get_entities()
+            if "subject" not in entities:  # a template (tpl-<label>) or other non-participant image
+                continue
             is_dixon = bool(DIXON_ACQ.search(str(entities.get("acquisition", ""))))
             if is_dixon != (key == "dixon"):
                 continue

@@ -60,6 +60,30 @@ def preflight(runs):
     return readable, failures
 
 
+def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
+    """Return one line per failure of ``subject``'s images: its crash files, else each missing derivative.
+
+    ``broken``: why the workflow raised without writing any crash file (a plugin or scheduler error, a
+    broken worker pool), in which case nothing it reports as done can be trusted.
+    """
+    from inuprep.workflows.outputs import output_paths
+
+    crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
+    crashes = [f"{crash_reason(crash)} (details: {crash})" for crash in sorted(crash_dir.glob("crash-*.txt"))]
+    if crashes:
+        return crashes
+    if broken:
+        return [f"not processed: the workflow stopped ({broken})"]
+    lines = []
+    for run in runs:
+        paths = output_paths(run, settings.methods)
+        expected = [paths[f"{method}_file"] for method in settings.methods] + [paths["metrics_tsv"]]
+        missing = [path.name for path in expected if not (settings.output_dir / path).is_file()]
+        if missing:
+            lines.append(f"{run.path.name}: {', '.join(missing)} not written (see {settings.work_dir}/logs)")
+    return lines
+
+
 def write_report(subject: str, runs, settings, failures: list[str]) -> str:
     """Write the subject's HTML report; return a note for the summary line (a failure never raises)."""
     from inuprep.reports.subject import write_subject_report
@@ -131,19 +155,18 @@ def run_participants(settings) -> int:
     plugin = settings.plugin_settings()
     images = {image_wf_name(run): f"sub-{run.subject} {run.label} ({run.path.name})" for run in runs}
     plugin["plugin_args"]["status_callback"] = Progress(images, LOGGER)
+    broken = None
     try:
         workflow.run(**plugin)
     except Exception as err:  # nipype raises once at the end; failures are read from crash files below
         LOGGER.debug(f"nipype: {err}")
+        if not any(settings.output_dir.glob(f"sub-*/log/{settings.run_uuid}/crash-*.txt")):
+            broken = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
 
-    subjects = sorted({run.subject for run in runs} | set(failures))
-    for subject in subjects:
-        crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
-        for crash in sorted(crash_dir.glob("crash-*.txt")):
-            failures[subject].append(f"{crash_reason(crash)} (details: {crash})")
-        report = write_report(
-            subject, [run for run in runs if run.subject == subject], settings, failures[subject]
-        )
+    for subject in sorted({run.subject for run in runs} | set(failures)):
+        subject_runs = [run for run in runs if run.subject == subject]
+        failures[subject] += run_failures(subject, subject_runs, settings, broken)
+        report = write_report(subject, subject_runs, settings, failures[subject])
         if failures[subject]:
             LOGGER.error(f"sub-{subject}: FAILED: " + "; ".join(failures[subject]) + report)
         else:

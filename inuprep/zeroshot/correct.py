@@ -3,7 +3,7 @@
 Two variants (``ZeroShotSettings.variant``):
 
 ``paper``
-    As printed (DESIGN.md): the network sees the image downsampled by 8 and predicts alpha (tanh) and a bias
+    As printed in the paper: the network sees the image downsampled by 8 and predicts alpha (tanh) and a bias
     map B (sigmoid); four Zero-DCE curves HC^n = HC^(n-1) + alpha HC^(n-1) (1 - HC^(n-1)) give X_hat;
     L = 1600 L_smo(alpha) + L_spa + L_exp + |Y - X_hat B|_1 + L_smo(B); Adam lr 0.005, weight decay 1e-4,
     100 steps. The output is X_hat returned to the input's intensity scale. It lowers CV by compressing

@@ -1,4 +1,4 @@
-"""Losses of the zero-shot method (DESIGN.md: L = L_hc + L_prior) and the entropy variant's."""
+"""Losses of the zero-shot method (the paper: L = L_hc + L_prior) and the entropy variant's."""
 
 import torch
 import torch.nn.functional as F
