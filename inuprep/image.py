@@ -27,6 +27,16 @@ def check_header(path: str | Path) -> nb.spatialimages.SpatialImage:
     return img
 
 
+#: fewer distinct intensities than this make a mask or label image, not an MR image
+MIN_LEVELS = 16
+
+
+def distinct_values(data: np.ndarray, at_most: int = MIN_LEVELS) -> int:
+    """Return the number of distinct values in ``data``, counted exactly only below ``at_most``."""
+    sample = np.unique(data[::2, ::2, ::2])
+    return sample.size if sample.size >= at_most else np.unique(data).size
+
+
 def load_checked(path: str | Path) -> nb.Nifti1Image:
     """Return the image as float32 3D NIfTI after checking it can be corrected, or raise ImageError."""
     path = Path(path)
@@ -43,6 +53,12 @@ def load_checked(path: str | Path) -> nb.Nifti1Image:
         raise ImageError(f"{path}: the affine is singular or not finite; fix the header (e.g. fslorient)")
     if np.ptp(data) <= 0:
         raise ImageError(f"{path}: the image is constant (empty); check the acquisition")
+    levels = distinct_values(data)
+    if levels < MIN_LEVELS:
+        raise ImageError(
+            f"{path}: holds only {levels} distinct values, a mask or label image with no contrast to "
+            "correct; give the anatomical image"
+        )
     header = img.header.copy()
     header.set_data_dtype(np.float32)
     header.set_slope_inter(1, 0)

@@ -26,6 +26,8 @@ def test_checked_image_is_float32_on_the_same_grid(tmp_path, mni_3mm):
         (np.full((16, 16, 16), np.nan), "NaN or Inf"),
         (np.zeros((16, 16, 16)), "constant"),
         (np.ones((16, 16, 2)), "too small"),
+        (np.pad(np.ones((8, 8, 8)), 4), "2 distinct values, a mask or label image"),
+        (np.arange(16**3).reshape(16, 16, 16) % 4, "4 distinct values"),
     ],
 )
 def test_bad_images_are_rejected_in_one_line(tmp_path, data, message):
