@@ -91,6 +91,26 @@ def test_templates_in_the_dataset_are_not_participants(tmp_path):
     assert [run.path.name for run in runs] == ["sub-01_T1w.nii.gz"] and warnings == []
 
 
+def test_a_malformed_sidecar_costs_only_the_images_it_describes(tmp_path):
+    from inuprep.bids_app.discovery import malformed_sidecars
+    from inuprep.bids_app.run import preflight
+
+    files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": None for i in (1, 2, 3)}
+    root = make_bids(tmp_path / "bids", files)
+    (root / "sub-02/anat/sub-02_T1w.json").write_text('{"RepetitionTime": 2.3,}')
+    (root / "sub-03/anat/sub-03_T2w.json").symlink_to(root / ".git/annex/objects/missing")
+    (root / "sourcedata").mkdir()
+    (root / "sourcedata/notes.json").write_text("{")  # not indexed: harmless
+    bad = malformed_sidecars(root)
+    assert sorted(path.name for path in bad) == ["sub-02_T1w.json", "sub-03_T2w.json"]
+    runs, _ = discover_runs(load_layout(root, ignore=bad))
+    assert len(runs) == 3  # pybids indexes the dataset
+    ready, failures = preflight(runs, bad)
+    assert [run.subject for run in ready] == ["01", "03"]  # sub-03's broken sidecar is a T2w's
+    assert failures["02"] == [f"{root}/sub-02/anat/sub-02_T1w.json: not valid JSON "
+                              f"({bad[root / 'sub-02/anat/sub-02_T1w.json']}); fix or remove it"]  # fmt: skip
+
+
 def test_not_a_bids_folder(tmp_path):
     with pytest.raises(DiscoveryError, match="no dataset_description.json"):
         load_layout(tmp_path)

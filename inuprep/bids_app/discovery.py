@@ -1,5 +1,7 @@
 """Finding the images to correct in a BIDS dataset with pybids."""
 
+import json
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,6 +18,8 @@ DEFAULT_QUERIES = {
     "dixon": {"datatype": "anat", "extension": NIFTI},
 }
 DIXON_ACQ = re.compile("dixon", re.IGNORECASE)
+#: top-level folders pybids does not index
+NOT_INDEXED = ("code", "derivatives", "sourcedata", "stimuli", "models")
 #: Dixon components from the rec- label, and from the sidecar's ImageType values
 REC_COMPONENTS = {
     "water": "water", "w": "water", "fat": "fat", "f": "fat",
@@ -80,13 +84,43 @@ def check_bids_root(bids_dir: Path) -> None:
         )
 
 
-def load_layout(bids_dir: Path):
-    """Return a pybids layout of ``bids_dir``, or raise DiscoveryError if it is not a BIDS dataset."""
-    from bids import BIDSLayout
+def malformed_sidecars(bids_dir: Path) -> dict[Path, str]:
+    """Return {JSON file: why it does not load} for the dataset's unreadable or malformed JSON files.
+
+    pybids refuses a whole dataset over one of them; the App sets them aside so that only the images they
+    describe fail. A missing git-annex or DataLad content (a broken link) counts as unreadable.
+    """
+    bad = {}
+    for folder, dirs, files in os.walk(bids_dir):
+        top = Path(folder) == bids_dir
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not (top and d in NOT_INDEXED)]
+        for name in files:
+            path = Path(folder) / name
+            if name.endswith(".json") and not (top and name == "dataset_description.json"):
+                try:
+                    json.loads(path.read_bytes())
+                except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                    bad[path] = str(err)
+    return bad
+
+
+def describes(sidecar: Path, image: Path) -> bool:
+    """Return whether the BIDS inheritance principle applies ``sidecar`` to ``image``."""
+    *pairs, suffix = sidecar.name.removesuffix(".json").split("_")
+    entities, image_suffix, _ = split_name(image)
+    own = {tuple(pair.split("-", 1)) for pair in pairs}
+    return image.is_relative_to(sidecar.parent) and suffix == image_suffix and own <= set(entities)
+
+
+def load_layout(bids_dir: Path, ignore=()):
+    """Return a pybids layout of ``bids_dir`` without the files ``ignore``, or raise DiscoveryError."""
+    from bids import BIDSLayout, BIDSLayoutIndexer
+    from bids.layout.validation import DEFAULT_LOCATIONS_TO_IGNORE
 
     check_bids_root(bids_dir)
+    indexer = BIDSLayoutIndexer(ignore=[*DEFAULT_LOCATIONS_TO_IGNORE, *ignore])
     try:
-        return BIDSLayout(bids_dir, validate=False)
+        return BIDSLayout(bids_dir, validate=False, indexer=indexer)
     except Exception as err:  # pybids raises its own errors for malformed descriptions
         raise DiscoveryError(f"{bids_dir}: pybids cannot index it ({err})") from None
 

@@ -70,12 +70,14 @@ def data_dictionary(key: str, table: pd.DataFrame) -> dict:
 
 def expected_metrics(settings) -> list[Path]:
     """Return the metrics file every selected image of the input dataset would have (empty if unreadable)."""
-    from inuprep.bids_app.discovery import DiscoveryError, discover_runs, load_layout
+    from inuprep.bids_app.discovery import DiscoveryError, discover_runs, load_layout, malformed_sidecars
     from inuprep.workflows.outputs import output_paths
 
     try:
-        runs, _ = discover_runs(load_layout(settings.bids_dir), settings.participant_label,
-                                settings.session_label, settings.bids_filters)  # fmt: skip
+        layout = load_layout(settings.bids_dir, ignore=malformed_sidecars(settings.bids_dir))
+        runs, _ = discover_runs(
+            layout, settings.participant_label, settings.session_label, settings.bids_filters
+        )
     except DiscoveryError as err:
         LOGGER.warning(f"warning: cannot list the input images to find missing ones ({err})")
         return []

@@ -45,18 +45,28 @@ def crash_reason(crash_file: Path) -> str:
     return errors[-1] if errors else f"see {crash_file}"
 
 
-def preflight(runs):
-    """Split ``runs`` into those whose header reads as 3D and {subject: [one-line reasons]}."""
+def preflight(runs, bad_sidecars: dict):
+    """Split ``runs`` into those that can start and {subject: [one-line reasons]}.
+
+    An image fails here when its header does not read as 3D or a sidecar that describes it is malformed.
+    """
+    from inuprep.bids_app.discovery import describes
     from inuprep.image import ImageError, check_header
 
     readable, failures = [], defaultdict(list)
     for run in runs:
+        reasons = [
+            f"{path}: not valid JSON ({why}); fix or remove it"
+            for path, why in bad_sidecars.items()
+            if describes(path, run.path)
+        ]
         try:
             check_header(run.path)
         except ImageError as err:
-            failures[run.subject].append(str(err))
-            continue
-        readable.append(run)
+            reasons.insert(0, str(err))
+        failures[run.subject] += [reason for reason in reasons if reason not in failures[run.subject]]
+        if not reasons:
+            readable.append(run)
     return readable, failures
 
 
@@ -101,10 +111,17 @@ def run_participants(settings) -> int:
     from nipype import config as nipype_config
 
     from inuprep.bids_app.derivatives import write_dataset_files
-    from inuprep.bids_app.discovery import DiscoveryError, discover_runs, load_layout, summarize
+    from inuprep.bids_app.discovery import (
+        DiscoveryError,
+        discover_runs,
+        load_layout,
+        malformed_sidecars,
+        summarize,
+    )
 
+    bad_sidecars = malformed_sidecars(settings.bids_dir)
     try:
-        layout = load_layout(settings.bids_dir)
+        layout = load_layout(settings.bids_dir, ignore=bad_sidecars)
         runs, warnings = discover_runs(
             layout, settings.participant_label, settings.session_label, settings.bids_filters
         )
@@ -119,7 +136,7 @@ def run_participants(settings) -> int:
             "check --participant-label, --session-label and --bids-filter-file"
         )
         return EXIT_USAGE
-    runs, failures = preflight(runs)
+    runs, failures = preflight(runs, bad_sidecars)
     for reasons in failures.values():
         for reason in reasons:
             LOGGER.error(f"inuprep: error: {reason}")
