@@ -119,6 +119,7 @@ def test_metrics_and_sidecars(finished_run):
     assert "missing" in dseg_sidecar["FallbackReason"]
     metrics_sidecar = json.loads((anat / "sub-01_ses-1_run-1_mod-T1w_metrics.json").read_text())
     assert metrics_sidecar["SegmentationSource"] == "template_atropos"
+    assert metrics_sidecar["Contrast"] == "T1w"
     sidecar = json.loads((anat / "sub-01_ses-1_run-1_desc-n4_T1w.json").read_text())
     assert sidecar["BiasCorrectionMethod"] == "N4"
     assert sidecar["BiasCorrectionParameters"]["spline_distance_mm"] == 200.0
@@ -198,6 +199,21 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
     assert result.returncode == 0 and "1 image(s) have no metrics" in result.stderr
     assert "sub-01_ses-2_mod-T1w" in (out / "group.html").read_text()
     assert set(pd.read_csv(out / "group_T1w.tsv", sep="\t").n_images) == {2}
+
+
+def test_the_group_table_of_an_image_is_its_discovered_contrast(tmp_path):
+    from inuprep.bids_app.group import table_key
+
+    # a Dixon image told apart by its sidecar's ImageType only, and rec-W: both named by discovery
+    named = {
+        "sub-01_acq-dixon_run-1_mod-T1w_metrics": "dixon-water",
+        "sub-01_acq-dixon_rec-W_mod-T1w_metrics": "dixon-water",
+    }
+    for stem, contrast in named.items():
+        (tmp_path / f"{stem}.json").write_text(json.dumps({"Contrast": contrast}))
+        assert table_key(tmp_path / f"{stem}.tsv") == contrast
+    assert table_key(tmp_path / "sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv") == "dixon-fat"  # no sidecar
+    assert table_key(tmp_path / "sub-01_mod-T2w_metrics.tsv") == "T2w"
 
 
 def test_a_failing_subject_does_not_stop_the_others(tmp_path, mni_3mm):

@@ -111,6 +111,26 @@ def test_a_malformed_sidecar_costs_only_the_images_it_describes(tmp_path):
                               f"({bad[root / 'sub-02/anat/sub-02_T1w.json']}); fix or remove it"]  # fmt: skip
 
 
+def test_a_dixon_pair_told_apart_by_image_type_is_paired(tmp_path):
+    names = {f"sub-01/anat/sub-01_acq-dixon_run-{i}_T1w.nii.gz": None for i in (1, 2, 3)}
+    root = make_bids(tmp_path / "bids", names)
+    for run, image_type in ((1, ["ORIGINAL", "W"]), (2, ["ORIGINAL", "F"]), (3, ["ORIGINAL", "IP"])):
+        (root / f"sub-01/anat/sub-01_acq-dixon_run-{run}_T1w.json").write_text(
+            json.dumps({"ImageType": image_type})
+        )
+    runs, _ = discover_runs(load_layout(root))
+    water, fat = (root / f"sub-01/anat/sub-01_acq-dixon_run-{i}_T1w.nii.gz" for i in (1, 2))
+    assert [dixon_pair(run, runs) for run in runs] == [(water, fat)] * 3
+    # two water and two fat images: which belong together is not known, so none is paired
+    more = make_bids(tmp_path / "more", {**names, "sub-01/anat/sub-01_acq-dixon_run-4_T1w.nii.gz": None})
+    for run, kind in ((1, "W"), (2, "F"), (3, "W"), (4, "F")):
+        (more / f"sub-01/anat/sub-01_acq-dixon_run-{run}_T1w.json").write_text(
+            json.dumps({"ImageType": [kind]})
+        )
+    runs, _ = discover_runs(load_layout(more))
+    assert [dixon_pair(run, runs) for run in runs] == [None] * 4
+
+
 def test_not_a_bids_folder(tmp_path):
     with pytest.raises(DiscoveryError, match="no dataset_description.json"):
         load_layout(tmp_path)
@@ -142,7 +162,8 @@ def test_a_t2w_pairs_with_its_session_t1w_and_dixon_with_its_partner(dataset):
     pair = dixon_pair(water, runs)
     assert [p.name for p in pair] == [water.path.name, "sub-01_ses-B_acq-dixon_rec-fat_T1w.nii.gz"]
     # sub-02's components differ by run-, not rec-: no pair, each is split by intensity
-    assert dixon_pair(by_name["sub-02_acq-mDIXON_run-1_T1w.nii.gz"], runs) is None
+    pair = dixon_pair(by_name["sub-02_acq-mDIXON_run-1_T1w.nii.gz"], runs)  # told apart by ImageType
+    assert [p.name for p in pair] == [f"sub-02_acq-mDIXON_run-{i}_T1w.nii.gz" for i in (1, 2)]
 
 
 def test_user_masks_apply_by_entities(dataset, tmp_path):

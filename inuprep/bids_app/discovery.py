@@ -201,15 +201,26 @@ def session_t1w(run: ImageRun, runs: list[ImageRun]) -> ImageRun | None:
 
 
 def dixon_pair(run: ImageRun, runs: list[ImageRun]) -> tuple[Path, Path] | None:
-    """Return the (water, fat) images of ``run``'s Dixon acquisition: names equal but for ``rec-``."""
+    """Return the (water, fat) images of ``run``'s Dixon acquisition, or None.
+
+    The pair has names equal but for ``rec-``; failing that (components told apart by the sidecar's
+    ImageType, in files numbered by ``run-``), equal but for ``rec-`` and ``run-`` when that leaves exactly
+    one water and one fat image.
+    """
     if run.contrast != "dixon":
         return None
+    for ignored in (("rec",), ("rec", "run")):
 
-    def key(r):
-        return {k: v for k, v in _entities(r.path).items() if k != "rec"}, r.path.parent
+        def key(r, ignored=ignored):
+            return {k: v for k, v in _entities(r.path).items() if k not in ignored}, r.path.parent
 
-    found = {r.component: r.path for r in runs if r.contrast == "dixon" and key(r) == key(run)}
-    return (found["water"], found["fat"]) if {"water", "fat"} <= set(found) else None
+        found = defaultdict(list)
+        for other in runs:
+            if other.contrast == "dixon" and key(other) == key(run):
+                found[other.component].append(other.path)
+        if len(found["water"]) == 1 and len(found["fat"]) == 1:
+            return found["water"][0], found["fat"][0]
+    return None
 
 
 @dataclass(frozen=True)

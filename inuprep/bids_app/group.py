@@ -1,6 +1,7 @@
 """Group level: the paper's Table 1 (mean(std) per tissue and method) per contrast, a figure, an HTML page."""
 
 import html
+import json
 import logging
 import re
 from pathlib import Path
@@ -14,8 +15,17 @@ LOGGER = logging.getLogger("inuprep")
 _REC = re.compile(r"_rec-([A-Za-z0-9]+)_")
 
 
-def table_key(name: str) -> str:
-    """Return the group a metrics file belongs to: its source suffix, or dixon-<rec> for Dixon images."""
+def table_key(tsv: Path) -> str:
+    """Return the contrast a metrics table belongs to, as discovery found it (its sidecar's ``Contrast``).
+
+    Tables written before the sidecar recorded it fall back to the name: the source suffix, or
+    dixon-<rec> for Dixon images.
+    """
+    try:
+        return json.loads(tsv.with_suffix(".json").read_text())["Contrast"]
+    except (OSError, ValueError, KeyError):
+        pass
+    name = tsv.name
     if "dixon" in name.lower() and _REC.search(name):
         return f"dixon-{_REC.search(name).group(1)}"
     return dict(split_name(name)[0]).get("mod", "unknown")
@@ -28,7 +38,7 @@ def collect_metrics(output_dir: Path) -> dict[str, pd.DataFrame]:
         frame = pd.read_csv(tsv, sep="\t")
         frame.insert(0, "source", tsv.name.replace("_metrics.tsv", ""))
         frame.insert(0, "subject", tsv.name.split("_")[0][4:])
-        tables.setdefault(table_key(tsv.name), []).append(frame)
+        tables.setdefault(table_key(tsv), []).append(frame)
     return {key: pd.concat(frames, ignore_index=True) for key, frames in sorted(tables.items())}
 
 

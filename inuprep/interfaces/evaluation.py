@@ -54,6 +54,7 @@ class _EvaluateInputSpec(BaseInterfaceInputSpec):
     region_files = InputMultiObject(File(exists=True), desc="extra masks evaluated too (user's _mask files)")
     region_names = traits.List(traits.Str, desc="name of each region file")
     segmentation = traits.Dict(desc="how the labels were made: SegmentationSource, SegmentationMethod")
+    contrast = traits.Str(desc="the image's contrast as discovery found it (T1w, T2w, dixon-water...)")
 
 
 class _EvaluateOutputSpec(TraitedSpec):
@@ -100,5 +101,7 @@ class EvaluateCorrections(SimpleInterface):
             k: v for k, v in self.inputs.segmentation.items() if k.startswith(("Segmentation", "Fallback"))
         }
         dictionary = metrics_dictionary(names, cjv_pair, segmentation)
+        if self.inputs.contrast:
+            dictionary["Contrast"] = self.inputs.contrast  # the group level's table, not a guess from a name
         self._results["out_json"] = str(write_json(dictionary, cwd / "metrics.json"))
         return runtime

@@ -107,7 +107,9 @@ def init_image_wf(
             str(user_masks.dseg_tsv),
         )
     images = pe.Node(Merge(1 + len(methods)), name="images", run_without_submitting=True)
-    evaluate = pe.Node(EvaluateCorrections(methods=["original", *methods]), name="evaluate")
+    evaluate = pe.Node(
+        EvaluateCorrections(methods=["original", *methods], contrast=run.label), name="evaluate"
+    )
     if user_masks.regions:
         evaluate.inputs.region_names = [label for label, _ in user_masks.regions]
         evaluate.inputs.region_files = [str(path) for _, path in user_masks.regions]
