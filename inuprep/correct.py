@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from inuprep.bids_app.derivatives import replacing, write_json
+from inuprep.runtime import terminate_on_signals
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -56,6 +57,12 @@ def sidecar_path(out_file: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Correct one image; return 0, or 2 with a one-line error and no output for bad input."""
+    with terminate_on_signals():  # SIGTERM from a scheduler or the App: finally blocks run
+        return correct(argv)
+
+
+def correct(argv: list[str] | None) -> int:
+    """Parse ``argv``, correct the image and write the outputs; return the exit code."""
     args = build_parser().parse_args(argv)
     import nibabel as nb
     import numpy as np

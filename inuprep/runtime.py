@@ -1,6 +1,10 @@
-"""Conditions of the process the App runs in: a usable HOME and writable output folders."""
+"""Conditions of the process the App runs in: a usable HOME, writable output folders, termination."""
 
 import os
+import signal
+import time
+from collections import defaultdict
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -50,3 +54,68 @@ def container_type() -> str | None:
         if os.environ.get(variable):
             return name
     return os.environ.get("INUPREP_CONTAINER")
+
+
+class Terminated(SystemExit):
+    """SIGTERM (a scheduler's time limit, ``scancel``) or SIGINT arrived.
+
+    A SystemExit with the shell's code 128 + signal: no ``except Exception`` on the way (nipype's, ours)
+    swallows it, every ``finally`` runs, and a process it ends prints no traceback.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return f"terminated by {signal.Signals(self.signum).name}"
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+@contextmanager
+def terminate_on_signals():
+    """Turn SIGTERM and SIGINT into :class:`Terminated` inside the block.
+
+    Worker processes forked inside it inherit the handler, so a node stopped mid-way leaves its
+    ``finally`` blocks (temporary files) clean.
+    """
+    previous = {
+        signum: signal.signal(signum, _raise_terminated) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def descendants(pid: int) -> list[int]:
+    """Return the process ids of every living descendant of ``pid`` (Linux /proc), children first."""
+    children = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except OSError:  # the process ended meanwhile
+            continue
+        if state != "Z":  # a zombie has ended; only its parent's wait is missing
+            children[int(parent)].append(int(stat.parent.name))
+    found, queue = [], list(children[pid])
+    while queue:
+        child = queue.pop(0)
+        found.append(child)
+        queue += children[child]
+    return found
+
+
+def stop_descendants(grace: float = 10.0) -> None:
+    """Send SIGTERM to every descendant of this process, then SIGKILL to those alive after ``grace`` s."""
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
+        for pid in descendants(os.getpid()):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signum)
+        deadline = time.monotonic() + wait
+        while descendants(os.getpid()) and time.monotonic() < deadline:
+            time.sleep(0.1)

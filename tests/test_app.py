@@ -3,9 +3,13 @@
 import gzip
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import nibabel as nb
 import numpy as np
 import pandas as pd
 import pytest
@@ -292,3 +296,38 @@ def test_a_workflow_that_stops_without_crash_files_fails_every_participant(tmp_p
     for subject in ("sub-01", "sub-02"):
         assert f"{subject}: FAILED: not processed: the workflow stopped (" in result.stderr
     assert "done" not in result.stdout and "Traceback" not in result.stderr
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_stops_the_run_and_its_workers_and_a_rerun_finishes(tmp_path, mni_3mm):
+    from inuprep.runtime import descendants
+
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
+    bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
+    out, work = tmp_path / "out", tmp_path / "work"
+    argv = [sys.executable, "-m", "inuprep.bids_app.run", bids, out, "participant", "-w", work, "--nprocs", 2]
+    app = subprocess.Popen(list(map(str, argv)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in app.stdout:  # the workers are busy once a first step has ended
+        if "correction done" in line:
+            break
+    workers = descendants(app.pid)
+    assert workers
+    app.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    _, stderr = app.communicate(timeout=120)
+    assert app.returncode == 128 + signal.SIGTERM and time.monotonic() - sent < 20
+    assert stderr.count("\n") == 1 and "terminated by SIGTERM" in stderr and "rerun" in stderr, stderr
+    assert not [pid for pid in workers if running(pid)], "orphaned workers"
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    for image in out.rglob("*.nii.gz"):
+        assert np.isfinite(nb.load(image).get_fdata()).all()
+    rerun = inuprep(bids, out, "participant", "-w", work, "--nprocs", 2, cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "sub-01: done" in rerun.stdout and "sub-02: done" in rerun.stdout

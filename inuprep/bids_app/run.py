@@ -7,7 +7,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from inuprep.bids_app.parser import build_parser
-from inuprep.runtime import ensure_writable_home, unwritable_reason
+from inuprep.runtime import (
+    Terminated,
+    ensure_writable_home,
+    stop_descendants,
+    terminate_on_signals,
+    unwritable_reason,
+)
 
 EXIT_OK, EXIT_SUBJECT_FAILED, EXIT_USAGE = 0, 1, 2
 LOGGER = logging.getLogger("inuprep")
@@ -174,7 +180,15 @@ def run_participants(settings) -> int:
     plugin["plugin_args"]["status_callback"] = Progress(images, LOGGER)
     broken = None
     try:
-        workflow.run(**plugin)
+        with terminate_on_signals():  # the forked workers inherit it
+            workflow.run(**plugin)
+    except Terminated as stop:
+        stop_descendants()
+        LOGGER.error(
+            f"inuprep: {stop}; its processes are stopped and finished steps kept in {settings.work_dir}: "
+            "rerun the same command to resume"
+        )
+        return stop.code
     except Exception as err:  # nipype raises once at the end; failures are read from crash files below
         LOGGER.debug(f"nipype: {err}")
         if not any(settings.output_dir.glob(f"sub-*/log/{settings.run_uuid}/crash-*.txt")):
