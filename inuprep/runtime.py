@@ -1,5 +1,6 @@
 """Conditions of the process the App runs in: a usable HOME, writable output folders, termination."""
 
+import ctypes
 import os
 import signal
 import time
@@ -90,6 +91,16 @@ def terminate_on_signals():
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def die_with_parent() -> None:
+    """Have Linux send this process SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``).
+
+    Registered with ``os.register_at_fork`` in the App, it keeps nipype's forked workers from running on,
+    orphaned, after the App was killed with SIGKILL. A no-op where prctl does not exist.
+    """
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 def descendants(pid: int) -> list[int]:

@@ -1,6 +1,7 @@
 """``inuprep``: the BIDS App's entry point."""
 
 import logging
+import os
 import re
 import sys
 from collections import defaultdict
@@ -9,6 +10,7 @@ from pathlib import Path
 from inuprep.bids_app.parser import build_parser
 from inuprep.runtime import (
     Terminated,
+    die_with_parent,
     ensure_writable_home,
     stop_descendants,
     terminate_on_signals,
@@ -179,6 +181,7 @@ def run_participants(settings) -> int:
     images = {image_wf_name(run): f"sub-{run.subject} {run.label} ({run.path.name})" for run in runs}
     plugin["plugin_args"]["status_callback"] = Progress(images, LOGGER)
     broken = None
+    os.register_at_fork(after_in_child=die_with_parent)  # workers end with the App, even on SIGKILL
     try:
         with terminate_on_signals():  # the forked workers inherit it
             workflow.run(**plugin)
