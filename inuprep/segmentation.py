@@ -30,7 +30,8 @@ judged by ground-truth error (README, "Methods and choices"; benchmarks/README.m
 
 Reproducibility: ANTs registrations take the run's seed (:func:`ants_random_seed`) and Atropos a constant
 seed, so one ITK thread gives the same masks on every run; with more threads ITK's multithreaded metric
-sums, and with them the registrations, vary slightly.
+sums, and with them the registrations, vary slightly. :func:`ants_scratch` keeps antspyx's temporary files
+out of /tmp.
 """
 
 import subprocess
@@ -159,6 +160,19 @@ def ants_random_seed(seed: int):
         yield
     finally:
         ants.config._random_seed = previous
+
+
+@contextmanager
+def ants_scratch():
+    """Send the files antspyx writes and never deletes (transforms, Atropos posteriors) to a folder of
+    their own, removed at the end: without it every segmentation left about 10 files in /tmp."""
+    previous = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="inuprep-ants-") as scratch:
+        tempfile.tempdir = scratch
+        try:
+            yield
+        finally:
+            tempfile.tempdir = previous
 
 
 def consensus_image(images: list[np.ndarray], mask: np.ndarray) -> np.ndarray:

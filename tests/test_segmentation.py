@@ -140,22 +140,25 @@ def test_user_labels_must_be_on_the_grid_and_named(tmp_path):
 SEEDED_TWICE = """
 import sys
 import nibabel as nb, numpy as np
-from inuprep.segmentation import ants_random_seed, brain_mask, segment_with_template
+from inuprep.segmentation import ants_random_seed, ants_scratch, brain_mask, segment_with_template
 img = nb.load(sys.argv[1])
 data = img.get_fdata(dtype=np.float32)
 mask = brain_mask(img)
 runs = []
 for _ in range(2):
-    with ants_random_seed(7):
+    with ants_random_seed(7), ants_scratch():
         runs.append(segment_with_template(img, data, mask).dseg)
 print(int((runs[0] != runs[1]).sum()), int(mask.sum()))
 """
 
 
-def test_the_template_fallback_is_reproducible_with_a_seed_and_one_thread(mni_3mm, tmp_path):
+def test_the_template_fallback_is_reproducible_and_leaves_no_temporary_file(mni_3mm, tmp_path):
     mni_3mm.to_filename(tmp_path / "t1.nii.gz")
-    env = {**os.environ, "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1"}  # read once per process
+    (tmp_path / "tmp").mkdir()
+    # ITK reads its thread count once per process; antspyx writes transforms and posteriors to TMPDIR
+    env = {**os.environ, "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1", "TMPDIR": str(tmp_path / "tmp")}
     command = [sys.executable, "-c", SEEDED_TWICE, str(tmp_path / "t1.nii.gz")]
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     differing, brain = map(int, result.stdout.split())
     assert brain > 10_000 and differing == 0
+    assert list((tmp_path / "tmp").iterdir()) == []

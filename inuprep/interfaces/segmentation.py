@@ -22,6 +22,7 @@ from inuprep.interfaces import save_like
 from inuprep.segmentation import (
     Segmentation,
     ants_random_seed,
+    ants_scratch,
     segment_brain,
     segment_dixon,
     transfer_segmentation,
@@ -118,7 +119,7 @@ class SegmentTissues(SimpleInterface):
 
         torch.set_num_threads(self.inputs.num_threads)
         img, *corrected = (nb.load(path) for path in self.inputs.in_files)
-        with ants_random_seed(self.inputs.seed):
+        with ants_random_seed(self.inputs.seed), ants_scratch():
             seg, fallback = self._segment(img, [c.get_fdata(dtype=np.float32) for c in corrected])
         cwd = Path(runtime.cwd)
         self._results["mask_file"] = save_like(seg.mask, img, cwd / "mask.nii.gz", np.uint8)
