@@ -55,6 +55,14 @@ def sidecar_path(out_file: Path) -> Path:
     return out_file.with_name(out_file.name.split(".")[0] + ".json")
 
 
+def overwritten_input(args: argparse.Namespace) -> Path | None:
+    """Return the first output path (image, field, sidecar) that is an input or its sidecar, else None."""
+    inputs = [args.in_file, sidecar_path(args.in_file)] + ([args.mask] if args.mask else [])
+    outputs = [args.out_file, sidecar_path(args.out_file)] + ([args.field] if args.field else [])
+    taken = {path.resolve() for path in inputs}
+    return next((path for path in outputs if path.resolve() in taken), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Correct one image; return 0, or 2 with a one-line error and no output for bad input."""
     with terminate_on_signals():  # SIGTERM from a scheduler or the App: finally blocks run
@@ -64,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
 def correct(argv: list[str] | None) -> int:
     """Parse ``argv``, correct the image and write the outputs; return the exit code."""
     args = build_parser().parse_args(argv)
+    clash = overwritten_input(args)
+    if clash:
+        print(f"inuprep-correct: error: {clash} would overwrite an input; choose another output path",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INPUT
     import nibabel as nb
     import numpy as np
 

@@ -1,9 +1,11 @@
 """Loading, checking and masking of single 3D images (pure: nibabel, numpy, scipy)."""
 
+import logging
 from pathlib import Path
 
 import nibabel as nb
 import numpy as np
+from nibabel.openers import ImageOpener
 from scipy import ndimage
 
 
@@ -18,13 +20,35 @@ def _unreadable(path: Path, err: Exception) -> ImageError:
 def check_header(path: str | Path) -> nb.spatialimages.SpatialImage:
     """Return the (unloaded) image if its header reads as one 3D volume, or raise ImageError."""
     path = Path(path)
+    logger = nb.imageglobals.logger  # nibabel reports the header fixes it makes here, on stderr
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
         img = nb.load(path)
+        zooms = _declared_zooms(path, img)
     except Exception as err:  # nibabel raises many types for corrupt or truncated files
         raise _unreadable(path, err) from None
+    finally:
+        logger.setLevel(level)
+    if len(img.shape) < 3:
+        raise ImageError(f"{path}: expected a 3D image, got shape {img.shape}; give the whole volume")
     if len(img.shape) != 3 and img.shape[3:] != (1,):
         raise ImageError(f"{path}: expected a 3D image, got shape {img.shape}; split 4D series first")
+    if zooms is not None and not np.all(zooms > 0):
+        raise ImageError(
+            f"{path}: voxel size {tuple(float(z) for z in zooms)} in the header (pixdim) is not positive; "
+            "fix the header"
+        )
     return img
+
+
+def _declared_zooms(path: Path, img) -> np.ndarray | None:
+    """Return a NIfTI header's voxel size as written (nibabel replaces zeros by 1 when it loads one)."""
+    if not isinstance(img, nb.Nifti1Image | nb.Nifti2Image):
+        return None
+    with ImageOpener(path) as fileobj:
+        raw = img.header_class.from_fileobj(fileobj, check=False)
+    return raw["pixdim"][1 : 1 + min(3, len(img.shape))]
 
 
 #: fewer distinct intensities than this make a mask or label image, not an MR image

@@ -1,6 +1,8 @@
 """Fixtures: small real anatomy (nilearn's MNI152) and generated BIDS trees."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import nibabel as nb
@@ -63,3 +65,9 @@ def dixon_pair(shape=(48, 40, 24), seed=0) -> tuple[np.ndarray, np.ndarray]:
     water = (np.where(inner, 800.0, 0) + np.where(body & ~inner, 250.0, 0)) * field
     fat = (np.where(inner, 200.0, 0) + np.where(body & ~inner, 900.0, 0)) * field
     return tuple(np.abs(x + rng.normal(0, 10, shape)) for x in (water, fat))
+
+
+def inuprep(*argv, cwd):
+    """Run the App in a process of its own; return the completed process."""
+    command = [sys.executable, "-m", "inuprep.bids_app.run", *map(str, argv)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=900)

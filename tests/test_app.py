@@ -14,13 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import dixon_pair, make_bids, save
+from conftest import dixon_pair, inuprep, make_bids, save
 from inuprep.simulate import simulate_bias
-
-
-def inuprep(*argv, cwd):
-    command = [sys.executable, "-m", "inuprep.bids_app.run", *map(str, argv)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=900)
 
 
 def biased(data, seed):

@@ -79,12 +79,23 @@ def test_same_seed_same_bytes(biased_file, tmp_path):
         (np.full((16, 16, 16), np.inf), "NaN or Inf"),
         (np.zeros((16, 16, 16)), "constant"),
         (None, "not a readable NIfTI"),
+        (np.ones((16, 16)), "give the whole volume"),
+        (np.ones((4, 4, 4)), "too small"),
+        (np.pad(np.ones((8, 8, 8)), 4), "a mask or label image"),
+        ("zero voxel", "voxel size (0.0, 1.0, 1.0) in the header (pixdim) is not positive"),
+        ("missing", "not a readable NIfTI (No such file"),
     ],
 )
 def test_bad_input_exits_2_without_output(tmp_path, data, message):
     path = tmp_path / "bad.nii.gz"
     if data is None:
         path.write_bytes(gzip.compress(b"garbage"))
+    elif isinstance(data, str) and data == "zero voxel":
+        img = nb.Nifti1Image(np.random.default_rng(0).random((16, 16, 16)).astype(np.float32), None)
+        img.header.set_zooms((0.0, 1.0, 1.0))
+        img.to_filename(path)
+    elif isinstance(data, str):  # missing
+        path.symlink_to(tmp_path / "gone.nii.gz")  # a broken link, as DataLad leaves absent content
     else:
         save(data, path)
     result = correct(path, tmp_path / "out.nii.gz", "--field", tmp_path / "field.nii.gz")
@@ -110,3 +121,19 @@ def test_mask_option(biased_file, tmp_path, mni_3mm):
     result = correct(biased_file, tmp_path / "other.nii.gz", "--mask", wrong)
     assert result.returncode == 2 and "mask shape" in result.stderr
     assert not (tmp_path / "other.nii.gz").exists()
+
+
+def test_an_output_never_overwrites_an_input(biased_file, tmp_path):
+    before = biased_file.read_bytes()
+    for out in (biased_file, biased_file.with_suffix("")):  # the image itself; in.nii shares in.json
+        result = correct(biased_file, out, "--method", "n4")
+        assert result.returncode == 2 and "would overwrite an input" in result.stderr, result.stderr
+    result = correct(biased_file, tmp_path / "out.nii.gz", "--field", biased_file, "--method", "n4")
+    assert result.returncode == 2 and str(biased_file) in result.stderr
+    assert biased_file.read_bytes() == before and not biased_file.with_suffix("").exists()
+
+
+def test_an_output_folder_is_created(biased_file, tmp_path):
+    result = correct(biased_file, tmp_path / "new" / "deeper" / "out.nii.gz", "--method", "n4")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "new/deeper").iterdir()) == ["out.json", "out.nii.gz"]
