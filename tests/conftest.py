@@ -1,6 +1,8 @@
 """Fixtures: small real anatomy (nilearn's MNI152) and generated BIDS trees."""
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +73,22 @@ def inuprep(*argv, cwd):
     """Run the App in a process of its own; return the completed process."""
     command = [sys.executable, "-m", "inuprep.bids_app.run", *map(str, argv)]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=900)
+
+
+def tree_digests(root: Path) -> dict[str, str]:
+    """Return {relative path: sha256, or the target of a link} of every file under ``root``."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            found[str(path.relative_to(root))] = os.readlink(path)
+        elif path.is_file():
+            found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def make_read_only(root: Path) -> dict[str, str]:
+    """Make the dataset ``root`` read-only for everyone; return its :func:`tree_digests`."""
+    for path in sorted(root.rglob("*"), reverse=True) + [root]:
+        if not path.is_symlink():
+            path.chmod(0o444 if path.is_file() else 0o555)
+    return tree_digests(root)

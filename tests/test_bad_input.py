@@ -7,15 +7,13 @@ unchanged.
 """
 
 import gzip
-import hashlib
-import os
 
 import nibabel as nb
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from conftest import inuprep, make_bids, save
+from conftest import inuprep, make_bids, make_read_only, save, tree_digests
 
 #: participant -> what its one failure line must say (the file is named too)
 FAILS = {
@@ -80,17 +78,6 @@ def write_cases(bids, t1, affine):
     save(t1, bids / "sub-dixon/anat/sub-dixon_acq-dixon_rec-water_T1w.nii.gz", affine)  # no fat image
 
 
-def digests(root):
-    """{relative path: sha256, or the target of a link} of every entry under ``root``."""
-    found = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_symlink():
-            found[str(path.relative_to(root))] = os.readlink(path)
-        elif path.is_file():
-            found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return found
-
-
 @pytest.fixture(scope="module")
 def bad_run(tmp_path_factory, mni_3mm):
     from inuprep.simulate import simulate_bias
@@ -99,10 +86,7 @@ def bad_run(tmp_path_factory, mni_3mm):
     t1 = simulate_bias(mni_3mm.get_fdata(dtype=np.float32), 2.0, 1)[1]
     bids = make_bids(root / "bids", {})
     write_cases(bids, t1, mni_3mm.affine)
-    for path in sorted(bids.rglob("*"), reverse=True):  # a read-only dataset
-        if not path.is_symlink():
-            path.chmod(0o444 if path.is_file() else 0o555)
-    before = digests(bids)
+    before = make_read_only(bids)
     out = root / "out"
     result = inuprep(
         bids, out, "participant", "-w", root / "work", "--nprocs", 2, "--methods", "n4", cwd=root
@@ -126,7 +110,7 @@ def test_each_bad_image_fails_its_participant_in_one_line(bad_run):
 
 def test_outputs_are_whole_and_the_input_unchanged(bad_run):
     _, bids, before, out = bad_run
-    assert digests(bids) == before
+    assert tree_digests(bids) == before
     assert not [path for path in out.rglob("*") if path.name.endswith(".tmp")]
     for image in out.rglob("*.nii.gz"):
         assert np.isfinite(nb.load(image).get_fdata()).all(), image

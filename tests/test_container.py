@@ -6,7 +6,6 @@ only, as ``apptainer run --cleanenv``), the dataset read-only and only the outpu
 ``make container-test`` builds the image and runs this module; elsewhere it is skipped.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_bids
+from conftest import make_bids, make_read_only, tree_digests
 from inuprep.simulate import simulate_bias
 
 ARCHIVE = os.environ.get("INUPREP_IMAGE_ARCHIVE")
@@ -82,25 +81,6 @@ def writable_folder(path: Path) -> Path:
     return path
 
 
-def read_only_tree(root: Path) -> dict[str, str]:
-    """Make ``root`` read-only for everyone; return {relative path: sha256} of its files."""
-    digests = {}
-    for path in sorted(root.rglob("*"), reverse=True):
-        if path.is_file():
-            digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
-        path.chmod(0o444 if path.is_file() else 0o555)
-    root.chmod(0o555)
-    return digests
-
-
-def tree_digests(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in root.rglob("*")
-        if p.is_file()
-    }
-
-
 @pytest.fixture(scope="module")
 def dataset(scratch, mni_3mm):
     """Two participants' T1w (MNI152 at 3 mm under different known fields), read-only; their digests."""
@@ -110,7 +90,7 @@ def dataset(scratch, mni_3mm):
         for label, seed in (("01", 11), ("02", 12))
     }
     bids = make_bids(scratch / "bids", files, affine=mni_3mm.affine)
-    return bids, read_only_tree(bids)
+    return bids, make_read_only(bids)
 
 
 def test_image_config_suits_docker_and_apptainer(image):
