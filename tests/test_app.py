@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import os
 import re
 import signal
 import subprocess
@@ -331,3 +332,20 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
     rerun = inuprep(bids, out, "participant", "-w", work, "--nprocs", 2, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "sub-01: done" in rerun.stdout and "sub-02: done" in rerun.stdout
+
+
+def test_a_disk_too_small_for_the_run_is_refused_in_one_line(tmp_path, mni_3mm):
+    full = tmp_path / "full"
+    full.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(full)]
+    if os.getuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("a small disk is simulated with a 1 MB tmpfs, which needs root")
+    try:
+        t1 = mni_3mm.get_fdata(dtype=np.float32)
+        bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
+        result = inuprep(bids, tmp_path / "out", "participant", "-w", full / "work", cwd=tmp_path)
+    finally:
+        subprocess.run(["umount", str(full)], check=True)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and f"--work-dir {full / 'work'} has 1 MB free" in result.stderr
+    assert not (tmp_path / "out").exists()

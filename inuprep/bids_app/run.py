@@ -3,6 +3,7 @@
 import logging
 import os
 import re
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -78,6 +79,32 @@ def preflight(runs, bad_sidecars: dict):
     return readable, failures
 
 
+def disk_space_error(runs, settings) -> str | None:
+    """Return why the work or output folder's disk cannot hold the run (an estimate), else None.
+
+    Each image needs about (2 + 2 x methods) float32 copies of itself in the work folder (checked image,
+    corrections, fields, masks) and as many in the output folder (measured at 3 mm: 3 copies each for N4
+    alone). A disk that fills during a run makes nipype stall, so the run does not start.
+    """
+    import nibabel as nb
+    import numpy as np
+
+    volume = sum(4 * int(np.prod(nb.load(run.path).shape[:3])) for run in runs)
+    need, folders = volume * (2 + 2 * len(settings.methods)), {}
+    for name, folder in (("--work-dir", settings.work_dir), ("output_dir", settings.output_dir)):
+        existing = next(path for path in (folder, *folder.parents) if path.exists())
+        device = os.stat(existing).st_dev
+        free = shutil.disk_usage(existing).free
+        folders[device] = (f"{name} {folder}", free, folders.get(device, ("", 0, 0))[2] + need)
+    for where, free, needed in folders.values():
+        if free < needed:
+            return (
+                f"{where} has {free / 1e6:.0f} MB free; {len(runs)} image(s) need about "
+                f"{needed / 1e6:.0f} MB there; free space or choose another folder"
+            )
+    return None
+
+
 def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
     """Return one line per failure of ``subject``'s images: its crash files, else each missing derivative.
 
@@ -149,6 +176,10 @@ def run_participants(settings) -> int:
         for reason in reasons:
             LOGGER.error(f"inuprep: error: {reason}")
     if not runs:
+        return EXIT_USAGE
+    full = disk_space_error(runs, settings)
+    if full:
+        LOGGER.error(f"inuprep: error: {full}")
         return EXIT_USAGE
     LOGGER.info(summarize(runs))
 
