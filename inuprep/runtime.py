@@ -25,15 +25,18 @@ def ensure_writable_home(fallback: Path) -> bool:
     return True
 
 
+def existing_ancestor(folder: Path) -> Path:
+    """Return ``folder`` if it exists, else its nearest existing parent."""
+    return next(path for path in (folder, *folder.parents) if path.exists())
+
+
 def unwritable_reason(folder: Path) -> str | None:
     """Return why ``folder`` cannot be created or written (None: it can), without creating anything."""
     if folder.exists():
         if not folder.is_dir():
             return "is a file, not a folder"
         return None if os.access(folder, os.W_OK | os.X_OK) else "is not writable"
-    parent = folder.parent
-    while not parent.exists():
-        parent = parent.parent
+    parent = existing_ancestor(folder)
     if not parent.is_dir():
         return f"cannot be created ({parent} is not a folder)"
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -13,6 +13,7 @@ from inuprep.runtime import (
     Terminated,
     die_with_parent,
     ensure_writable_home,
+    existing_ancestor,
     stop_descendants,
     terminate_on_signals,
     unwritable_reason,
@@ -90,17 +91,17 @@ def disk_space_error(runs, settings) -> str | None:
     import numpy as np
 
     volume = sum(4 * int(np.prod(nb.load(run.path).shape[:3])) for run in runs)
-    need, folders = volume * (2 + 2 * len(settings.methods)), {}
+    needed, disks = defaultdict(int), {}  # by device: work and output may share one
     for name, folder in (("--work-dir", settings.work_dir), ("output_dir", settings.output_dir)):
-        existing = next(path for path in (folder, *folder.parents) if path.exists())
+        existing = existing_ancestor(folder)
         device = os.stat(existing).st_dev
-        free = shutil.disk_usage(existing).free
-        folders[device] = (f"{name} {folder}", free, folders.get(device, ("", 0, 0))[2] + need)
-    for where, free, needed in folders.values():
-        if free < needed:
+        needed[device] += volume * (2 + 2 * len(settings.methods))
+        disks.setdefault(device, (f"{name} {folder}", shutil.disk_usage(existing).free))
+    for device, (where, free) in disks.items():
+        if free < needed[device]:
             return (
                 f"{where} has {free / 1e6:.0f} MB free; {len(runs)} image(s) need about "
-                f"{needed / 1e6:.0f} MB there; free space or choose another folder"
+                f"{needed[device] / 1e6:.0f} MB there; free space or choose another folder"
             )
     return None
 
