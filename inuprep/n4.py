@@ -37,6 +37,27 @@ class N4Settings:
         """Return the settings as JSON-ready metadata."""
         return {**asdict(self), "iterations": list(self.iterations)}
 
+    def describe(self) -> str:
+        """Return these settings as a methods sentence (``[@key]`` marks a citation)."""
+        spacing = (
+            f"B-spline control points every {self.spline_distance_mm:g} mm"
+            if self.spline_distance_mm
+            else "one B-spline span per axis"
+        )
+        levels = set(self.iterations)
+        per_level = f"{self.iterations[0]}" if len(levels) == 1 else ", ".join(map(str, self.iterations))
+        shrink = (
+            f"shrunk by {self.shrink_factor}"
+            if self.shrink_factor
+            else "shrunk to a grid of about 4 mm (by 2 to 4, from the voxel size)"
+        )
+        where = "restricted to the image's foreground" if self.use_mask else "over the whole image"
+        return (
+            f"N4 bias-field correction [@n4] was run with antspyx [@antsx]: {spacing}, "
+            f"{len(self.iterations)} fitting levels of {per_level} iterations (a level stops below a change "
+            f"of {self.convergence_threshold:g}), the image {shrink} for the fit, the fit {where}."
+        )
+
 
 def n4_correct(
     data: np.ndarray, zooms: tuple[float, ...], mask: np.ndarray | None, settings: N4Settings = N4Settings()

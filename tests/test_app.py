@@ -257,6 +257,8 @@ def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_pa
         anat / "sub-01_mod-T1w_metrics.tsv"
     ).exists()
     assert (anat / "sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv").is_file()
+    report = (out / "sub-01.html").read_text()  # its methods: what ran, not a fixed text
+    assert "N4 bias-field correction" in report and "Zero-shot" not in report and "water fraction" in report
     (tmp_path / "masks/sub-01/anat").mkdir(parents=True)
     (tmp_path / "masks/sub-01/anat/sub-01_dseg.nii.gz").write_bytes(b"")
     result = inuprep(bids, out, "participant", "--derivatives", tmp_path / "masks", cwd=tmp_path)

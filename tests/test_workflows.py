@@ -1,5 +1,6 @@
 """Every factory builds, for every contrast and option, with the expected nodes."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,23 @@ def test_user_masks_reach_segmentation_and_evaluation(tmp_path):
     workflow = init_inuprep_wf(settings=settings, runs=RUNS[:2]).get_node("sub_01_wf")
     assert workflow._graph.number_of_edges() == 0
     assert "outputs_wf.ds_probseg_GM" in workflow.get_node("image_sub_01_T2w_wf").list_node_names()
+
+
+def test_methods_text_describes_what_the_graph_runs(tmp_path):
+    from inuprep.reports.subject import CITATIONS, methods_section
+    from inuprep.workflows.base import methods_text
+
+    workflow = init_inuprep_wf(settings=settings_for(tmp_path, "--methods", "n4"), runs=RUNS[:3])
+    text = methods_text(workflow.get_node("sub_01_wf"))
+    assert "N4 bias-field correction" in text and "B-spline control points every 200 mm" in text
+    assert "Zero-shot" not in text and "zeroshot" not in text
+    assert "Each T2w image" in text and "session's T1w image" in text and "deep_atropos" in text
+    assert "Each dixon-water image" in text and "no water/fat pair" in text  # the fat image is not given
+    assert text.count("N4 bias-field correction") == 1  # one paragraph per method, not per image
+    assert set(re.findall(r"\[@(\w+)\]", text)) <= set(CITATIONS)
+    html = methods_section(text)
+    assert '<a href="#ref-n4">' in html and 'id="ref-zeroshot"' not in html
+
+    settings = settings_for(tmp_path, "--methods", "zeroshot", "--seed", "11")
+    text = methods_text(init_inuprep_wf(settings=settings, runs=RUNS[3:]).get_node("sub_02_wf"))
+    assert "N4" not in text and "entropy variant" in text and "seed 11" in text

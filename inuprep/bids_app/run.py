@@ -130,12 +130,12 @@ def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
     return lines
 
 
-def write_report(subject: str, runs, settings, failures: list[str]) -> str:
+def write_report(subject: str, runs, settings, failures: list[str], methods: str) -> str:
     """Write the subject's HTML report; return a note for the summary line (a failure never raises)."""
     from inuprep.reports.subject import write_subject_report
 
     try:
-        path = write_subject_report(subject, runs, settings.methods, settings.output_dir, failures)
+        path = write_subject_report(subject, runs, settings.methods, settings.output_dir, failures, methods)
     except Exception as err:  # a report must never fail the run
         LOGGER.warning(f"sub-{subject}: the report could not be written ({type(err).__name__}: {err})")
         return ""
@@ -197,7 +197,7 @@ def run_participants(settings) -> int:
         }
     )
     from inuprep.bids_app.progress import Progress
-    from inuprep.workflows.base import init_inuprep_wf
+    from inuprep.workflows.base import init_inuprep_wf, methods_text
     from inuprep.workflows.image import image_wf_name
 
     try:
@@ -206,6 +206,8 @@ def run_participants(settings) -> int:
         LOGGER.error(f"inuprep: error: {err}")
         return EXIT_USAGE
     write_dataset_files(settings.output_dir, settings.bids_dir)
+    subjects = {run.subject for run in runs}
+    methods = {subject: methods_text(workflow.get_node(f"sub_{subject}_wf")) for subject in subjects}
     LOGGER.info(f"Settings written to {settings.write()}")
     if settings.write_graph:
         workflow.write_graph(graph2use="colored", format="svg", simple_form=True)
@@ -229,10 +231,10 @@ def run_participants(settings) -> int:
         if not any(settings.output_dir.glob(f"sub-*/log/{settings.run_uuid}/crash-*.txt")):
             broken = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
 
-    for subject in sorted({run.subject for run in runs} | set(failures)):
+    for subject in sorted(subjects | set(failures)):
         subject_runs = [run for run in runs if run.subject == subject]
         failures[subject] += run_failures(subject, subject_runs, settings, broken)
-        report = write_report(subject, subject_runs, settings, failures[subject])
+        report = write_report(subject, subject_runs, settings, failures[subject], methods.get(subject, ""))
         if failures[subject]:
             LOGGER.error(f"sub-{subject}: FAILED: " + "; ".join(failures[subject]) + report)
         else:

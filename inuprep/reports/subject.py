@@ -2,6 +2,7 @@
 
 import html
 import json
+import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -30,17 +31,7 @@ CITATIONS = {
     "cjv": "Ganzetti M, Wenderoth N, Mantini D. Intensity inhomogeneity correction of structural MR images: "
     "a data-driven approach to define input algorithm parameters. Front Neuroinform 10:10, 2016 (CJV).",
 }
-METHODS_TEXT = (
-    "Images were found with pybids [pybids] and processed with nipype [nipype]. Each image was corrected "
-    "for intensity non-uniformity with N4 [n4] (antspyx [antsx]; B-spline control points every 200 mm, "
-    "three fitting levels, fit inside the foreground) and with the zero-shot network [zeroshot] (a light "
-    "depthwise-separable CNN optimised on the image itself, inuprep's entropy variant). Tissue masks were "
-    "computed once per image from the consensus of the corrected images: ANTsPyNet deep_atropos [antsx] "
-    "when its model files were available, else deepbet brain extraction [deepbet] and Atropos [atropos] "
-    "with the MNI152 tissue maps as priors; the source is given for each image below. Homogeneity was "
-    "measured on the same masks for the original and every correction: the coefficient of variation per "
-    "tissue and the coefficient of joint variation [cjv]."
-)
+_CITE = re.compile(r"\[@(\w+)\]")
 _BROKEN_IMAGES = (
     "<script>window.addEventListener('load',()=>{const bad=[...document.images].filter("
     "i=>!i.complete||i.naturalWidth===0);document.body.dataset.brokenImages=bad.length;"
@@ -124,10 +115,32 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, fig
     return "".join(parts)  # fmt: skip
 
 
+def methods_section(text: str) -> str:
+    """Return the HTML of the methods text (paragraphs apart by a blank line; ``[@key]`` cites CITATIONS)."""
+    cited = list(dict.fromkeys(key for key in _CITE.findall(text) if key in CITATIONS))
+    number = {key: index for index, key in enumerate(cited, start=1)}
+
+    def link(match):
+        key = match.group(1)
+        return f'<a href="#ref-{key}">[{number[key]}]</a>' if key in number else match.group(0)
+
+    paragraphs = "".join(f"<p>{_CITE.sub(link, html.escape(p))}</p>" for p in text.split("\n\n"))
+    references = "".join(f'<li id="ref-{key}">{html.escape(CITATIONS[key])}</li>' for key in cited)
+    return f"<h2>Methods</h2>{paragraphs}<h3>References</h3><ol>{references}</ol>"
+
+
 def write_subject_report(
-    subject: str, runs: list[ImageRun], methods: tuple[str, ...], output_dir: Path, failures: list[str]
+    subject: str,
+    runs: list[ImageRun],
+    methods: tuple[str, ...],
+    output_dir: Path,
+    failures: list[str],
+    methods_text: str = "",
 ) -> Path:
-    """Write ``<output_dir>/sub-<subject>.html`` and its figures under ``sub-<subject>/figures/``."""
+    """Write ``<output_dir>/sub-<subject>.html`` and its figures under ``sub-<subject>/figures/``.
+
+    ``methods_text``: what was done, from the workflows that ran (``inuprep.workflows.base.methods_text``).
+    """
     figures_dir = output_dir / f"sub-{subject}" / "figures"  # made by the first figure written
     sections = []
     for run in runs:
@@ -139,10 +152,6 @@ def write_subject_report(
                             "</section>")  # fmt: skip
     failed = "".join(f"<li>{html.escape(reason)}</li>" for reason in failures)
     status = f'<p class="failed">Failed:</p><ul>{failed}</ul>' if failures else "<p>Every image finished.</p>"
-    methods_text = html.escape(METHODS_TEXT)
-    for key in CITATIONS:
-        methods_text = methods_text.replace(f"[{key}]", f'<a href="#ref-{key}">[{key}]</a>')
-    references = "".join(f'<li id="ref-{k}">{html.escape(v)}</li>' for k, v in CITATIONS.items())
     software = "".join(f"<li>{name} {html.escape(_version(name))}</li>" for name in SOFTWARE)
     page = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>inuprep: sub-{html.escape(subject)}</title>"
@@ -151,7 +160,7 @@ def write_subject_report(
         "img{max-width:100%}figure{margin:1em 0}figcaption{color:#555;font-size:0.9em}"
         ".failed{color:#b00020;font-weight:bold}section{border-top:1px solid #ccc;margin-top:2em}</style>"
         f"</head><body><h1>inuprep report: sub-{html.escape(subject)}</h1>{status}{''.join(sections)}"
-        f"<section><h2>Methods</h2><p>{methods_text}</p><h3>References</h3><ol>{references}</ol>"
-        f"<h3>Software</h3><ul>{software}</ul></section>{_BROKEN_IMAGES}</body></html>\n"
+        f"<section>{methods_section(methods_text) if methods_text else ''}<h3>Software</h3>"
+        f"<ul>{software}</ul></section>{_BROKEN_IMAGES}</body></html>\n"
     )
     return atomic_write_text(page, output_dir / f"sub-{subject}.html")

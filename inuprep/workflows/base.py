@@ -44,6 +44,15 @@ def init_inuprep_wf(*, settings: Settings, runs: list[ImageRun]) -> pe.Workflow:
     return workflow
 
 
+def methods_text(workflow: pe.Workflow) -> str:
+    """Return the ``__desc__`` of ``workflow`` and of its sub-workflows, breadth first, each text once."""
+    paragraphs, level = [], [workflow]
+    while level:
+        paragraphs += [wf.__desc__ for wf in level if getattr(wf, "__desc__", None)]
+        level = [node for wf in level for node in wf._graph.nodes() if isinstance(node, pe.Workflow)]
+    return "\n\n".join(dict.fromkeys(paragraphs))
+
+
 def user_masks(settings: Settings, run: ImageRun) -> UserMasks:
     """Return the masks ``--derivatives`` supplies for ``run`` (none without the option)."""
     return find_user_masks(settings.derivatives, run) if settings.derivatives else UserMasks()
@@ -75,6 +84,10 @@ def init_single_subject_wf(
     gets the water and fat images of its acquisition.
     """
     workflow = pe.Workflow(name=f"sub_{subject}_wf")
+    workflow.__desc__ = (
+        "The images were found with pybids [@pybids] and processed with nipype [@nipype] by inuprep; the "
+        "versions of the software used are listed below."
+    )
     image_wfs = {}
     t1w_of = {run: session_t1w(run, runs) for run in runs}
     t1w_of = {

@@ -4,21 +4,8 @@ from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
 from inuprep.interfaces.correction import N4Correction, ZeroShotCorrection
-
-DESCRIPTIONS = {
-    "n4": (
-        "N4 bias-field correction [N4ITK, @n4] was run with antspyx: B-spline control points every 200 mm, "
-        "three fitting levels of 50 iterations, the image shrunk to a grid of about 4 mm for the fit, "
-        "convergence threshold 1e-7, the fit restricted to the object's foreground."
-    ),
-    "zeroshot": (
-        "Zero-shot bias correction [@zeroshot] was run with inuprep: a depthwise-separable 3D CNN of about "
-        "3,000 parameters, optimised on this image alone (200 Adam steps, seeded), predicted a log-field "
-        "on a grid of about 16 mm from the image and the voxel coordinates; the field, smoothed by a "
-        "Gaussian of 32 mm, was chosen to minimise the entropy of the log-corrected intensities inside "
-        "the object's foreground (inuprep's entropy variant)."
-    ),
-}
+from inuprep.n4 import N4Settings
+from inuprep.zeroshot.correct import ZeroShotSettings
 
 
 def init_correction_wf(
@@ -53,16 +40,18 @@ def init_correction_wf(
     metadata
         Parameters, software and runtime for the sidecar.
     """
-    if method not in DESCRIPTIONS:
-        raise ValueError(f"unknown correction method '{method}'; choose from {sorted(DESCRIPTIONS)}")
+    # the interfaces' defaults are these settings' defaults
+    if method == "n4":
+        settings, interface = N4Settings(), N4Correction(num_threads=omp_nthreads)
+    elif method == "zeroshot":
+        settings = ZeroShotSettings(seed=seed)
+        interface = ZeroShotCorrection(num_threads=omp_nthreads, seed=seed)
+    else:
+        raise ValueError(f"unknown correction method '{method}'; choose from n4, zeroshot")
     workflow = pe.Workflow(name=name or f"{method}_wf")
-    workflow.__desc__ = DESCRIPTIONS[method]
+    workflow.__desc__ = settings.describe()
     inputnode = pe.Node(IdentityInterface(fields=["in_file", "mask_file"]), name="inputnode")
     outputnode = pe.Node(IdentityInterface(fields=["out_file", "bias_field", "metadata"]), name="outputnode")
-    if method == "n4":
-        interface = N4Correction(num_threads=omp_nthreads)
-    else:
-        interface = ZeroShotCorrection(num_threads=omp_nthreads, seed=seed)
     correct = pe.Node(interface, name="correct", n_procs=omp_nthreads, mem_gb=1.5)
     workflow.connect([
         (inputnode, correct, [("in_file", "in_file"), ("mask_file", "mask_file")]),

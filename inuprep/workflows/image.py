@@ -23,6 +23,42 @@ def image_wf_name(run: ImageRun) -> str:
     return "image_" + "".join(c if c.isalnum() else "_" for c in stem) + "_wf"
 
 
+def describe_image(run: ImageRun, reuse_t1w: bool, dixon_pair: bool, user_masks: UserMasks) -> str:
+    """Return the methods text of one image's workflow: its checks, masks and evaluation."""
+    if user_masks.dseg:
+        masks = "the tissue masks were the user's segmentation (a BIDS dseg given with --derivatives)"
+    elif run.contrast == "dixon" and dixon_pair:
+        masks = (
+            "the water and fat regions were taken from the water fraction of the acquisition's water and "
+            "fat images (water: a fraction of 0.5 or more), inside the Otsu foreground of their sum"
+        )
+    elif run.contrast == "dixon":
+        masks = (
+            "as no water/fat pair was found, dim and bright regions were found by Atropos [@atropos] (two "
+            "classes) in the consensus of the corrected images"
+        )
+    elif reuse_t1w:
+        masks = (
+            "the tissue masks were those of the session's T1w image, moved onto it by a rigid registration "
+            "(antspyx [@antsx], mutual information)"
+        )
+    else:
+        masks = (
+            "CSF, GM and WM masks were computed from the consensus of the corrected images with ANTsPyNet "
+            "deep_atropos [@antsx] when its model files were available, else (the offline fallback) with "
+            "deepbet brain extraction [@deepbet] and Atropos [@atropos] guided by the MNI152 tissue priors "
+            "registered to the image; the masks' sidecar names the source used"
+        )
+    regions = [label for label, _ in user_masks.regions]
+    extra = f" and on the user's masks ({', '.join(regions)})" if regions else ""
+    return (
+        f"Each {run.label} image was checked (3D, finite values, a valid affine), its foreground found "
+        f"with Otsu's threshold and corrected with each method below; {masks}. The original and every "
+        f"correction were evaluated on the same masks{extra}: the coefficient of variation per tissue and "
+        "the coefficient of joint variation [@cjv]."
+    )
+
+
 def init_image_wf(
     *,
     run: ImageRun,
@@ -77,16 +113,7 @@ def init_image_wf(
     """
     user_masks = user_masks or UserMasks()
     workflow = pe.Workflow(name=name or image_wf_name(run))
-    workflow.__desc__ = (
-        f"The {run.label} image was checked (3D, finite values, valid affine) and its foreground found "
-        "with Otsu's threshold. Tissue masks were computed once, from the consensus of every corrected "
-        "image, with ANTsPyNet deep_atropos when its model files were available, else with Atropos "
-        "guided by the MNI152 tissue priors registered to the image (a T2w reused its session's T1w masks "
-        "after a rigid registration; Dixon regions came from the water fraction; user masks took "
-        "precedence; the sidecars name the source used), and shared by the evaluation of every method "
-        "and of the original: the coefficient of variation per tissue and the coefficient of joint "
-        "variation [@cjv]."
-    )
+    workflow.__desc__ = describe_image(run, reuse_t1w, dixon_pair is not None, user_masks)
     inputnode = pe.Node(IdentityInterface(fields=["in_file", *T1W_FIELDS]), name="inputnode")
     inputnode.inputs.in_file = str(run.path)
     outputnode = pe.Node(IdentityInterface(fields=["metrics_tsv", *SEG_OUTPUTS]), name="outputnode")

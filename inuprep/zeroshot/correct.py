@@ -71,6 +71,34 @@ class ZeroShotSettings:
             input_downsample=self.input_downsample or (8 if paper else max(1, round(16.0 / min(zooms)))),
         )
 
+    def describe(self) -> str:
+        """Return these settings as a methods sentence (``[@key]`` marks a citation)."""
+        s = self.resolved((1.0, 1.0, 1.0))  # the voxel size changes only the default input grid
+        common = (
+            f"Zero-shot bias correction [@zeroshot] was run with inuprep ({s.variant} variant): a light 3D "
+            f"CNN of depthwise-separable convolutions (about 3,000 parameters) was optimised on this image "
+            f"alone with Adam ({s.iterations} steps, learning rate {s.learning_rate:g}"
+        )
+        if s.variant == "paper":
+            grid = f"downsampled by {s.input_downsample}"
+            return (
+                f"{common}, weight decay {s.weight_decay:g}, seed {s.seed}); from the image {grid} it "
+                f"predicted the parameters of {s.curve_steps} light-enhancement curves and a bias map, "
+                "under the paper's smoothness, spatial-consistency, exposure "
+                f"(level {s.exposure_level:g}) and reconstruction losses on a grid of about "
+                f"{s.loss_grid_mm:g} mm; the output is the enhanced image on the input's intensity scale."
+            )
+        grid = f"downsampled by {s.input_downsample}" if self.input_downsample else "on a grid of about 16 mm"
+        return (
+            f"{common} decayed to 0 along a cosine, weight decay {s.weight_decay:g}, seed {s.seed}); from "
+            f"the image {grid} and the voxel coordinates it predicted a log-field, smoothed by a Gaussian of "
+            f"{s.field_smoothing_mm:g} mm and bounded to +-{s.max_log_field:g}, chosen to minimise the "
+            f"entropy of the log-corrected intensities inside the image's foreground ({s.histogram_bins} "
+            f"bins, at most {s.max_samples} voxels of a grid of about {s.loss_grid_mm:g} mm) plus "
+            f"{s.smoothness_weight:g} times the field's smoothness penalty; the output is the image divided "
+            "by the field."
+        )
+
 
 @dataclass
 class ZeroShotResult:
