@@ -1,6 +1,5 @@
 """End to end: the App on small real anatomy (MNI152 at 3 mm) with sessions, runs, T2w and a Dixon pair."""
 
-import gzip
 import json
 import os
 import re
@@ -216,31 +215,6 @@ def test_the_group_table_of_an_image_is_its_discovered_contrast(tmp_path):
     assert table_key(tmp_path / "sub-01_mod-T2w_metrics.tsv") == "T2w"
 
 
-def test_a_failing_subject_does_not_stop_the_others(tmp_path, mni_3mm):
-    t1 = mni_3mm.get_fdata(dtype=np.float32)
-    nan_image = t1.copy()
-    nan_image[10, 10, 10] = np.nan
-    bids = make_bids(
-        tmp_path / "bids",
-        {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1), "sub-02/anat/sub-02_T1w.nii.gz": nan_image},
-        affine=mni_3mm.affine,
-    )
-    (bids / "sub-03/anat").mkdir(parents=True)
-    (bids / "sub-03/anat/sub-03_T1w.nii.gz").write_bytes(gzip.compress(b"truncated"))
-    out = tmp_path / "out"
-    result = inuprep(bids, out, "participant", "-w", tmp_path / "work", "--nprocs", 2, cwd=tmp_path)
-    text = result.stdout + result.stderr
-    assert result.returncode == 1, text
-    assert "Traceback" not in text
-    assert "sub-01: done" in text
-    assert "sub-02: FAILED" in text and "NaN or Inf" in text
-    assert "sub-03_T1w.nii.gz: not a readable NIfTI" in text
-    assert (out / "sub-01/anat/sub-01_desc-n4_T1w.nii.gz").is_file()
-    assert not list((out / "sub-02").rglob("*.nii*")) and not (out / "sub-03").exists()
-    assert "not a readable NIfTI" in (out / "sub-03.html").read_text()  # its report says why
-    assert (out / "dataset_description.json").is_file()
-
-
 def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_path):
     water, fat = dixon_pair()
     bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": water}, np.diag([3.0, 3, 3, 1]))
@@ -274,13 +248,19 @@ def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_pa
         (["{bids}", "{bids}/out", "participant"], "inside bids_dir"),
         (["{bids}", "/dev/null/out", "participant"], "output_dir /dev/null/out cannot be created"),
         (["{bids}", "{tmp}/out", "participant", "-w", "{bids}/dataset_description.json"], "is a file"),
+        (["{bids}", "{tmp}/file", "participant"], "output_dir {tmp}/file is a file"),
+        (["{empty}", "{tmp}/out", "participant"], "no T1w, T2w or Dixon images in {empty}"),
     ],
 )
 def test_input_errors_exit_2_in_one_line(tmp_path, argv, message):
     bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": None})
-    result = inuprep(*[a.format(tmp=tmp_path, bids=bids) for a in argv], cwd=tmp_path)
+    empty = make_bids(tmp_path / "empty", {})  # a dataset_description.json and nothing else
+    (tmp_path / "file").write_text("")
+    folders = {"tmp": tmp_path, "bids": bids, "empty": empty}
+    result = inuprep(*[a.format(**folders) for a in argv], cwd=tmp_path)
+    message = message.format(**folders)
     assert result.returncode == 2
-    assert message in result.stdout + result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "out").exists()
 
@@ -303,7 +283,7 @@ def running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
 def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tmp_path, mni_3mm, signum):
     from inuprep.runtime import descendants
 
@@ -312,28 +292,75 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
     bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
     out, work = tmp_path / "out", tmp_path / "work"
     argv = [sys.executable, "-m", "inuprep.bids_app.run", bids, out, "participant", "-w", work, "--nprocs", 2]
-    app = subprocess.Popen(list(map(str, argv)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    app = subprocess.Popen(
+        list(map(str, argv)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     for line in app.stdout:  # the workers are busy once a first step has ended
         if "correction done" in line:
             break
     workers = descendants(app.pid)
     assert workers
-    app.send_signal(signum)
+    if signum == signal.SIGINT:  # Ctrl-C: the terminal signals the whole foreground process group
+        os.killpg(app.pid, signum)
+    else:  # a scheduler's time limit, scancel, kill
+        app.send_signal(signum)
     sent = time.monotonic()
     _, stderr = app.communicate(timeout=120)
     while any(running(pid) for pid in workers) and time.monotonic() - sent < 60:
         time.sleep(0.5)
     assert time.monotonic() - sent < 20, "the App or its workers took too long to stop"
     assert not [pid for pid in workers if running(pid)], "orphaned workers"
-    if signum == signal.SIGTERM:  # SIGKILL leaves the App no word
+    if signum != signal.SIGKILL:  # SIGKILL leaves the App no word
         assert app.returncode == 128 + signum
-        assert stderr.count("\n") == 1 and "terminated by SIGTERM" in stderr and "rerun" in stderr, stderr
+        name = signal.Signals(signum).name
+        assert stderr.count("\n") == 1 and f"terminated by {name}" in stderr and "rerun" in stderr, stderr
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     for image in out.rglob("*.nii.gz"):
         assert np.isfinite(nb.load(image).get_fdata()).all()
+    if signum == signal.SIGINT:
+        return  # the same handler as SIGTERM; the reruns are tested after SIGTERM and SIGKILL
+    # a finished correction has its hash file; a rerun must not run it again
+    corrections = work.rglob("correct/_0x*.json")
+    finished = {path: path.stat().st_mtime_ns for path in corrections if "unfinished" not in path.name}
+    assert finished  # at least the step that printed "correction done"
     rerun = inuprep(bids, out, "participant", "-w", work, "--nprocs", 2, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "sub-01: done" in rerun.stdout and "sub-02: done" in rerun.stdout
+    assert {path: path.stat().st_mtime_ns for path in finished} == finished
+
+
+def test_two_runs_into_one_output_folder_both_finish_and_the_group_sees_both(tmp_path, mni_3mm):
+    from concurrent.futures import ThreadPoolExecutor
+
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
+    bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
+    out, work = tmp_path / "out", tmp_path / "work"  # one work folder too, as job-array tasks may share
+    argv = ["-w", work, "--nprocs", 1, "--methods", "n4"]
+    with ThreadPoolExecutor(2) as pool:  # two jobs of one array, started together
+        results = list(
+            pool.map(
+                lambda label: inuprep(
+                    bids, out, "participant", "--participant-label", label, *argv, cwd=tmp_path
+                ),
+                ("01", "02"),
+            )
+        )
+    for label, result in zip(("01", "02"), results, strict=True):
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"sub-{label}: done" in result.stdout
+    description = json.loads((out / "dataset_description.json").read_text())
+    assert description["DatasetType"] == "derivative" and description["GeneratedBy"][0]["Name"] == "inuprep"
+    assert (out / ".bidsignore").read_text().splitlines()[0]
+    assert not [p for p in out.rglob("*") if p.name.startswith(".") and p.name != ".bidsignore"]
+    assert len(list((out / "logs").glob("inuprep_settings_*.json"))) == 2
+    group = inuprep(bids, out, "group", "-w", work, cwd=tmp_path)
+    assert group.returncode == 0, group.stdout + group.stderr
+    assert set(pd.read_csv(out / "group_T1w.tsv", sep="\t").n_images) == {2}
 
 
 def test_a_disk_too_small_for_the_run_is_refused_in_one_line(tmp_path, mni_3mm):
