@@ -378,3 +378,32 @@ def test_a_disk_too_small_for_the_run_is_refused_in_one_line(tmp_path, mni_3mm):
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("\n") == 1 and f"--work-dir {full / 'work'} has 1 MB free" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_disk_that_fills_during_the_run_fails_in_one_line_and_a_rerun_resumes(tmp_path, mni_3mm):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)]
+    if os.getuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("a disk that fills is simulated with an 8 MB tmpfs, which needs root")
+    try:
+        t1 = mni_3mm.get_fdata(dtype=np.float32)
+        bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
+        argv = [bids, tmp_path / "out", "participant", "-w", disk / "work", "--methods", "n4", "--nprocs", 2]
+        command = [sys.executable, "-m", "inuprep.bids_app.run", *map(str, argv)]
+        app = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in app.stdout:  # then another job fills the disk while the masks are computed
+            if "N4 correction done" in line:
+                break
+        with open(disk / "filler", "wb") as filler, pytest.raises(OSError, match="No space left"):
+            filler.write(bytes(8 << 20))
+        _, stderr = app.communicate(timeout=300)
+        (disk / "filler").unlink()
+        rerun = inuprep(*argv, cwd=tmp_path)
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert app.returncode == 1, stderr
+    assert stderr.count("\n") == 1, stderr
+    assert f"a disk filled up during the run (--work-dir {disk / 'work'} has 0 MB free now)" in stderr
+    assert "rerun the same command" in stderr
+    assert rerun.returncode == 0 and "sub-01: done" in rerun.stdout, rerun.stdout + rerun.stderr

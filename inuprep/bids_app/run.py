@@ -45,6 +45,7 @@ def configure_logging(settings) -> Path:
     LOGGER.handlers = [progress, problems]
     LOGGER.setLevel(logging.DEBUG if settings.verbose else logging.INFO)
     LOGGER.propagate = False
+    logging.raiseExceptions = False  # a log on a full disk must not print tracebacks over the progress
     return log_file
 
 
@@ -85,17 +86,19 @@ def disk_space_error(runs, settings) -> str | None:
 
     Each image needs about (2 + 2 x methods) float32 copies of itself in the work folder (checked image,
     corrections, fields, masks) and as many in the output folder (measured at 3 mm: 3 copies each for N4
-    alone). A disk that fills during a run makes nipype stall, so the run does not start.
+    alone), less what a resumed run's finished steps already hold there.
     """
     import nibabel as nb
     import numpy as np
 
     volume = sum(4 * int(np.prod(nb.load(run.path).shape[:3])) for run in runs)
+    resumed = {settings.work_dir / "inuprep_wf" / f"sub_{run.subject}_wf" for run in runs}
+    done = sum(path.stat().st_size for folder in resumed for path in folder.rglob("*") if path.is_file())
     needed, disks = defaultdict(int), {}  # by device: work and output may share one
     for name, folder in (("--work-dir", settings.work_dir), ("output_dir", settings.output_dir)):
         existing = existing_ancestor(folder)
         device = os.stat(existing).st_dev
-        needed[device] += volume * (2 + 2 * len(settings.methods))
+        needed[device] += volume * (2 + 2 * len(settings.methods)) - (done if name == "--work-dir" else 0)
         disks.setdefault(device, (f"{name} {folder}", shutil.disk_usage(existing).free))
     for device, (where, free) in disks.items():
         if free < needed[device]:
@@ -116,6 +119,16 @@ def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
 
     crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
     crashes = [f"{crash_reason(crash)} (details: {crash})" for crash in sorted(crash_dir.glob("crash-*.txt"))]
+    if any("No space left on device" in crash for crash in crashes):  # one cause, often many crash files
+        free = {
+            f"{name} {folder}": shutil.disk_usage(existing_ancestor(folder)).free
+            for name, folder in (("--work-dir", settings.work_dir), ("output_dir", settings.output_dir))
+        }
+        where = min(free, key=free.get)
+        return [
+            f"a disk filled up during the run ({where} has {free[where] / 1e6:.0f} MB free now): free "
+            f"space, then rerun the same command to resume from the finished steps (details: {crash_dir})"
+        ]
     if crashes:
         return crashes
     if broken:
