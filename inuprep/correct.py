@@ -11,9 +11,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from inuprep.bids_app.derivatives import replacing, write_json
-from inuprep.runtime import terminate_on_signals
+from inuprep.runtime import terminate_on_signals, unwritable_reason
 
-EXIT_OK, EXIT_INPUT = 0, 2
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +64,7 @@ def overwritten_input(args: argparse.Namespace) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Correct one image; return 0, or 2 with a one-line error and no output for bad input."""
+    """Correct one image; return 0, 2 for bad input or 1 for a failed write (a one-line error, no output)."""
     with terminate_on_signals():  # SIGTERM from a scheduler or the App: finally blocks run
         return correct(argv)
 
@@ -72,10 +72,13 @@ def main(argv: list[str] | None = None) -> int:
 def correct(argv: list[str] | None) -> int:
     """Parse ``argv``, correct the image and write the outputs; return the exit code."""
     args = build_parser().parse_args(argv)
+    outputs = [args.out_file] + ([args.field] if args.field is not None else [])
     clash = overwritten_input(args)
-    if clash:
-        print(f"inuprep-correct: error: {clash} would overwrite an input; choose another output path",
-              file=sys.stderr)  # fmt: skip
+    unwritable = {path.parent: unwritable_reason(path.parent) for path in outputs}
+    where = next((folder for folder, reason in unwritable.items() if reason), None)
+    if clash or where:
+        problem = f"{clash} would overwrite an input" if clash else f"{where} {unwritable[where]}"
+        print(f"inuprep-correct: error: {problem}; choose another output path", file=sys.stderr)
         return EXIT_INPUT
     import nibabel as nb
     import numpy as np
@@ -135,11 +138,21 @@ def correct(argv: list[str] | None) -> int:
     meta["RuntimeSeconds"] = round(time.perf_counter() - start, 2)
     print(f"{meta['BiasCorrectionMethod']}: corrected in {meta['RuntimeSeconds']:.1f} s", flush=True)
     reference = nb.load(args.in_file)
-    outputs = [(corrected, args.out_file)] + ([(field, args.field)] if args.field is not None else [])
-    with ThreadPoolExecutor(len(outputs)) as pool:  # gzip releases the GIL: both files at once
-        for job in [pool.submit(save_atomically, image, reference, path) for image, path in outputs]:
-            job.result()
-    write_json(meta, sidecar_path(args.out_file))
+    new = [path for path in [*outputs, sidecar_path(args.out_file)] if not path.exists()]
+    try:
+        with ThreadPoolExecutor(len(outputs)) as pool:  # gzip releases the GIL: both files at once
+            images = zip([corrected, field][: len(outputs)], outputs, strict=True)
+            jobs = [pool.submit(save_atomically, image, reference, path) for image, path in images]
+            for job in jobs:
+                job.result()
+        write_json(meta, sidecar_path(args.out_file))
+    except OSError as err:  # a full disk, a folder gone: no output set is left half written
+        for path in new:
+            path.unlink(missing_ok=True)
+        folder = Path(err.filename).parent if err.filename else args.out_file.parent
+        print(f"inuprep-correct: error: cannot write into {folder} ({err.strerror or err}); free space or "
+              "choose another output path", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
     return EXIT_OK
 
 
