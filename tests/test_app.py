@@ -250,6 +250,11 @@ def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_pa
         (["{bids}", "{tmp}/out", "participant", "-w", "{bids}/dataset_description.json"], "is a file"),
         (["{bids}", "{tmp}/file", "participant"], "output_dir {tmp}/file is a file"),
         (["{empty}", "{tmp}/out", "participant"], "no T1w, T2w or Dixon images in {empty}"),
+        (["{tmp}/gone", "{tmp}/out", "participant"], "{tmp}/gone: no such directory"),
+        (
+            ["{bids}", "{tmp}/out", "participant", "--bids-filter-file", "{tmp}/file"],
+            "file is not valid JSON",
+        ),
     ],
 )
 def test_input_errors_exit_2_in_one_line(tmp_path, argv, message):
@@ -260,7 +265,10 @@ def test_input_errors_exit_2_in_one_line(tmp_path, argv, message):
     result = inuprep(*[a.format(**folders) for a in argv], cwd=tmp_path)
     message = message.format(**folders)
     assert result.returncode == 2
-    assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    usage = result.stderr.startswith("usage: ")  # argparse's errors follow its usage lines
+    assert message in result.stderr.splitlines()[-1] and (usage or result.stderr.count("\n") == 1), (
+        result.stderr
+    )
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "out").exists()
 
