@@ -1,16 +1,27 @@
 """Zero-shot against N4 with known fields: anatomy x field family x strength x seed, whole processes.
 
-Each case multiplies a clean anatomy by a simulated field (``inuprep.simulate``) plus Rician noise, then runs
-``inuprep-correct --method n4`` and ``--method zeroshot`` as separate processes, exactly as a user would
-(defaults: foreground mask, ``--num-threads`` as given). Tissue masks come from a 3-class Atropos fit to the
-CLEAN image (posterior > 0.9), so they favour no method. Printed per case and on average: CV of CSF/GM/WM,
-CJV (WM/GM), relative MAE against the clean image after the best global scale (inside the brain),
-correlation of log fields inside the brain, the wall time of each process and its peak memory (RSS).
+Each case multiplies an anatomy by a simulated field (``inuprep.simulate``) plus Rician noise, then runs
+``inuprep-correct`` once per method as a separate process, exactly as a user would (defaults: foreground
+mask, ``--num-threads`` as given). Tissue masks come from a 3-class Atropos fit to the unbiased image
+(posterior > 0.9), so they favour no method. Printed per case and on average: CV of CSF/GM/WM, CJV (WM/GM),
+relative MAE against the reference after the best global scale (inside the brain), correlation and slope of
+the estimated log-field regressed on the true one (a slope below 1: a shrunk field), the wall time of each
+process and its peak memory (RSS); then, per field family and per kind of anatomy, how often each zero-shot
+variant beats N4.
 
-    python benchmarks/zeroshot_vs_n4.py [--anatomies mni152 colin27] [--families polynomial bspline coil]
-        [--strengths 2 4] [--seeds 1] [--tsv results.tsv] [--size256]
+Anatomies: ``mni152`` and ``colin27`` (clean templates: the reference is the clean image) and the real,
+skull-stripped, not bias-corrected ds002748 scans in ``../shared/data`` (``ds2748s01`` ...). A real scan has a
+field of its own, so each method is judged on what it adds: its correction of the biased scan against its
+own correction of the scan as acquired (relative MAE), and its field on the biased scan divided by its field
+on the scan as acquired against the simulated field.
 
-``--size256`` instead zero-pads the MNI152 T1 to 256^3 voxels and reports each method's peak memory.
+    python benchmarks/zeroshot_vs_n4.py [--anatomies mni152 colin27 ds2748s01] [--families polynomial ...]
+        [--strengths 1.22 1.5 2 4] [--seeds 4 5] [--methods n4 zeroshot zeroshot-paper] [--tsv results.tsv]
+    python benchmarks/zeroshot_vs_n4.py --size256     # peak memory at 256^3
+    python benchmarks/zeroshot_vs_n4.py --prisma      # the measured receive field of sub-prisma3t
+
+Strengths are max/min of the field inside the brain; BrainWeb's 20 % and 40 % inhomogeneity levels (a field
+of +-10 % and +-20 %) are max/min 1.22 and 1.5.
 """
 
 import argparse
@@ -23,29 +34,40 @@ from pathlib import Path
 import nibabel as nb
 import numpy as np
 
-COLIN27 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "templates" / "colin27_mricron"
-METHODS = ("n4", "zeroshot")
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+#: method name -> inuprep-correct arguments
+METHODS = {
+    "n4": ["--method", "n4"],
+    "zeroshot": ["--method", "zeroshot"],
+    "zeroshot-paper": ["--method", "zeroshot", "--variant", "paper"],
+    "zeroshot-entropy": ["--method", "zeroshot", "--variant", "entropy"],
+}
 
 
-def load_anatomy(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return a clean 1 mm brain image, its brain mask and its affine."""
+def load_anatomy(name: str) -> tuple[np.ndarray, np.ndarray, nb.Nifti1Image, bool]:
+    """Return an unbiased brain image, its brain mask, its NIfTI (grid) and whether it is a real scan."""
     if name == "mni152":
         from inuprep.simulate import template_anatomy
 
         clean, _, _, affine = template_anatomy(1.0)
-        return clean, clean > 0.1 * clean.max(), affine
+        return clean, clean > 0.1 * clean.max(), nb.Nifti1Image(clean, affine), False
     if name == "colin27":
-        img = nb.load(COLIN27 / "ch2bet.nii.gz")
-        clean = img.get_fdata(dtype=np.float32)
-        return clean, clean > 0.1 * clean.max(), img.affine
-    raise SystemExit(f"unknown anatomy '{name}'; use mni152 or colin27")
+        img = nb.load(DATA / "templates" / "colin27_mricron" / "ch2bet.nii.gz")
+        real = False
+    elif name.startswith("ds2748s"):
+        img = nb.load(DATA / "bids" / f"sub-{name}" / "anat" / f"sub-{name}_T1w.nii.gz")
+        real = True
+    else:
+        raise SystemExit(f"unknown anatomy '{name}'; use mni152, colin27 or ds2748sNN")
+    clean = img.get_fdata(dtype=np.float32)
+    return clean, clean > 0.1 * np.percentile(clean[clean > 0], 99), img, real
 
 
-def tissue_masks(clean: np.ndarray, brain: np.ndarray) -> dict[str, np.ndarray]:
-    """Return CSF/GM/WM masks: Atropos on the clean image, posterior > 0.9."""
+def tissue_masks(clean: np.ndarray, brain: np.ndarray, zooms) -> dict[str, np.ndarray]:
+    """Return CSF/GM/WM masks: Atropos on the unbiased image, posterior > 0.9."""
     from inuprep.segmentation import atropos_classes
 
-    _, probs = atropos_classes(clean, (1.0, 1.0, 1.0), brain, 3)
+    _, probs = atropos_classes(clean, tuple(float(z) for z in zooms), brain, 3)
     return {name: brain & (p > 0.9) for name, p in zip(("csf", "gm", "wm"), probs, strict=True)}
 
 
@@ -56,7 +78,7 @@ def run_process(command: list[str]) -> tuple[float, float]:
     children's ru_maxrss would include this (large) parent's memory, inherited at fork.
     """
     start = time.perf_counter()
-    process = subprocess.Popen(command, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     status_file, peak_kb = Path(f"/proc/{process.pid}/status"), 0
     while process.poll() is None:
         try:
@@ -74,22 +96,31 @@ def run_process(command: list[str]) -> tuple[float, float]:
 def correct(method: str, in_file: Path, threads: int) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Run ``inuprep-correct`` as a process; return the corrected image, the field, time and memory."""
     out, field = in_file.with_name(f"{method}.nii.gz"), in_file.with_name(f"{method}_field.nii.gz")
-    command = [sys.executable, "-m", "inuprep.correct", str(in_file), str(out), "--method", method,
+    command = [sys.executable, "-m", "inuprep.correct", str(in_file), str(out), *METHODS[method],
                "--field", str(field), "--num-threads", str(threads)]  # fmt: skip
     elapsed, memory = run_process(command)
     image, estimate = (nb.load(path).get_fdata(dtype=np.float32) for path in (out, field))
     return image, estimate, elapsed, memory
 
 
-def scores(image, clean, brain, masks, estimate=None, truth=None) -> dict[str, float]:
-    """Return CV per tissue, CJV, relative MAE and (with fields) the log-field correlation."""
+def field_fit(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Return the correlation and the slope of the estimated log-field regressed on the true one."""
+    est, true = np.log(estimate), np.log(truth)
+    return {
+        "log_corr": float(np.corrcoef(est, true)[0, 1]),
+        "log_slope": float(np.cov(est, true)[0, 1] / np.var(true, ddof=1)),
+    }
+
+
+def scores(image, reference, brain, masks, estimate=None, truth=None) -> dict[str, float]:
+    """Return CV per tissue, CJV, relative MAE and (with fields) the fit of the log-field."""
     from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, relative_mae
 
     row = {f"cv_{name}": coefficient_of_variation(image[mask]) for name, mask in masks.items()}
     row["cjv"] = coefficient_of_joint_variation(image[masks["wm"]], image[masks["gm"]])
-    row["rel_mae"] = relative_mae(image[brain], clean[brain])
+    row["rel_mae"] = relative_mae(image[brain], reference[brain])
     if estimate is not None:
-        row["log_corr"] = float(np.corrcoef(np.log(estimate[brain]), np.log(truth[brain]))[0, 1])
+        row.update(field_fit(estimate[brain], truth[brain]))
     return row
 
 
@@ -104,9 +135,39 @@ def size256(threads: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         in_file = Path(tmp) / "biased.nii.gz"
         nb.Nifti1Image(biased, affine).to_filename(in_file)
-        for method in METHODS:
+        for method in ("n4", "zeroshot"):
             *_, elapsed, memory = correct(method, in_file, threads)
             print(f"256^3 {method:9s} {elapsed:6.1f} s  peak {memory:7.0f} MB")
+
+
+def prisma(methods: list[str], threads: int) -> None:
+    """Print each method's residual against the measured receive field of sub-prisma3t.
+
+    One acquisition reconstructed without and with Prescan Normalize: their ratio inside the head is the
+    receive field the scanner removed. Each method corrects the raw image; the residual is its log-field
+    minus the measured one (each less its mean), whose standard deviation is printed (the input: the
+    measured log-field's own).
+    """
+    from inuprep.image import foreground_mask
+
+    anat = DATA / "bids" / "sub-prisma3t" / "anat"
+    raw_file = anat / "sub-prisma3t_acq-noprescannorm_T1w.nii.gz"
+    raw, normalised = (nb.load(anat / f"sub-prisma3t_acq-{acq}_T1w.nii.gz").get_fdata(dtype=np.float32)
+                       for acq in ("noprescannorm", "prescannorm"))  # fmt: skip
+    head = foreground_mask(normalised) & (raw > 0) & (normalised > 0)
+    measured = np.log(raw[head] / normalised[head])
+    print(f"sub-prisma3t: {head.sum()} head voxels; measured log-field std {measured.std():.3f} "
+          f"(5th-95th percentile ratio {np.exp(np.percentile(measured, 5)):.2f}-"
+          f"{np.exp(np.percentile(measured, 95)):.2f})")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        in_file = Path(tmp) / "raw.nii.gz"
+        in_file.write_bytes(raw_file.read_bytes())
+        for method in methods:
+            _, estimate, elapsed, _ = correct(method, in_file, threads)
+            residual = np.log(estimate[head]) - measured
+            fit = field_fit(estimate[head], np.exp(measured))
+            print(f"  {method:17s} residual log-ratio std {np.std(residual):.3f}  "
+                  f"corr {fit['log_corr']:.3f}  slope {fit['log_slope']:.3f}  {elapsed:5.1f} s")  # fmt: skip
 
 
 def main() -> None:
@@ -118,19 +179,27 @@ def main() -> None:
     parser.add_argument("--anatomies", nargs="+", default=["mni152", "colin27"])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--strengths", nargs="+", type=float, default=[2.0, 4.0],
-                        help="max/min of the field inside the brain")  # fmt: skip
+                        help="max/min inside the brain (BrainWeb 20 %%: 1.22, 40 %%: 1.5)")  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
+    parser.add_argument("--methods", nargs="+", default=["n4", "zeroshot"], choices=list(METHODS))
     parser.add_argument("--threads", type=int, default=2, help="--num-threads of each process")
     parser.add_argument("--tsv", type=Path, help="also write every row here")
     parser.add_argument("--size256", action="store_true", help="only the 256^3 memory check")
+    parser.add_argument("--prisma", action="store_true", help="only the measured field of sub-prisma3t")
     args = parser.parse_args()
     if args.size256:
         return size256(args.threads)
+    if args.prisma:
+        return prisma(args.methods, args.threads)
 
     rows = []
     for anatomy in args.anatomies:
-        clean, brain, affine = load_anatomy(anatomy)
-        masks = tissue_masks(clean, brain)
+        clean, brain, img, real = load_anatomy(anatomy)
+        masks = tissue_masks(clean, brain, img.header.get_zooms()[:3])
+        with tempfile.TemporaryDirectory() as tmp:  # a real scan: each method's own correction of it
+            in_file = Path(tmp) / "acquired.nii.gz"
+            nb.Nifti1Image(clean, img.affine, img.header).to_filename(in_file)
+            own = {m: correct(m, in_file, args.threads)[:2] for m in args.methods} if real else {}
         for family in args.families:
             for strength in args.strengths:
                 for seed in args.seeds:
@@ -139,47 +208,65 @@ def main() -> None:
                     rows.append({**case, "method": "input", **scores(biased, clean, brain, masks)})
                     with tempfile.TemporaryDirectory() as tmp:
                         in_file = Path(tmp) / "biased.nii.gz"
-                        nb.Nifti1Image(biased, affine).to_filename(in_file)
-                        for method in METHODS:
+                        nb.Nifti1Image(biased, img.affine, img.header).to_filename(in_file)
+                        for method in args.methods:
                             image, estimate, elapsed, memory = correct(method, in_file, args.threads)
-                            metrics = scores(image, clean, brain, masks, estimate, field)
+                            reference, estimate = (
+                                (own[method][0], estimate / own[method][1]) if real else (clean, estimate)
+                            )
+                            metrics = scores(image, reference, brain, masks, estimate, field)
                             rows.append({**case, "method": method, **metrics, "time_s": elapsed,
                                          "peak_mb": memory})  # fmt: skip
-                    print_case(rows[-3:])
+                    print_case(rows[-1 - len(args.methods) :])
     summarise(rows, args.tsv)
 
 
 def print_case(rows: list[dict]) -> None:
-    """Print the three rows of one case."""
+    """Print the rows of one case."""
     case = rows[0]
     print(f"{case['anatomy']} {case['family']} x{case['strength']:g} seed {case['seed']}", flush=True)
     for row in rows:
         timing = f"{row['time_s']:6.1f} s {row['peak_mb']:6.0f} MB" if "time_s" in row else ""
-        corr = f"{row['log_corr']:6.3f}" if "log_corr" in row else " " * 6
+        fit = f"{row['log_corr']:6.3f} {row['log_slope']:6.3f}" if "log_corr" in row else " " * 13
         cvs = "/".join(f"{row[f'cv_{tissue}']:.3f}" for tissue in ("csf", "gm", "wm"))
-        print(f"  {row['method']:9s} CV csf/gm/wm {cvs}  CJV {row['cjv']:.3f}  relMAE {row['rel_mae']:.3f}"
-              f"  corr {corr}  {timing}", flush=True)  # fmt: skip
+        print(f"  {row['method']:17s} CV csf/gm/wm {cvs}  CJV {row['cjv']:.3f}  relMAE {row['rel_mae']:.3f}"
+              f"  corr/slope {fit}  {timing}", flush=True)  # fmt: skip
 
 
 def summarise(rows: list[dict], tsv: Path | None) -> None:
-    """Print the mean of every method, the zero-shot/N4 time ratio and the win counts."""
+    """Print the mean of every method, then each zero-shot variant's wins over N4 and its time ratio."""
     import pandas as pd
 
     table = pd.DataFrame(rows)
+    table["kind"] = np.where(table.anatomy.str.startswith("ds2748"), "real", "template")
     if tsv is not None:
         table.to_csv(tsv, sep="\t", index=False, float_format="%.4f")
     print("\nmean over cases")
     means = table.groupby("method", sort=False).mean(numeric_only=True)
     print(means.drop(columns=["strength", "seed"]).round(3).to_string())
-    by_case = table.pivot_table(index=["anatomy", "family", "strength", "seed"], columns="method",
-                                values=["cjv", "rel_mae", "time_s"])  # fmt: skip
-    n = len(by_case)
-    for metric in ("cjv", "rel_mae"):
-        values = by_case[metric]
-        print(f"{metric}: zero-shot < N4 in {int((values.zeroshot < values.n4).sum())}/{n} cases; "
-              f"zero-shot worse than input in {int((values.zeroshot > values.input).sum())}/{n}")  # fmt: skip
-    ratio = by_case["time_s"].zeroshot / by_case["time_s"].n4
-    print(f"wall time zero-shot / N4: mean {ratio.mean():.2f} (min {ratio.min():.2f}, max {ratio.max():.2f})")
+    cases = ["anatomy", "family", "strength", "seed"]
+    by_case = table.pivot_table(index=cases, columns="method", values=["cjv", "rel_mae", "time_s"])
+    groups = {"all": slice(None)}
+    groups.update(
+        {family: by_case.index.get_level_values("family") == family for family in table.family.unique()}
+    )
+    kinds = table.drop_duplicates("anatomy").set_index("anatomy").kind
+    anatomy_kind = kinds.loc[by_case.index.get_level_values("anatomy")].to_numpy()
+    groups.update({kind: anatomy_kind == kind for kind in kinds.unique()})
+    for method in [m for m in table.method.unique() if m.startswith("zeroshot")]:
+        print(f"\n{method} against n4 (wins: lower is better; worse: than the input)")
+        for name, rows_of in groups.items():
+            part = by_case[rows_of]
+            line = [f"  {name:10s} n={len(part):3d}"]
+            for metric in ("cjv", "rel_mae"):
+                values = part[metric]
+                line.append(f"{metric} wins {int((values[method] < values.n4).sum()):3d}  mean "
+                            f"{values[method].mean():.3f} vs {values.n4.mean():.3f}  worse "
+                            f"{int((values[method] > values.input).sum())}")  # fmt: skip
+            print("  ".join(line))
+        ratio = by_case["time_s"][method] / by_case["time_s"].n4
+        print(f"  wall time {method} / n4: mean {ratio.mean():.2f} "
+              f"(min {ratio.min():.2f}, max {ratio.max():.2f})")  # fmt: skip
 
 
 if __name__ == "__main__":
