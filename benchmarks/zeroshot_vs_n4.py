@@ -40,6 +40,7 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 METHODS = {
     "n4": ["--method", "n4"],
     "zeroshot": ["--method", "zeroshot"],
+    "zeroshot-sharpen": ["--method", "zeroshot", "--variant", "sharpen"],
     "zeroshot-paper": ["--method", "zeroshot", "--variant", "paper"],
     "zeroshot-entropy": ["--method", "zeroshot", "--variant", "entropy"],
 }

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from inuprep.bids_app.derivatives import replacing, write_json
 from inuprep.runtime import terminate_on_signals, unwritable_reason
+from inuprep.zeroshot.correct import VARIANTS
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -31,10 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask", type=Path, help="restrict the fit to this mask (default: the foreground)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="zero-shot device")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the zero-shot optimisation")
-    parser.add_argument("--variant", choices=["entropy", "paper"], default="entropy",
-                        help="zero-shot variant: inuprep's, or the paper's losses as printed")  # fmt: skip
+    parser.add_argument("--variant", choices=VARIANTS, default=VARIANTS[0],
+                        help="zero-shot variant: N4's sharpening target or the entropy of the histogram, "
+                        "each with a smooth log-field, or the paper's losses as printed")  # fmt: skip
     parser.add_argument("--iterations", type=int, default=0,
-                        help="zero-shot optimisation steps (0: the variant's, 200 or 100)")  # fmt: skip
+                        help="zero-shot optimisation steps (0: the variant's, 250, 200 or 100)")  # fmt: skip
     parser.add_argument("--learning-rate", type=float, default=0.0,
                         help="zero-shot Adam step (0: the variant's, 0.02 or 0.005; the paper used 0.0005 "
                         "for Dixon images)")  # fmt: skip

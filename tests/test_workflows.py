@@ -120,4 +120,4 @@ def test_methods_text_describes_what_the_graph_runs(tmp_path):
 
     settings = settings_for(tmp_path, "--methods", "zeroshot", "--seed", "11")
     text = methods_text(init_inuprep_wf(settings=settings, runs=RUNS[3:]).get_node("sub_02_wf"))
-    assert "N4" not in text and "entropy variant" in text and "seed 11" in text
+    assert "N4 bias-field correction" not in text and "sharpen variant" in text and "seed 11" in text

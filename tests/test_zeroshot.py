@@ -50,14 +50,43 @@ def test_output_keeps_shape_and_explains_the_input(known_field, entropy_result):
     assert np.all(corrected[biased == 0] == 0)
 
 
-def test_same_seed_same_output(known_field, entropy_result):
+@pytest.mark.parametrize("variant", ["sharpen", "entropy"])
+def test_same_seed_same_output(known_field, variant):
     _, _, biased, mask, _, _ = known_field
-    settings = ZeroShotSettings(variant="entropy", seed=3, iterations=5)
+    settings = ZeroShotSettings(variant=variant, seed=3, iterations=5)
     first = zeroshot_correct(biased, ZOOMS, mask, settings)
     again = zeroshot_correct(biased, ZOOMS, mask, settings)
-    other = zeroshot_correct(biased, ZOOMS, mask, ZeroShotSettings(variant="entropy", seed=4, iterations=5))
+    other = zeroshot_correct(biased, ZOOMS, mask, ZeroShotSettings(variant=variant, seed=4, iterations=5))
     assert np.array_equal(first.corrected, again.corrected) and first.losses == again.losses
     assert not np.array_equal(first.corrected, other.corrected)
+
+
+@pytest.mark.parametrize("family", ["polynomial", "bspline", "coil"])
+def test_the_default_sharpen_variant_recovers_a_known_field_of_each_family(family):
+    clean, wm, gm, _ = template_anatomy(3.0)
+    brain = clean > 0.1 * clean.max()
+    field, biased = simulate_bias(clean, 3.0, 7, family, brain)
+    result = zeroshot_correct(biased, ZOOMS, biased > 0.05 * biased.max(), ZeroShotSettings(seed=7))
+    estimated, true = np.log(result.field[brain]), np.log(field[brain])
+    assert np.corrcoef(estimated, true)[0, 1] > 0.9
+    assert 0.8 < np.cov(estimated, true)[0, 1] / true.var(ddof=1) < 1.2  # neither shrunk nor inflated
+    assert relative_mae(result.corrected[brain], clean[brain]) < 0.5 * relative_mae(
+        biased[brain], clean[brain]
+    )
+    before = coefficient_of_joint_variation(biased[wm], biased[gm])
+    assert coefficient_of_joint_variation(result.corrected[wm], result.corrected[gm]) < 0.5 * before
+
+
+def test_n4s_sharpening_pulls_each_value_toward_its_peak():
+    from inuprep.zeroshot.losses import sharpened
+
+    generator = torch.Generator().manual_seed(0)
+    peaks = torch.cat([torch.zeros(20_000), torch.full((20_000,), 0.5)])
+    blurred = (peaks + 0.06 * torch.randn(40_000, generator=generator)).requires_grad_()
+    target = sharpened(blurred, fwhm=0.15)
+    assert not target.requires_grad
+    assert (target - peaks).abs().mean() < 0.6 * (blurred.detach() - peaks).abs().mean()
+    assert float(target[:20_000].max()) < float(target[20_000:].min())  # the two peaks stay apart
 
 
 def test_paper_variant_lowers_cv_by_compressing_contrast(known_field):
