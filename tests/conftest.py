@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import nibabel as nb
@@ -92,3 +93,16 @@ def make_read_only(root: Path) -> dict[str, str]:
         if not path.is_symlink():
             path.chmod(0o444 if path.is_file() else 0o555)
     return tree_digests(root)
+
+
+@contextmanager
+def small_disk(folder: Path, size: str):
+    """Mount a tmpfs of ``size`` (e.g. "1m") on a new ``folder`` for the block; skip where that needs root."""
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]
+    if os.getuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip(f"a small disk is simulated with a {size} tmpfs, which needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import dixon_pair, inuprep, make_bids, save
+from conftest import dixon_pair, inuprep, make_bids, save, small_disk
 from inuprep.simulate import simulate_bias
 
 
@@ -372,31 +372,19 @@ def test_two_runs_into_one_output_folder_both_finish_and_the_group_sees_both(tmp
 
 
 def test_a_disk_too_small_for_the_run_is_refused_in_one_line(tmp_path, mni_3mm):
-    full = tmp_path / "full"
-    full.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(full)]
-    if os.getuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
-        pytest.skip("a small disk is simulated with a 1 MB tmpfs, which needs root")
-    try:
-        t1 = mni_3mm.get_fdata(dtype=np.float32)
-        bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
+    with small_disk(tmp_path / "full", "1m") as full:
         result = inuprep(bids, tmp_path / "out", "participant", "-w", full / "work", cwd=tmp_path)
-    finally:
-        subprocess.run(["umount", str(full)], check=True)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("\n") == 1 and f"--work-dir {full / 'work'} has 1 MB free" in result.stderr
     assert not (tmp_path / "out").exists()
 
 
 def test_a_disk_that_fills_during_the_run_fails_in_one_line_and_a_rerun_resumes(tmp_path, mni_3mm):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)]
-    if os.getuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
-        pytest.skip("a disk that fills is simulated with an 8 MB tmpfs, which needs root")
-    try:
-        t1 = mni_3mm.get_fdata(dtype=np.float32)
-        bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
+    with small_disk(tmp_path / "disk", "8m") as disk:
         argv = [bids, tmp_path / "out", "participant", "-w", disk / "work", "--methods", "n4", "--nprocs", 2]
         command = [sys.executable, "-m", "inuprep.bids_app.run", *map(str, argv)]
         app = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -408,8 +396,6 @@ def test_a_disk_that_fills_during_the_run_fails_in_one_line_and_a_rerun_resumes(
         _, stderr = app.communicate(timeout=300)
         (disk / "filler").unlink()
         rerun = inuprep(*argv, cwd=tmp_path)
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
     assert app.returncode == 1, stderr
     assert stderr.count("\n") == 1, stderr
     assert f"a disk filled up during the run (--work-dir {disk / 'work'} has 0 MB free now)" in stderr

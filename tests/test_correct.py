@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import os
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import nibabel as nb
 import numpy as np
 import pytest
 
-from conftest import save
+from conftest import save, small_disk
 from inuprep.simulate import polynomial_field
 
 
@@ -145,16 +144,9 @@ def test_an_output_that_cannot_be_written_fails_in_one_line_and_leaves_nothing(b
     result = correct(biased_file, "/dev/null/out.nii.gz", "--method", "n4")  # checked before the work
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "/dev/null is a file, not a folder; choose another output path" in result.stderr
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]  # far less than the outputs need
-    if os.getuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
-        pytest.skip("a full disk is simulated with a 64 kB tmpfs, which needs root")
-    try:
+    with small_disk(tmp_path / "disk", "64k") as disk:  # far less than the outputs need
         result = correct(biased_file, disk / "out.nii.gz", "--field", disk / "field.nii.gz", "--method", "n4")
         left = sorted(path.name for path in disk.iterdir())
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert f"cannot write into {disk} (No space left on device)" in result.stderr
     assert left == []
