@@ -81,6 +81,11 @@ def preflight(runs, bad_sidecars: dict):
     return readable, failures
 
 
+def written_folders(settings) -> tuple[tuple[str, Path], ...]:
+    """Return the folders a run writes into, each with the name the user gave it."""
+    return (("--work-dir", settings.work_dir), ("output_dir", settings.output_dir))
+
+
 def disk_space_error(runs, settings) -> str | None:
     """Return why the work or output folder's disk cannot hold the run (an estimate), else None.
 
@@ -91,11 +96,13 @@ def disk_space_error(runs, settings) -> str | None:
     import nibabel as nb
     import numpy as np
 
+    from inuprep.workflows.base import TOP_WF, subject_wf_name
+
     volume = sum(4 * int(np.prod(nb.load(run.path).shape[:3])) for run in runs)
-    resumed = {settings.work_dir / "inuprep_wf" / f"sub_{run.subject}_wf" for run in runs}
+    resumed = {settings.work_dir / TOP_WF / subject_wf_name(run.subject) for run in runs}
     done = sum(path.stat().st_size for folder in resumed for path in folder.rglob("*") if path.is_file())
     needed, disks = defaultdict(int), {}  # by device: work and output may share one
-    for name, folder in (("--work-dir", settings.work_dir), ("output_dir", settings.output_dir)):
+    for name, folder in written_folders(settings):
         existing = existing_ancestor(folder)
         device = os.stat(existing).st_dev
         needed[device] += volume * (2 + 2 * len(settings.methods)) - (done if name == "--work-dir" else 0)
@@ -122,7 +129,7 @@ def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
     if any("No space left on device" in crash for crash in crashes):  # one cause, often many crash files
         free = {
             f"{name} {folder}": shutil.disk_usage(existing_ancestor(folder)).free
-            for name, folder in (("--work-dir", settings.work_dir), ("output_dir", settings.output_dir))
+            for name, folder in written_folders(settings)
         }
         where = min(free, key=free.get)
         return [
@@ -210,7 +217,7 @@ def run_participants(settings) -> int:
         }
     )
     from inuprep.bids_app.progress import Progress
-    from inuprep.workflows.base import init_inuprep_wf, methods_text
+    from inuprep.workflows.base import init_inuprep_wf, methods_text, subject_wf_name
     from inuprep.workflows.image import image_wf_name
 
     try:
@@ -220,7 +227,7 @@ def run_participants(settings) -> int:
         return EXIT_USAGE
     write_dataset_files(settings.output_dir, settings.bids_dir)
     subjects = {run.subject for run in runs}
-    methods = {subject: methods_text(workflow.get_node(f"sub_{subject}_wf")) for subject in subjects}
+    methods = {subject: methods_text(workflow.get_node(subject_wf_name(subject))) for subject in subjects}
     LOGGER.info(f"Settings written to {settings.write()}")
     if settings.write_graph:
         workflow.write_graph(graph2use="colored", format="svg", simple_form=True)

@@ -11,6 +11,14 @@ from inuprep.bids_app.settings import Settings
 from inuprep.workflows.image import SEG_OUTPUTS, T1W_FIELDS, init_image_wf
 from inuprep.workflows.outputs import output_paths, tissue_names
 
+#: name of the top-level workflow, and so of its folder in the work directory
+TOP_WF = "inuprep_wf"
+
+
+def subject_wf_name(subject: str) -> str:
+    """Return the name of participant ``subject``'s workflow (its folder under ``<work_dir>/TOP_WF``)."""
+    return f"sub_{subject}_wf"
+
 
 def init_inuprep_wf(*, settings: Settings, runs: list[ImageRun]) -> pe.Workflow:
     """Build the participant-level workflow of every selected image.
@@ -30,7 +38,7 @@ def init_inuprep_wf(*, settings: Settings, runs: list[ImageRun]) -> pe.Workflow:
         path for run in runs
         for path in output_paths(run, settings.methods, probseg_tissues(run, runs, user[run])).values()
     ])  # fmt: skip
-    workflow = pe.Workflow(name="inuprep_wf", base_dir=str(settings.work_dir))
+    workflow = pe.Workflow(name=TOP_WF, base_dir=str(settings.work_dir))
     by_subject = defaultdict(list)
     for run in runs:
         by_subject[run.subject].append(run)
@@ -83,7 +91,7 @@ def init_single_subject_wf(
     labels have no posterior maps to move, and the T2w's own dseg wins); a Dixon image
     gets the water and fat images of its acquisition.
     """
-    workflow = pe.Workflow(name=f"sub_{subject}_wf")
+    workflow = pe.Workflow(name=subject_wf_name(subject))
     workflow.__desc__ = (
         "The images were found with pybids [@pybids] and processed with nipype [@nipype] by inuprep; the "
         "versions of the software used are listed below."

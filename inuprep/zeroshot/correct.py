@@ -58,14 +58,14 @@ class ZeroShotSettings:
     iterations: int = 0  # 100 (the paper) for 'paper', 200 for 'entropy', 250 for 'sharpen'
     learning_rate: float = 0.0  # 0.005 (the paper's, brain) for 'paper', else 0.02 (cosine decay)
     weight_decay: float = 1e-4
-    input_downsample: int = 0  # 8 (the paper) for 'paper', a ~16 mm grid for 'entropy'
+    input_downsample: int = 0  # 8 (the paper) for 'paper', else a ~16 mm grid
     loss_grid_mm: float = 4.0  # the losses are computed on a grid of about this voxel size
     curve_steps: int = 4
     exposure_level: float = 0.6
     smoothness_weight: float = 0.0  # weight of L_smo(log-field): 30 for 'entropy', 2 for 'sharpen'
-    field_smoothing_mm: float = 32.0  # entropy variant: Gaussian sigma of the log-field (network grid)
-    max_log_field: float = 1.5  # entropy variant: |log-field| bound (field ratio up to e^3 = 20)
-    max_samples: int = 50_000  # entropy variant: voxels in the histogram
+    field_smoothing_mm: float = 32.0  # entropy/sharpen: Gaussian sigma of the log-field (network grid)
+    max_log_field: float = 1.5  # entropy/sharpen: |log-field| bound (field ratio up to e^3 = 20)
+    max_samples: int = 50_000  # entropy/sharpen: voxels in the histogram
     histogram_bins: int = 256  # entropy variant: bins spanning the input's log range (+-0.5)
     sharpen_fwhm: float = 0.08  # sharpen variant: N4's deconvolution kernel in log units (N4: 0.15)
     seed: int = 0
