@@ -105,21 +105,13 @@ def correct(method: str, in_file: Path, threads: int) -> tuple[np.ndarray, np.nd
     return image, estimate, elapsed, memory
 
 
-def field_fit(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Return the correlation and the slope of the estimated log-field regressed on the true one."""
-    est, true = np.log(estimate), np.log(truth)
-    return {
-        "log_corr": float(np.corrcoef(est, true)[0, 1]),
-        "log_slope": float(np.cov(est, true)[0, 1] / np.var(true, ddof=1)),
-    }
-
-
 def scores(image, reference, brain, masks, estimate=None, truth=None) -> dict[str, float]:
     """Return CV per tissue, CJV, relative MAE and (with fields) the fit of the log-field."""
-    from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, relative_mae
+    from inuprep.metrics import coefficient_of_joint_variation as cjv
+    from inuprep.metrics import coefficient_of_variation, field_fit, relative_mae
 
     row = {f"cv_{name}": coefficient_of_variation(image[mask]) for name, mask in masks.items()}
-    row["cjv"] = coefficient_of_joint_variation(image[masks["wm"]], image[masks["gm"]])
+    row["cjv"] = cjv(image[masks["wm"]], image[masks["gm"]])
     row["rel_mae"] = relative_mae(image[brain], reference[brain])
     if estimate is not None:
         row.update(field_fit(estimate[brain], truth[brain]))
@@ -151,6 +143,7 @@ def prisma(methods: list[str], threads: int) -> None:
     measured log-field's own).
     """
     from inuprep.image import foreground_mask
+    from inuprep.metrics import field_fit
 
     anat = DATA / "bids" / "sub-prisma3t" / "anat"
     raw_file = anat / "sub-prisma3t_acq-noprescannorm_T1w.nii.gz"
@@ -167,9 +160,9 @@ def prisma(methods: list[str], threads: int) -> None:
         for method in methods:
             _, estimate, elapsed, _ = correct(method, in_file, threads)
             residual = np.log(estimate[head]) - measured
-            fit = field_fit(estimate[head], np.exp(measured))
+            corr, slope = field_fit(estimate[head], np.exp(measured)).values()
             print(f"  {method:17s} residual log-ratio std {np.std(residual):.3f}  "
-                  f"corr {fit['log_corr']:.3f}  slope {fit['log_slope']:.3f}  {elapsed:5.1f} s")  # fmt: skip
+                  f"corr {corr:.3f}  slope {slope:.3f}  {elapsed:5.1f} s")  # fmt: skip
 
 
 def main() -> None:
@@ -237,7 +230,7 @@ def print_case(rows: list[dict]) -> None:
     print(f"{case['anatomy']} {case['family']} x{case['strength']:g} seed {case['seed']}", flush=True)
     for row in rows:
         timing = f"{row['time_s']:6.1f} s {row['peak_mb']:6.0f} MB" if "time_s" in row else ""
-        fit = f"{row['log_corr']:6.3f} {row['log_slope']:6.3f}" if "log_corr" in row else " " * 13
+        fit = f"{row['field_corr']:6.3f} {row['field_slope']:6.3f}" if "field_corr" in row else " " * 13
         cvs = "/".join(f"{row[f'cv_{tissue}']:.3f}" for tissue in ("csf", "gm", "wm"))
         print(f"  {row['method']:17s} CV csf/gm/wm {cvs}  CJV {row['cjv']:.3f}  relMAE {row['rel_mae']:.3f}"
               f"  corr/slope {fit}  {timing}", flush=True)  # fmt: skip

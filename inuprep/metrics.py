@@ -34,6 +34,34 @@ def relative_mae(estimate: np.ndarray, clean: np.ndarray) -> float:
     return float(np.mean(np.abs(scale * estimate - clean)) / np.mean(clean))
 
 
+def field_fit(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Return the correlation and the slope of the estimated log-field regressed on the true one.
+
+    A slope below 1 is a shrunk field (part of the bias left in); the correlation ignores the scale.
+    """
+    est, true = np.log(np.asarray(estimate, np.float64)), np.log(np.asarray(truth, np.float64))
+    constant = np.ptp(est) == 0  # no field estimated (the original): no correlation, slope 0
+    return {
+        "field_corr": float("nan") if constant else float(np.corrcoef(est, true)[0, 1]),
+        "field_slope": float(np.cov(est, true)[0, 1] / np.var(true, ddof=1)),
+    }
+
+
+def known_field_metrics(original: np.ndarray, corrected: np.ndarray, field: np.ndarray) -> dict[str, float]:
+    """Return a correction's error against a known multiplicative ``field`` (voxels of one region).
+
+    The truth is ``original / field``; ``rel_error`` is the relative MAE of ``corrected`` against it after
+    the best global scale, and ``field_corr`` / ``field_slope`` fit the field the correction removed
+    (``original / corrected``) to the true one. Voxels where any of the three is not positive are left out.
+    """
+    keep = (original > 0) & (corrected > 0) & (field > 0)
+    original, corrected, field = original[keep], corrected[keep], field[keep]
+    return {
+        "rel_error": relative_mae(corrected, original / field),
+        **field_fit(np.asarray(original, np.float64) / corrected, field),
+    }
+
+
 def tissue_metrics(
     data: np.ndarray, dseg: np.ndarray, tissues: dict[int, str], cjv_pair: tuple[str, str] | None
 ) -> dict[str, float]:
@@ -52,3 +80,12 @@ def tissue_metrics(
         else float("nan")
     )
     return row
+
+
+def summary_columns(columns) -> list[str]:
+    """Return the columns of a metrics table that summaries show: CV per tissue, CJV, the error if known."""
+    return (
+        [c for c in columns if c.startswith("cv_")]
+        + ["cjv"]
+        + (["rel_error"] if "rel_error" in columns else [])
+    )

@@ -35,7 +35,7 @@ def finished_run(tmp_path_factory, mni_3mm):
             f"{anat}_run-1_T1w.nii.gz": biased(t1, 1),
             f"{anat}_run-2_T1w.nii.gz": biased(t1, 2),
             f"{anat}_T2w.nii.gz": biased(t2, 3),
-            "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz": biased(t1, 4),
+            "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz": simulate_bias(t1, 2.0, 4)[1],
         },
         affine=mni_3mm.affine,
     )
@@ -47,6 +47,9 @@ def finished_run(tmp_path_factory, mni_3mm):
     lesion[25:30, 30:35, 25:30] = 1
     masks = root / "masks"
     save(lesion, masks / "sub-01/ses-2/anat/sub-01_ses-2_label-lesion_mask.nii.gz", mni_3mm.affine)
+    # ... and its known field: the metrics add each method's error against the truth
+    field = simulate_bias(t1, 2.0, 4)[0]
+    save(field, masks / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_desc-truth_biasfield.nii.gz", mni_3mm.affine)
     out = root / "out"
     argv = ["-w", root / "work", "--nprocs", 2, "--derivatives", masks, "--antsxnet-cache", root]
     result = inuprep(bids, out, "participant", *argv, cwd=root)
@@ -86,7 +89,7 @@ def test_outputs_are_indexed_by_pybids(finished_run):
 def test_metrics_and_sidecars(finished_run):
     import nibabel as nb
 
-    from inuprep.metrics import tissue_metrics
+    from inuprep.metrics import relative_mae, tissue_metrics
 
     _, bids, out = finished_run
     anat = out / "sub-01/ses-1/anat"
@@ -113,6 +116,21 @@ def test_metrics_and_sidecars(finished_run):
     assert set(t2.segmentation) == {"T1w"}  # the session's T1w masks, moved rigidly
     ses2 = pd.read_csv(out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.tsv", sep="\t")
     assert "cv_lesion" in ses2.columns and ses2.cv_lesion.notna().all()
+    # the known field: the original's error is that of the biased image, each correction gets closer
+    assert list(ses2.columns[-3:]) == ["rel_error", "field_corr", "field_slope"]
+    t1_ses2, dseg2 = (nb.load(out / f"sub-01/ses-2/anat/sub-01_ses-2{name}").get_fdata() for name in
+                      ("_desc-n4_T1w.nii.gz", "_mod-T1w_dseg.nii.gz"))  # fmt: skip
+    source = nb.load(bids / "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz").get_fdata()
+    field = nb.load(next((bids.parent / "masks").rglob("*_biasfield.nii.gz"))).get_fdata()
+    brain = dseg2 > 0
+    truth = source[brain] / field[brain]
+    assert ses2.rel_error[0] == pytest.approx(relative_mae(source[brain], truth), abs=1e-5)
+    assert ses2.rel_error[1] == pytest.approx(relative_mae(t1_ses2[brain], truth), abs=1e-5)
+    assert (ses2.rel_error[1:] < 0.8 * ses2.rel_error[0]).all() and (ses2.field_corr[1:] > 0.7).all()
+    assert ses2.field_slope[0] == 0 and (ses2.field_slope[1:] > 0.6).all()
+    assert "rel_error" not in t1.columns  # no field known for the others
+    dictionary = json.loads((out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.json").read_text())
+    assert "truth" in dictionary["rel_error"]["Description"]
     dseg_sidecar = json.loads((anat / "sub-01_ses-1_run-1_mod-T1w_dseg.json").read_text())
     assert dseg_sidecar["SegmentationSource"] == "template_atropos"
     assert "missing" in dseg_sidecar["FallbackReason"]
@@ -154,7 +172,8 @@ def test_each_subject_report_renders_every_image_in_chromium(finished_run):
         assert pixels[..., :3].std() > 0.05, f"{src} is blank"
     text = page.read_text()
     for expected in ("template_atropos", "dixon_water_fat", "T1w masks", "N4ITK", "Nipype", "PyBIDS",
-                     "Zero-shot bias correction", "ANTsPyNet", "antspyx", "cv_wm", "cv_water"):  # fmt: skip
+                     "Zero-shot bias correction", "ANTsPyNet", "antspyx", "cv_wm", "cv_water",
+                     "rel_error", "with the field known (a simulation)"):  # fmt: skip
         assert expected in text, expected
     dom = chromium_dom(page)
     assert 'data-broken-images="0"' in dom and dom.count("<img") == len(sources)
@@ -177,9 +196,9 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
     assert result.returncode == 0, result.stdout + result.stderr
     table = pd.read_csv(out / "group_T1w.tsv", sep="\t", keep_default_na=False)
     assert list(table.columns) == ["metric", "tissue", "n_images", "original", "n4", "zeroshot"]
-    assert list(table.metric) == ["cv"] * 4 + ["cjv"]
-    assert list(table.tissue) == ["csf", "gm", "wm", "lesion", ""]  # the user's lesion mask: ses-2 only
-    assert list(table.n_images) == [3, 3, 3, 1, 3]  # three T1w images
+    assert list(table.metric) == ["cv"] * 4 + ["cjv", "rel_error"]
+    assert list(table.tissue) == ["csf", "gm", "wm", "lesion", "", ""]  # the user's lesion mask: ses-2 only
+    assert list(table.n_images) == [3, 3, 3, 1, 3, 1]  # three T1w images, one with its field known
     images = pd.read_csv(out / "group_T1w_images.tsv", sep="\t")
     zeroshot_wm = images[images.method == "zeroshot"].cv_wm
     mean, std = map(float, re.fullmatch(r"(.+)\((.+)\)", table.zeroshot[2]).groups())

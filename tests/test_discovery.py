@@ -176,6 +176,9 @@ def test_user_masks_apply_by_entities(dataset, tmp_path):
         "sub-01_ses-B_acq-dixon_rec-fat_dseg.nii.gz",  # the fat image only
         "sub-01_ses-B_mod-T2w_label-lesion_mask.nii.gz",  # a T2w's: not the T1w's
         "sub-01_ses-B_acq-other_label-x_mask.nii.gz",  # another acquisition
+        "sub-01_ses-B_mod-T1w_desc-n4_biasfield.nii.gz",  # an estimate (inuprep's name), not the truth
+        "sub-01_ses-B_mod-T1w_desc-truth_biasfield.nii.gz",  # the known field of every T1w of ses-B
+        "sub-01_ses-B_acq-dixon_rec-water_biasfield.nii.gz",  # ... but the water image's own
     ):
         (anat / name).write_bytes(b"")
     (anat / "sub-01_ses-B_acq-dixon_rec-fat_dseg.tsv").write_text("index\tname\n1\tliver\n")
@@ -183,7 +186,12 @@ def test_user_masks_apply_by_entities(dataset, tmp_path):
     assert water.dseg is None and [label for label, _ in water.regions] == ["bladder"]
     fat = find_user_masks(tmp_path / "masks", by_name["sub-01_ses-B_acq-dixon_rec-fat_T1w.nii.gz"])
     assert fat.dseg.name == "sub-01_ses-B_acq-dixon_rec-fat_dseg.nii.gz" and fat.dseg_tsv.is_file()
-    assert find_user_masks(tmp_path / "masks", by_name["sub-01_ses-B_T1w.nii.gz"]).regions == ()
+    t1w = find_user_masks(tmp_path / "masks", by_name["sub-01_ses-B_T1w.nii.gz"])
+    assert t1w.regions == () and t1w.bias_field.name == "sub-01_ses-B_mod-T1w_desc-truth_biasfield.nii.gz"
+    assert water.bias_field.name == "sub-01_ses-B_acq-dixon_rec-water_biasfield.nii.gz"
+    assert fat.bias_field == t1w.bias_field
+    t2w = find_user_masks(tmp_path / "masks", by_name["sub-01_ses-A_T2w.nii.gz"])
+    assert t2w.bias_field is None
     (anat / "sub-01_ses-B_acq-dixon_rec-fat_dseg.tsv").unlink()
     with pytest.raises(DiscoveryError, match="no label table"):
         find_user_masks(tmp_path / "masks", by_name["sub-01_ses-B_acq-dixon_rec-fat_T1w.nii.gz"])

@@ -6,6 +6,7 @@ import pytest
 from inuprep.metrics import (
     coefficient_of_joint_variation,
     coefficient_of_variation,
+    known_field_metrics,
     relative_mae,
     tissue_metrics,
 )
@@ -52,3 +53,21 @@ def test_relative_mae_ignores_a_global_scale():
     clean = np.array([1.0, 2.0, 3.0, 4.0])
     assert relative_mae(5 * clean, clean) == pytest.approx(0.0)
     assert relative_mae(clean + np.array([0.5, -0.5, 0.5, -0.5]), clean) > 0.1
+
+
+def test_known_field_metrics_tell_a_recovered_field_from_a_shrunk_one():
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(50, 150, 4000)
+    field = np.exp(rng.normal(0, 0.2, 4000))
+    original = clean * field
+    perfect = known_field_metrics(original, 3 * clean, field)  # the truth up to a global scale
+    assert perfect["rel_error"] == pytest.approx(0, abs=1e-9)
+    assert (perfect["field_corr"], perfect["field_slope"]) == pytest.approx((1, 1))
+    half = known_field_metrics(original, original / np.sqrt(field), field)  # half of the log-field removed
+    assert half["field_slope"] == pytest.approx(0.5) and half["field_corr"] == pytest.approx(1)
+    none = known_field_metrics(original, original, field)
+    assert none["field_slope"] == 0 and np.isnan(none["field_corr"])
+    assert 0 < half["rel_error"] < none["rel_error"] == pytest.approx(relative_mae(original, clean))
+    # voxels where the image, the correction or the field is not positive do not count
+    broken = known_field_metrics(np.r_[original, 0.0], np.r_[3 * clean, 5.0], np.r_[field, 1.0])
+    assert broken == pytest.approx(perfect)

@@ -1,7 +1,9 @@
 """``make demo``: build a small BIDS dataset with known bias fields from real anatomy, run it, print metrics.
 
 The anatomy is the MNI152 2009a symmetric T1 template that nilearn ships (Fonov et al. 2011); each
-participant gets a different smooth multiplicative field and Rician noise, so the truth is known.
+participant gets a different smooth multiplicative field and Rician noise, so the truth is known: each
+true field is written as a derivative (``derivatives/truth``) that the run reads with ``--derivatives``, so
+the metrics add each method's error against the truth.
 """
 
 import argparse
@@ -27,7 +29,7 @@ def mni152_t1() -> nb.Nifti1Image:
 
 
 def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: float = 1.0) -> Path:
-    """Write a BIDS dataset of biased T1w images (and each true field under sourcedata/); return it."""
+    """Write a BIDS dataset of biased T1w images and each true field under derivatives/truth; return it."""
     template = mni152_t1()
     if zoom != 1.0:
         from nilearn.image import resample_img
@@ -37,10 +39,14 @@ def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: flo
             force_resample=True, copy_header=True,
         )  # fmt: skip
     clean = np.clip(template.get_fdata(dtype=np.float32), 0, None)
-    (bids_dir).mkdir(parents=True, exist_ok=True)
+    truth = bids_dir / "derivatives" / "truth"
+    truth.mkdir(parents=True, exist_ok=True)
     description = {"Name": "inuprep demo: MNI152 2009a with synthetic bias fields", "BIDSVersion": "1.10.0",
                    "License": "see nilearn's MNI152 template terms"}  # fmt: skip
     (bids_dir / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
+    description = {**description, "Name": "the demo's true bias fields", "DatasetType": "derivative",
+                   "GeneratedBy": [{"Name": "inuprep.simulate.simulate_bias"}]}  # fmt: skip
+    (truth / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
     for subject, (seed, ratio) in subjects.items():
         field, biased = simulate_bias(clean, ratio, seed)
         anat = bids_dir / f"sub-{subject}" / "anat"
@@ -48,9 +54,9 @@ def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: flo
         header = template.header.copy()
         header.set_data_dtype(np.float32)
         nb.Nifti1Image(biased, template.affine, header).to_filename(anat / f"sub-{subject}_T1w.nii.gz")
-        truth = bids_dir / "sourcedata" / "truth" / f"sub-{subject}"
-        truth.mkdir(parents=True, exist_ok=True)
-        nb.Nifti1Image(field, template.affine, header).to_filename(truth / f"sub-{subject}_biasfield.nii.gz")
+        field_file = truth / f"sub-{subject}" / "anat" / f"sub-{subject}_mod-T1w_desc-truth_biasfield.nii.gz"
+        field_file.parent.mkdir(parents=True, exist_ok=True)
+        nb.Nifti1Image(field, template.affine, header).to_filename(field_file)
     return bids_dir
 
 
@@ -64,11 +70,12 @@ def main(argv: list[str] | None = None) -> int:
 
     bids_dir = build_demo_dataset(args.demo_dir / "bids")
     out_dir, work_dir = args.demo_dir / "out", args.demo_dir / "work"
-    code = inuprep_main(
-        [str(bids_dir), str(out_dir), "participant", "-w", str(work_dir), "--nprocs", str(args.nprocs)]
-    )
+    truth = bids_dir / "derivatives" / "truth"
+    code = inuprep_main([str(bids_dir), str(out_dir), "participant", "-w", str(work_dir),
+                         "--nprocs", str(args.nprocs), "--derivatives", str(truth)])  # fmt: skip
     for tsv in sorted(out_dir.glob("sub-*/anat/*_metrics.tsv")):
-        print(f"\n{tsv.name}  (lower is better; CV per tissue, CJV = WM/GM joint variation)")
+        print(f"\n{tsv.name}  (CV per tissue, CJV = WM/GM joint variation, rel_error against the truth: "
+              "lower is better; field_slope: 1 recovers the true field)")  # fmt: skip
         print(pd.read_csv(tsv, sep="\t").to_string(index=False, float_format="%.4f"))
     print()
     group = inuprep_main([str(bids_dir), str(out_dir), "group", "-w", str(work_dir)])

@@ -225,24 +225,27 @@ def dixon_pair(run: ImageRun, runs: list[ImageRun]) -> tuple[Path, Path] | None:
 
 @dataclass(frozen=True)
 class UserMasks:
-    """Masks a user supplied for one image in a derivatives folder (``--derivatives``)."""
+    """Masks (and a known field) a user supplied for one image in a derivatives folder (``--derivatives``)."""
 
     dseg: Path | None = None
     dseg_tsv: Path | None = None
     regions: tuple[tuple[str, Path], ...] = ()  # (label, _mask file)
+    bias_field: Path | None = None  # the true field of a simulation: the evaluation adds the error against it
 
 
 def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
-    """Return the ``_dseg`` and ``_label-<name>_mask`` files of ``derivatives`` that apply to ``run``.
+    """Return the ``_dseg``, ``_label-<name>_mask`` and known ``_biasfield`` files that apply to ``run``.
 
-    A file applies when each of its entities but ``label``, ``desc``, ``space`` and ``mod`` has the
-    source's value (a mask without ``rec-`` serves every Dixon component), and ``mod-``, when present,
-    names the source's suffix. Of several dsegs the most specific wins. Raises DiscoveryError when a dseg
-    has no ``dseg.tsv`` (its labels would have no names).
+    A file of ``derivatives`` applies when each of its entities but ``label``, ``desc``, ``space`` and
+    ``mod`` has the source's value (a mask without ``rec-`` serves every Dixon component), and ``mod-``,
+    when present, names the source's suffix. A known field has no ``desc-`` or ``desc-truth`` (so that an
+    inuprep output folder's estimated fields are not taken for the truth). Of several dsegs or fields the
+    most specific wins. Raises DiscoveryError when a dseg has no ``dseg.tsv`` (its labels would have no
+    names).
     """
     source, (_, source_suffix, _) = _entities(run.path), split_name(run.path)
     folder = derivatives / f"sub-{run.subject}" / (f"ses-{run.session}" if run.session else "") / "anat"
-    dsegs, regions = [], []
+    dsegs, regions, fields = [], [], []
     for path in sorted(folder.glob("*.nii*")):
         try:
             pairs, suffix, _ = split_name(path)
@@ -258,12 +261,15 @@ def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
             dsegs.append((len(own), path))
         elif suffix == "mask" and "label" in entities:
             regions.append((entities["label"], path))
+        elif suffix == "biasfield" and entities.get("desc", "truth") == "truth":
+            fields.append((len(own), path))
+    bias_field = max(fields, key=lambda item: item[0])[1] if fields else None
     if not dsegs:
-        return UserMasks(regions=tuple(regions))
+        return UserMasks(regions=tuple(regions), bias_field=bias_field)
     dseg = max(dsegs, key=lambda item: item[0])[1]
     table = dseg.with_name(dseg.name.split(".")[0] + ".tsv")
     if not table.is_file():
         table = folder / "dseg.tsv"  # one table for the folder, as BIDS allows at a higher level
     if not table.is_file():
         raise DiscoveryError(f"{dseg}: no label table ({dseg.name.split('.')[0]}.tsv); name every label")
-    return UserMasks(dseg=dseg, dseg_tsv=table, regions=tuple(regions))
+    return UserMasks(dseg=dseg, dseg_tsv=table, regions=tuple(regions), bias_field=bias_field)

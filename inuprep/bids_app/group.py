@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from inuprep.bids_app.derivatives import atomic_write_text, replacing, split_name, write_json
+from inuprep.metrics import summary_columns
 from inuprep.reports.figures import LABELS, METHODS, group_figure
 
 LOGGER = logging.getLogger("inuprep")
@@ -43,15 +44,16 @@ def collect_metrics(output_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 def summary_table(images: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per tissue (CV) plus CJV, one column per method, each cell mean(std) over images."""
-    metrics = [c for c in images.columns if c.startswith("cv_")] + ["cjv"]
+    """Return one row per tissue (CV), CJV (and the error when known), one column per method, each cell
+    mean(std) over images."""
+    metrics = summary_columns(images.columns)
     methods = [m for m in METHODS if m in set(images.method)]
     rows = []
     for metric in metrics:
         grouped = images.groupby("method")[metric]
         mean, std, count = grouped.mean(), grouped.std(ddof=1), grouped.count()
-        row = {"metric": "cjv" if metric == "cjv" else "cv", "tissue": metric[3:] if metric != "cjv" else "",
-               "n_images": int(count.max())}  # fmt: skip
+        kind, _, tissue = metric.partition("_") if metric.startswith("cv_") else (metric, "", "")
+        row = {"metric": kind, "tissue": tissue, "n_images": int(count.max())}
         for method in methods:
             row[method] = (
                 "n/a" if pd.isna(mean[method]) else f"{mean[method]:.4f}({std.fillna(0)[method]:.4f})"
@@ -64,11 +66,12 @@ def data_dictionary(key: str, table: pd.DataFrame) -> dict:
     """Return the JSON data dictionary of ``group_<key>.tsv``."""
     metric = (
         "cv: coefficient of variation (std/mean) inside one tissue, the paper's metric; cjv: coefficient "
-        "of joint variation (MRIQC), which compressing contrast does not improve"
+        "of joint variation (MRIQC), which compressing contrast does not improve; rel_error (images whose "
+        "field is known): relative error against the bias-free image"
     )
     columns = {
         "metric": {"Description": metric},
-        "tissue": {"Description": "the tissue of a cv row (from each image's dseg.tsv); empty for cjv"},
+        "tissue": {"Description": "the tissue of a cv row (from each image's dseg.tsv); empty otherwise"},
         "n_images": {"Description": f"{key} images with a value"},
     }
     for method in table.columns[3:]:

@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_existing_dir,
         metavar="DIR",
         help="a BIDS derivatives folder with masks for the evaluation: a _dseg (with its dseg.tsv) replaces "
-        "the computed tissue masks, each _label-<name>_mask is evaluated too (e.g. a bladder or a lesion)",
+        "the computed tissue masks, each _label-<name>_mask is evaluated too (e.g. a bladder or a lesion); "
+        "a known _biasfield (simulations) adds each method's error against the truth",
     )
     wf.add_argument(
         "--antsxnet-cache",

@@ -15,12 +15,33 @@ from nipype.interfaces.base import (
 
 from inuprep.bids_app.derivatives import write_json
 from inuprep.interfaces.segmentation import read_label_table
-from inuprep.metrics import coefficient_of_variation, tissue_metrics
+from inuprep.metrics import coefficient_of_variation, known_field_metrics, tissue_metrics
 from inuprep.segmentation import cjv_pair as find_cjv_pair
 from inuprep.segmentation import on_same_grid
 
+#: the columns a known field adds (``--derivatives``' _biasfield)
+KNOWN_FIELD_COLUMNS = {
+    "rel_error": {
+        "LongName": "relative error against the truth",
+        "Description": "mean |s x image - truth| / mean(truth) inside the labelled voxels, truth = source / "
+        "known field, s the least-squares global scale (lower: closer to the bias-free image)",
+    },
+    "field_corr": {
+        "LongName": "correlation of the estimated and the true log-field",
+        "Description": "Pearson correlation of log(source / image) and log(known field) inside the labelled "
+        "voxels (n/a for the original, which removes no field)",
+    },
+    "field_slope": {
+        "LongName": "slope of the estimated on the true log-field",
+        "Description": "least-squares slope of log(source / image) on log(known field): 1 recovers the "
+        "field, below 1 leaves part of it in (0 for the original)",
+    },
+}
 
-def metrics_dictionary(names: list[str], cjv_pair: tuple[str, str] | None, segmentation: dict) -> dict:
+
+def metrics_dictionary(
+    names: list[str], cjv_pair: tuple[str, str] | None, segmentation: dict, known_field: bool = False
+) -> dict:
     """Return the JSON data dictionary of a metrics table with CV columns for ``names``."""
     columns = {
         "method": {"Description": "correction: original (none), n4, zeroshot"},
@@ -43,6 +64,8 @@ def metrics_dictionary(names: list[str], cjv_pair: tuple[str, str] | None, segme
         "LongName": "coefficient of joint variation",
         "Description": f"{formula} (MRIQC); unlike CV it does not improve when contrast is compressed",
     }
+    if known_field:
+        columns.update(KNOWN_FIELD_COLUMNS)
     return {**columns, **segmentation}
 
 
@@ -55,15 +78,18 @@ class _EvaluateInputSpec(BaseInterfaceInputSpec):
     region_names = traits.List(traits.Str, desc="name of each region file")
     segmentation = traits.Dict(desc="how the labels were made: SegmentationSource, SegmentationMethod")
     contrast = traits.Str(desc="the image's contrast as discovery found it (T1w, T2w, dixon-water...)")
+    known_field = File(exists=True, desc="the true multiplicative field of a simulation, on the image's grid")
 
 
 class _EvaluateOutputSpec(TraitedSpec):
-    out_tsv = File(exists=True, desc="one row per method: CV per tissue and CJV")
+    out_tsv = File(
+        exists=True, desc="one row per method: CV per tissue, CJV (and the error if the field is known)"
+    )
     out_json = File(exists=True, desc="data dictionary of out_tsv")
 
 
 class EvaluateCorrections(SimpleInterface):
-    """Measure CV per tissue and CJV of every method's image on the same masks."""
+    """Measure CV per tissue and CJV of every method's image on the same masks (and its error, if known)."""
 
     input_spec = _EvaluateInputSpec
     output_spec = _EvaluateOutputSpec
@@ -82,6 +108,15 @@ class EvaluateCorrections(SimpleInterface):
                 raise ValueError(f"{path} is not on the image's grid (shape and affine differ)")
             regions.append(np.asanyarray(region.dataobj) > 0)
         names = list(dict.fromkeys(tissues.values())) + list(self.inputs.region_names or [])
+        truth = None
+        if self.inputs.known_field:
+            field = nb.load(self.inputs.known_field)
+            if not on_same_grid(reference, field):
+                raise ValueError(
+                    f"{self.inputs.known_field} is not on the image's grid (shape and affine differ)"
+                )
+            brain = dseg > 0
+            truth = reference.get_fdata(dtype=np.float32)[brain], field.get_fdata(dtype=np.float32)[brain]
         source = self.inputs.segmentation.get("SegmentationSource", "n/a")
         rows = []
         for method, path in zip(self.inputs.methods, self.inputs.in_files, strict=True):
@@ -89,6 +124,8 @@ class EvaluateCorrections(SimpleInterface):
             row = {"method": method, "segmentation": source, **tissue_metrics(data, dseg, tissues, cjv_pair)}
             for name, region in zip(self.inputs.region_names or [], regions, strict=True):
                 row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])
+            if truth is not None:
+                row.update(known_field_metrics(truth[0], data[brain], truth[1]))
             rows.append(row)
         columns = list(rows[0])
         lines = ["\t".join(columns)] + [
@@ -100,7 +137,7 @@ class EvaluateCorrections(SimpleInterface):
         segmentation = {
             k: v for k, v in self.inputs.segmentation.items() if k.startswith(("Segmentation", "Fallback"))
         }
-        dictionary = metrics_dictionary(names, cjv_pair, segmentation)
+        dictionary = metrics_dictionary(names, cjv_pair, segmentation, known_field=truth is not None)
         if self.inputs.contrast:
             dictionary["Contrast"] = self.inputs.contrast  # the group level's table, not a guess from a name
         self._results["out_json"] = str(write_json(dictionary, cwd / "metrics.json"))

@@ -5,10 +5,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inuprep.metrics import summary_columns
+
 #: method order and colours shared by every figure
 METHODS = ("original", "n4", "zeroshot")
 COLOURS = {"original": "#7f7f7f", "n4": "#1f77b4", "zeroshot": "#d62728"}
 LABELS = {"original": "original", "n4": "N4", "zeroshot": "zero-shot"}
+#: panel titles of the metrics that are not a CV
+TITLES = {"cjv": "CJV", "rel_error": "error vs truth"}
 
 
 def _figure(**kwargs):
@@ -21,7 +25,7 @@ def _figure(**kwargs):
 def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
     """Plot every metric of ``images`` (one row per image and method): methods side by side, one point per
     image, the points of one image joined across methods; return ``out_file`` (PNG)."""
-    metrics = [c for c in images.columns if c.startswith("cv_")] + ["cjv"]
+    metrics = summary_columns(images.columns)
     methods = [m for m in METHODS if m in set(images.method)]
     fig = _figure(figsize=(2.6 * len(metrics), 3.2))
     axes = fig.subplots(1, len(metrics), squeeze=False)
@@ -33,9 +37,9 @@ def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
         for i, method in enumerate(methods):
             ax.scatter(np.full(len(wide), i), wide[method], color=COLOURS[method], s=18, zorder=2)
         ax.set_xticks(x, [LABELS[m] for m in methods], rotation=30)
-        ax.set_title("CJV" if metric == "cjv" else f"CV {metric[3:]}", fontsize=10)
+        ax.set_title(TITLES.get(metric) or f"CV {metric[3:]}", fontsize=10)
         ax.margins(x=0.25)
-    fig.suptitle(f"{title}: {wide.shape[0]} image(s), lower is more homogeneous", fontsize=10)
+    fig.suptitle(f"{title}: {wide.shape[0]} image(s), lower is better", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=110, format="png")
     return out_file

@@ -55,7 +55,13 @@ def describe_image(run: ImageRun, reuse_t1w: bool, dixon_pair: bool, user_masks:
         f"Each {run.label} image was checked (3D, finite values, a valid affine), its foreground found "
         f"with Otsu's threshold and corrected with each method below; {masks}. The original and every "
         f"correction were evaluated on the same masks{extra}: the coefficient of variation per tissue and "
-        "the coefficient of joint variation [@cjv]."
+        "the coefficient of joint variation [@cjv]"
+        + (
+            "; with the field known (a simulation), the relative error against the bias-free image after "
+            "the best global scale and the correlation and slope of the removed log-field on the true one."
+            if user_masks.bias_field
+            else "."
+        )
     )
 
 
@@ -137,6 +143,8 @@ def init_image_wf(
     evaluate = pe.Node(
         EvaluateCorrections(methods=["original", *methods], contrast=run.label), name="evaluate"
     )
+    if user_masks.bias_field:
+        evaluate.inputs.known_field = str(user_masks.bias_field)
     if user_masks.regions:
         evaluate.inputs.region_names = [label for label, _ in user_masks.regions]
         evaluate.inputs.region_files = [str(path) for _, path in user_masks.regions]
