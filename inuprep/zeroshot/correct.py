@@ -170,7 +170,9 @@ def zeroshot_correct(
         axes = torch.meshgrid(*[torch.linspace(-1, 1, n) for n in coarse_shape], indexing="ij")
         net_input = torch.cat([net_input, torch.stack(axes)[None].to(device)], dim=1)
 
-    net = ZeroShotNet(in_channels=net_input.shape[1]).to(device)
+    # channels last: PyTorch's depthwise conv3d runs about twice as fast forward and backward on CPU
+    net = ZeroShotNet(in_channels=net_input.shape[1]).to(device, memory_format=torch.channels_last_3d)
+    net_input = net_input.contiguous(memory_format=torch.channels_last_3d)
     optimiser = Adam(net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     generator = torch.Generator().manual_seed(settings.seed)
     inside = small_mask.flatten().nonzero().squeeze(1)  # indexed once: boolean masks cost a nonzero a step
@@ -187,17 +189,18 @@ def zeroshot_correct(
     def maps(shape):
         return F.interpolate(net(net_input), size=shape, mode="trilinear", align_corners=False)
 
-    def log_field_on(shape):
-        log_field = settings.max_log_field * torch.tanh(net(net_input)[:, :1])
-        if smoothing > 0:
-            log_field = gaussian_smooth(log_field, smoothing)
-        return F.interpolate(log_field, size=shape, mode="trilinear", align_corners=False)
+    def log_field_on(matrices):
+        log_field = settings.max_log_field * torch.tanh(net(net_input)[0, 0])
+        for axis, matrix in enumerate(matrices):  # smoothed and resampled one axis at a time
+            log_field = torch.movedim(torch.tensordot(matrix, log_field, dims=([1], [axis])), 0, axis)
+        return log_field[None, None]
 
     def curves(image, alpha):
         for _ in range(settings.curve_steps):
             image = image + alpha * image * (1 - image)
         return image
 
+    to_loss_grid = field_resampling(coarse_shape, small.shape[2:], smoothing, device)
     history = []
     for step in range(settings.iterations):
         if not paper:  # cosine decay of the step to 0 (the paper: a constant rate)
@@ -215,7 +218,7 @@ def zeroshot_correct(
                 + L.smoothness(bias)
             )
         else:
-            log_field = log_field_on(small.shape[2:])
+            log_field = log_field_on(to_loss_grid)
             flat_field = log_field.flatten()
             values = sampled_log - flat_field[samples] + flat_field[inside].mean()
             if settings.variant == "sharpen":  # toward N4's sharpened values (constants for the gradient)
@@ -231,7 +234,8 @@ def zeroshot_correct(
 
     with torch.no_grad():
         if not paper:
-            log_field = log_field_on(data.shape) - log_field_on(small.shape[2:]).flatten()[inside].mean()
+            to_image = field_resampling(coarse_shape, data.shape, smoothing, device)
+            log_field = log_field_on(to_image) - log_field_on(to_loss_grid).flatten()[inside].mean()
             field = torch.exp(log_field)[0, 0].cpu().numpy()
             return ZeroShotResult((data / field).astype(np.float32), field.astype(np.float32), history)
         corrected = curves(full, torch.tanh(maps(data.shape)[:, :1]))[0, 0].cpu().numpy() * scale
@@ -243,6 +247,26 @@ def zeroshot_correct(
     return ZeroShotResult(
         corrected.astype(np.float32), fill_from_nearest(estimated, valid).astype(np.float32), history
     )
+
+
+def field_resampling(coarse_shape, shape, sigma: float, device: str = "cpu") -> list:
+    """Return, per axis, the matrix (len(shape[i]) x len(coarse_shape[i])) of ``gaussian_smooth`` by ``sigma``
+    then trilinear resampling (``align_corners=False``) from the coarse grid onto ``shape``.
+
+    Both operations are separable and linear, so the field's smoothing and upsampling are three small
+    matrix products: the same values as conv3d and interpolate, several times cheaper forward and backward.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    matrices = []
+    for n, m in zip(coarse_shape, shape, strict=True):
+        basis = torch.eye(n).view(n, 1, n, 1, 1)  # the other axes have length 1: smoothing leaves them
+        if sigma > 0:
+            basis = gaussian_smooth(basis, sigma)
+        resampled = F.interpolate(basis, size=(m, 1, 1), mode="trilinear", align_corners=False)
+        matrices.append(resampled.view(n, m).T.contiguous().to(device))
+    return matrices
 
 
 def gaussian_smooth(x, sigma: float):
