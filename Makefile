@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m inuprep.bids_app.demo --demo-dir demo
+	$(PY) -m inuprep.cli.demo --demo-dir demo
 
 test: $(STAMP)
 	$(PY) -m pytest

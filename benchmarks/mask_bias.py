@@ -17,11 +17,12 @@ import numpy as np
 
 
 def main() -> None:
-    from inuprep.bids_app.demo import DEMO_SUBJECTS, build_demo_dataset, mni152_t1
+    from inuprep.cli.demo import DEMO_SUBJECTS, build_demo_dataset
     from inuprep.image import foreground_mask
     from inuprep.metrics import coefficient_of_joint_variation as cjv
     from inuprep.n4 import n4_correct
     from inuprep.segmentation import atropos_classes, consensus_image, deepbet_brain_mask
+    from inuprep.templates import mni152
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -32,7 +33,7 @@ def main() -> None:
         bids = build_demo_dataset(Path(tmp), {args.subject: DEMO_SUBJECTS[args.subject]})
         img = nb.load(bids / f"sub-{args.subject}" / "anat" / f"sub-{args.subject}_T1w.nii.gz")
         original = img.get_fdata(dtype=np.float32)
-    clean = mni152_t1().get_fdata(dtype=np.float32)
+    clean = mni152()[0].get_fdata(dtype=np.float32)
     zooms = img.header.get_zooms()[:3]
     mask = deepbet_brain_mask(img) & foreground_mask(original)
     n4, _ = n4_correct(original, zooms, foreground_mask(original))

@@ -39,7 +39,7 @@ from inuprep.segmentation import (
     transfer_segmentation,
 )
 from inuprep.simulate import simulate_bias
-from inuprep.zeroshot.correct import zeroshot_correct
+from inuprep.zeroshot.fit import zeroshot_correct
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

@@ -21,7 +21,7 @@ def main() -> None:
     from inuprep.metrics import relative_mae
     from inuprep.n4 import n4_correct
     from inuprep.simulate import simulate_bias, template_anatomy
-    from inuprep.zeroshot.correct import ZeroShotSettings, zeroshot_correct
+    from inuprep.zeroshot.fit import ZeroShotSettings, zeroshot_correct
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -133,3 +133,8 @@ def stop_descendants(grace: float = 10.0) -> None:
         deadline = time.monotonic() + wait
         while descendants(os.getpid()) and time.monotonic() < deadline:
             time.sleep(0.1)
+
+
+def itk_threads(count: int) -> None:
+    """Let ITK (antspyx) use ``count`` threads in this process."""
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(count)

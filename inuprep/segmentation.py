@@ -182,11 +182,10 @@ def consensus_image(images: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
 
 def template_priors() -> tuple[nb.Nifti1Image, dict[str, np.ndarray]]:
     """Return nilearn's MNI152 2009a T1 (1 mm, skull-stripped) and its CSF, GM and WM prior maps."""
-    from nilearn.datasets import load_mni152_gm_template, load_mni152_template, load_mni152_wm_template
+    from inuprep.templates import mni152
 
-    t1 = load_mni152_template(resolution=1)
-    gm = load_mni152_gm_template(resolution=1).get_fdata(dtype=np.float32)
-    wm = load_mni152_wm_template(resolution=1).get_fdata(dtype=np.float32)
+    t1, gm, wm = mni152(1.0, ("T1", "GM", "WM"))
+    gm, wm = gm.get_fdata(dtype=np.float32), wm.get_fdata(dtype=np.float32)
     csf = np.where(t1.get_fdata() > 0, np.clip(1 - gm - wm, 0, 1), 0).astype(np.float32)
     return t1, {"CSF": csf, "GM": gm, "WM": wm}
 

@@ -95,16 +95,8 @@ def template_anatomy(zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndar
 
     Real anatomy that a dependency ships, for tests and benchmarks with known fields.
     """
-    from nilearn.datasets import load_mni152_gm_template, load_mni152_template, load_mni152_wm_template
-    from nilearn.image import resample_img
+    from inuprep.templates import mni152
 
-    def resampled(img):
-        if zoom == 1.0:
-            return img
-        return resample_img(img, target_affine=np.diag([zoom] * 3), interpolation="continuous",
-                            force_resample=True, copy_header=True)  # fmt: skip
-
-    t1 = resampled(load_mni152_template(resolution=1))
-    wm = resampled(load_mni152_wm_template(resolution=1)).get_fdata() > 0.9
-    gm = resampled(load_mni152_gm_template(resolution=1)).get_fdata() > 0.8
+    t1, wm, gm = mni152(zoom, ("T1", "WM", "GM"))
+    wm, gm = wm.get_fdata() > 0.9, gm.get_fdata() > 0.8
     return t1.get_fdata(dtype=np.float32), wm, gm, t1.affine

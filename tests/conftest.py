@@ -18,14 +18,9 @@ SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 @pytest.fixture(scope="session")
 def mni_3mm() -> nb.Nifti1Image:
     """nilearn's MNI152 2009a T1 resampled to 3 mm (real anatomy, small)."""
-    from nilearn.image import resample_img
+    from inuprep.templates import mni152
 
-    from inuprep.bids_app.demo import mni152_t1
-
-    return resample_img(
-        mni152_t1(), target_affine=np.diag([3.0] * 3), interpolation="continuous",
-        force_resample=True, copy_header=True,
-    )  # fmt: skip
+    return mni152(3.0)[0]
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +67,7 @@ def dixon_pair(shape=(48, 40, 24), seed=0) -> tuple[np.ndarray, np.ndarray]:
 
 def inuprep(*argv, cwd):
     """Run the App in a process of its own; return the completed process."""
-    command = [sys.executable, "-m", "inuprep.bids_app.run", *map(str, argv)]
+    command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=900)
 
 

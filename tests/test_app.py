@@ -220,7 +220,7 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
 
 
 def test_the_group_table_of_an_image_is_its_discovered_contrast(tmp_path):
-    from inuprep.bids_app.group import table_key
+    from inuprep.cli.group import table_key
 
     # a Dixon image told apart by its sidecar's ImageType only, and rec-W: both named by discovery
     named = {
@@ -318,7 +318,7 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
     files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
     bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
     out, work = tmp_path / "out", tmp_path / "work"
-    argv = [sys.executable, "-m", "inuprep.bids_app.run", bids, out, "participant", "-w", work, "--nprocs", 2]
+    argv = [sys.executable, "-m", "inuprep.cli.run", bids, out, "participant", "-w", work, "--nprocs", 2]
     app = subprocess.Popen(
         list(map(str, argv)),
         stdout=subprocess.PIPE,
@@ -405,7 +405,7 @@ def test_a_disk_that_fills_during_the_run_fails_in_one_line_and_a_rerun_resumes(
     bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
     with small_disk(tmp_path / "disk", "8m") as disk:
         argv = [bids, tmp_path / "out", "participant", "-w", disk / "work", "--methods", "n4", "--nprocs", 2]
-        command = [sys.executable, "-m", "inuprep.bids_app.run", *map(str, argv)]
+        command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
         app = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for line in app.stdout:  # then another job fills the disk while the masks are computed
             if "N4 correction done" in line:

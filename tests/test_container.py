@@ -137,7 +137,7 @@ def test_version_help_and_input_errors_keep_the_apps_exit_codes(image, scratch, 
 
 def host_run(*argv):
     """Run this environment's App with the image's OMP_NUM_THREADS=1 (deepbet's torch threads follow it)."""
-    command = [sys.executable, "-m", "inuprep.bids_app.run", *map(str, argv)]
+    command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
 

@@ -15,7 +15,7 @@ from inuprep.simulate import polynomial_field
 
 
 def correct(*argv):
-    command = [sys.executable, "-m", "inuprep.correct", *map(str, argv)]
+    command = [sys.executable, "-m", "inuprep.cli.correct", *map(str, argv)]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 

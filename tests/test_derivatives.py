@@ -5,14 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from inuprep.bids_app.derivatives import (
-    atomic_copy,
-    check_unique,
-    derivative_path,
-    write_dataset_files,
-)
-from inuprep.bids_app.discovery import ImageRun
-from inuprep.workflows.outputs import output_paths
+from inuprep.utils.bids import ImageRun, check_unique, derivative_path, output_paths, write_dataset_files
+from inuprep.utils.io import atomic_copy
 
 
 def test_entities_kept_in_bids_order():

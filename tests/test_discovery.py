@@ -5,16 +5,8 @@ import json
 import pytest
 
 from conftest import make_bids
-from inuprep.bids_app.discovery import (
-    DiscoveryError,
-    discover_runs,
-    dixon_component,
-    dixon_pair,
-    find_user_masks,
-    load_layout,
-    session_t1w,
-    summarize,
-)
+from inuprep.cli.discovery import discover_runs, dixon_component, load_layout, summarize
+from inuprep.utils.bids import DiscoveryError, dixon_pair, find_user_masks, session_t1w
 
 
 @pytest.fixture
@@ -92,8 +84,8 @@ def test_templates_in_the_dataset_are_not_participants(tmp_path):
 
 
 def test_a_malformed_sidecar_costs_only_the_images_it_describes(tmp_path):
-    from inuprep.bids_app.discovery import malformed_sidecars
-    from inuprep.bids_app.run import preflight
+    from inuprep.cli.discovery import malformed_sidecars
+    from inuprep.cli.run import preflight
 
     files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": None for i in (1, 2, 3)}
     root = make_bids(tmp_path / "bids", files)

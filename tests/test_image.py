@@ -67,7 +67,7 @@ def test_fill_from_nearest():
 
 
 def test_nibabel_roundtrip_of_mask(tmp_path, mni_3mm):
-    from inuprep.interfaces import save_like
+    from inuprep.utils.io import save_like
 
     path = save_like(np.ones(mni_3mm.shape, bool), mni_3mm, tmp_path / "m.nii.gz", np.uint8)
     assert nb.load(path).get_data_dtype() == np.uint8

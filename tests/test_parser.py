@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from inuprep.bids_app.parser import build_parser
-from inuprep.bids_app.settings import Settings
+from inuprep.cli.parser import build_parser
+from inuprep.cli.settings import Settings
 
 OPTIONS = [
     "--participant-label", "--session-label", "--bids-filter-file", "--work-dir", "--nprocs",

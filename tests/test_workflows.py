@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from inuprep.bids_app.discovery import ImageRun
-from inuprep.bids_app.parser import build_parser
-from inuprep.bids_app.settings import Settings
+from inuprep.cli.parser import build_parser
+from inuprep.cli.settings import Settings
+from inuprep.utils.bids import ImageRun
 from inuprep.workflows.base import init_inuprep_wf
 from inuprep.workflows.correction import init_correction_wf
-from inuprep.workflows.image import init_image_wf
+from inuprep.workflows.single_image import init_image_wf
 
 RUNS = [
     ImageRun(Path("/bids/sub-01/anat/sub-01_T1w.nii.gz"), "01", "T1w"),
@@ -44,7 +44,7 @@ def test_image_wf_builds(run, tmp_path):
 )
 def test_top_level_builds_with_crash_dirs_per_subject(argv, tmp_path):
     settings = settings_for(tmp_path, *argv)
-    workflow = init_inuprep_wf(settings=settings, runs=RUNS)
+    workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS)
     assert sorted(workflow.list_node_names())[0].startswith("sub_01_wf.")
     node = workflow.get_node("sub_02_wf").get_node("image_sub_02_ses_1_run_1_T1w_wf").get_node("check")
     assert node.config["execution"]["crashdump_dir"].endswith(f"sub-02/log/{settings.run_uuid}")
@@ -53,7 +53,7 @@ def test_top_level_builds_with_crash_dirs_per_subject(argv, tmp_path):
 def test_colliding_outputs_refuse_to_build(tmp_path):
     twin = ImageRun(Path("/elsewhere/sub-01/anat/sub-01_T1w.nii"), "01", "T1w")
     with pytest.raises(ValueError, match="two inputs map"):
-        init_inuprep_wf(settings=settings_for(tmp_path), runs=[RUNS[0], twin])
+        init_inuprep_wf(**settings_for(tmp_path).workflow_args(), runs=[RUNS[0], twin])
 
 
 def test_unknown_method_is_refused():
@@ -69,7 +69,7 @@ def test_a_t2w_is_wired_to_its_t1w_masks_and_a_dixon_pair_to_water_and_fat(tmp_p
     water = ImageRun(anat / "sub-01_acq-dixon_rec-water_T1w.nii.gz", "01", "dixon", None, "water")
     fat = ImageRun(anat / "sub-01_acq-dixon_rec-fat_T1w.nii.gz", "01", "dixon", None, "fat")
     runs = [*RUNS[:2], water, fat]
-    workflow = init_inuprep_wf(settings=settings_for(tmp_path), runs=runs).get_node("sub_01_wf")
+    workflow = init_inuprep_wf(**settings_for(tmp_path).workflow_args(), runs=runs).get_node("sub_01_wf")
     t2w_wf = workflow.get_node("image_sub_01_T2w_wf")
     edges = [(u.name, v.name, d["connect"]) for u, v, d in workflow._graph.edges(data=True)]
     assert ("image_sub_01_T1w_wf", "image_sub_01_T2w_wf") in {(u, v) for u, v, _ in edges}
@@ -88,7 +88,7 @@ def test_user_masks_reach_segmentation_and_evaluation(tmp_path):
         (anat / name).write_bytes(b"")
     (anat / "sub-01_mod-T2w_dseg.tsv").write_text("index\tname\n1\tGM\n2\tWM\n")
     settings = settings_for(tmp_path, "--derivatives", str(tmp_path / "masks"))
-    workflow = init_inuprep_wf(settings=settings, runs=RUNS[:2]).get_node("sub_01_wf")
+    workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS[:2]).get_node("sub_01_wf")
     t2w_wf = workflow.get_node("image_sub_01_T2w_wf")
     assert t2w_wf.get_node("segment").inputs.user_dseg == str(anat / "sub-01_mod-T2w_dseg.nii.gz")
     assert t2w_wf.get_node("evaluate").inputs.region_names == ["lesion"]
@@ -98,7 +98,7 @@ def test_user_masks_reach_segmentation_and_evaluation(tmp_path):
     # a user's T1w dseg has no posterior maps to move: the T2w is segmented on its own
     (anat / "sub-01_mod-T2w_dseg.nii.gz").rename(anat / "sub-01_mod-T1w_dseg.nii.gz")
     (anat / "sub-01_mod-T2w_dseg.tsv").rename(anat / "sub-01_mod-T1w_dseg.tsv")
-    workflow = init_inuprep_wf(settings=settings, runs=RUNS[:2]).get_node("sub_01_wf")
+    workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS[:2]).get_node("sub_01_wf")
     assert workflow._graph.number_of_edges() == 0
     assert "outputs_wf.ds_probseg_GM" in workflow.get_node("image_sub_01_T2w_wf").list_node_names()
 
@@ -107,7 +107,7 @@ def test_methods_text_describes_what_the_graph_runs(tmp_path):
     from inuprep.reports.subject import CITATIONS, methods_section
     from inuprep.workflows.base import methods_text
 
-    workflow = init_inuprep_wf(settings=settings_for(tmp_path, "--methods", "n4"), runs=RUNS[:3])
+    workflow = init_inuprep_wf(**settings_for(tmp_path, "--methods", "n4").workflow_args(), runs=RUNS[:3])
     text = methods_text(workflow.get_node("sub_01_wf"))
     assert "N4 bias-field correction" in text and "B-spline control points every 200 mm" in text
     assert "Zero-shot" not in text and "zeroshot" not in text
@@ -119,5 +119,5 @@ def test_methods_text_describes_what_the_graph_runs(tmp_path):
     assert '<a href="#ref-n4">' in html and 'id="ref-zeroshot"' not in html
 
     settings = settings_for(tmp_path, "--methods", "zeroshot", "--seed", "11")
-    text = methods_text(init_inuprep_wf(settings=settings, runs=RUNS[3:]).get_node("sub_02_wf"))
+    text = methods_text(init_inuprep_wf(**settings.workflow_args(), runs=RUNS[3:]).get_node("sub_02_wf"))
     assert "N4 bias-field correction" not in text and "sharpen variant" in text and "seed 11" in text

@@ -6,7 +6,7 @@ import torch
 
 from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, relative_mae
 from inuprep.simulate import simulate_bias, template_anatomy
-from inuprep.zeroshot.correct import ZeroShotSettings, zeroshot_correct
+from inuprep.zeroshot.fit import ZeroShotSettings, zeroshot_correct
 from inuprep.zeroshot.model import ZeroShotNet, count_parameters
 
 ZOOMS = (3.0, 3.0, 3.0)

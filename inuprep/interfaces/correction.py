@@ -1,7 +1,6 @@
 """Bias-field correction interfaces."""
 
 import json
-import os
 import sys
 import time
 from importlib.metadata import version
@@ -20,9 +19,10 @@ from nipype.interfaces.base import (
 )
 
 from inuprep import __version__
-from inuprep.correct import sidecar_path
-from inuprep.interfaces import save_like
-from inuprep.n4 import N4Settings, n4_correct
+from inuprep.methods import METHODS
+from inuprep.n4 import N4Settings
+from inuprep.utils.bids import sidecar_path
+from inuprep.utils.io import save_like
 
 
 class _N4CorrectionInputSpec(BaseInterfaceInputSpec):
@@ -56,7 +56,6 @@ class N4Correction(SimpleInterface):
     output_spec = _CorrectionOutputSpec
 
     def _run_interface(self, runtime):
-        os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(self.inputs.num_threads)
         settings = N4Settings(
             shrink_factor=self.inputs.shrink_factor,
             iterations=tuple(self.inputs.iterations),
@@ -68,17 +67,21 @@ class N4Correction(SimpleInterface):
         settings = settings.resolved(img.header.get_zooms()[:3])
         mask = np.asanyarray(nb.load(self.inputs.mask_file).dataobj) if self.inputs.mask_file else None
         start = time.perf_counter()
-        corrected, field = n4_correct(
-            img.get_fdata(dtype=np.float32), img.header.get_zooms()[:3], mask, settings
+        corrected, field, _ = METHODS["n4"].correct(
+            img.get_fdata(dtype=np.float32),
+            img.header.get_zooms()[:3],
+            mask,
+            settings,
+            self.inputs.num_threads,
         )
         elapsed = time.perf_counter() - start
         cwd = Path(runtime.cwd)
         self._results["out_file"] = save_like(corrected, img, cwd / "corrected.nii.gz")
         self._results["bias_field"] = save_like(field, img, cwd / "bias_field.nii.gz")
         self._results["metadata"] = {
-            "BiasCorrectionMethod": "N4",
+            "BiasCorrectionMethod": METHODS["n4"].label,
             "BiasCorrectionParameters": settings.to_dict(),
-            "Software": {"inuprep": __version__, "antspyx": version("antspyx")},
+            "Software": {"inuprep": __version__, "antspyx": version(METHODS["n4"].software)},
             "ThreadsUsed": self.inputs.num_threads,
             "RuntimeSeconds": round(elapsed, 2),
         }
@@ -102,14 +105,15 @@ class _ZeroShotCorrectionInputSpec(CommandLineInputSpec):
 class ZeroShotCorrection(CommandLine):
     """Zero-shot bias correction (Yang, Timko, Fernandez) through ``inuprep-correct``, in its own process."""
 
-    _cmd = f"{sys.executable} -m inuprep.correct --method zeroshot"
+    _cmd = f"{sys.executable} -m inuprep.cli.correct --method zeroshot"
     input_spec = _ZeroShotCorrectionInputSpec
     output_spec = _CorrectionOutputSpec
 
     def _list_outputs(self):
         out_file = Path(self.inputs.out_file).absolute()
         metadata = json.loads(sidecar_path(out_file).read_text())
-        metadata["Software"] = {"inuprep": __version__, "torch": version("torch")}
+        software = METHODS["zeroshot"].software
+        metadata["Software"] = {"inuprep": __version__, software: version(software)}
         return {
             "out_file": str(out_file),
             "bias_field": str(Path(self.inputs.bias_field).absolute()),

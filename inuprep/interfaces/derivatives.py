@@ -4,7 +4,8 @@ from pathlib import Path
 
 from nipype.interfaces.base import BaseInterfaceInputSpec, File, SimpleInterface, TraitedSpec, traits
 
-from inuprep.bids_app.derivatives import atomic_copy, write_json
+from inuprep.utils.bids import sidecar_path
+from inuprep.utils.io import atomic_copy, write_json
 
 
 class _DerivativesSinkInputSpec(BaseInterfaceInputSpec):
@@ -29,6 +30,6 @@ class DerivativesSink(SimpleInterface):
         dest = Path(self.inputs.out_path)
         meta = {**(self.inputs.meta_dict or {}), **(self.inputs.extra_meta or {})}
         if meta:
-            write_json(meta, dest.with_name(dest.name.split(".")[0] + ".json"))
+            write_json(meta, sidecar_path(dest))
         self._results["out_file"] = str(atomic_copy(self.inputs.in_file, dest))
         return runtime

@@ -13,11 +13,12 @@ from nipype.interfaces.base import (
     traits,
 )
 
-from inuprep.bids_app.derivatives import write_json
-from inuprep.interfaces.segmentation import read_label_table
+from inuprep.methods import METHODS
 from inuprep.metrics import coefficient_of_variation, known_field_metrics, tissue_metrics
 from inuprep.segmentation import cjv_pair as find_cjv_pair
 from inuprep.segmentation import on_same_grid
+from inuprep.utils.bids import read_label_table
+from inuprep.utils.io import write_json
 
 #: the columns a known field adds (``--derivatives``' _biasfield)
 KNOWN_FIELD_COLUMNS = {
@@ -44,7 +45,7 @@ def metrics_dictionary(
 ) -> dict:
     """Return the JSON data dictionary of a metrics table with CV columns for ``names``."""
     columns = {
-        "method": {"Description": "correction: original (none), n4, zeroshot"},
+        "method": {"Description": f"correction: original (none), {', '.join(METHODS)}"},
         "segmentation": {
             "Description": "source of the tissue masks: deep_atropos, template_atropos (offline fallback), "
             "T1w (the session's T1w masks), dixon_water_fat, intensity (dim/bright) or user"

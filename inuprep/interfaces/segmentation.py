@@ -1,6 +1,5 @@
 """Tissue segmentation interface."""
 
-import os
 from importlib.metadata import version
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from nipype.interfaces.base import (
     traits,
 )
 
-from inuprep.interfaces import save_like
+from inuprep.runtime import itk_threads
 from inuprep.segmentation import (
     Segmentation,
     ants_random_seed,
@@ -28,26 +27,8 @@ from inuprep.segmentation import (
     transfer_segmentation,
     user_segmentation,
 )
-
-
-def write_label_table(seg: Segmentation, path: Path) -> str:
-    """Write a BIDS ``dseg.tsv`` (index, name, and the tissue each label is evaluated as) and return it."""
-    rows = "".join(
-        f"{index}\t{name}\t{seg.tissues.get(index, 'n/a')}\n" for index, name in sorted(seg.labels.items())
-    )
-    path.write_text("index\tname\ttissue\n" + rows)
-    return str(path)
-
-
-def read_label_table(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
-    """Return the {index: name} and {index: evaluated tissue} tables of a ``dseg.tsv``."""
-    lines = Path(path).read_text().splitlines()
-    header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:] if line]
-    labels = {int(row[0]): row[1] for row in rows}
-    if "tissue" not in header:
-        return labels, labels
-    column = header.index("tissue")
-    return labels, {int(row[0]): row[column] for row in rows if row[column] != "n/a"}
+from inuprep.utils.bids import read_label_table, write_label_table
+from inuprep.utils.io import save_like
 
 
 class _SegmentTissuesInputSpec(BaseInterfaceInputSpec):
@@ -114,7 +95,7 @@ class SegmentTissues(SimpleInterface):
         return segment_brain(img, inputs.contrast, corrected, cache)
 
     def _run_interface(self, runtime):
-        os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(self.inputs.num_threads)
+        itk_threads(self.inputs.num_threads)
         import torch
 
         torch.set_num_threads(self.inputs.num_threads)

@@ -5,12 +5,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inuprep.methods import COLOURS, LABELS
 from inuprep.metrics import summary_columns
 
-#: method order and colours shared by every figure
-METHODS = ("original", "n4", "zeroshot")
-COLOURS = {"original": "#7f7f7f", "n4": "#1f77b4", "zeroshot": "#d62728"}
-LABELS = {"original": "original", "n4": "N4", "zeroshot": "zero-shot"}
 #: panel titles of the metrics that are not a CV
 TITLES = {"cjv": "CJV", "rel_error": "error vs truth"}
 
@@ -26,7 +23,7 @@ def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
     """Plot every metric of ``images`` (one row per image and method): methods side by side, one point per
     image, the points of one image joined across methods; return ``out_file`` (PNG)."""
     metrics = summary_columns(images.columns)
-    methods = [m for m in METHODS if m in set(images.method)]
+    methods = [m for m in LABELS if m in set(images.method)]
     fig = _figure(figsize=(2.6 * len(metrics), 3.2))
     axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):

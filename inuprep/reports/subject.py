@@ -8,17 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from inuprep.bids_app.derivatives import atomic_write_text, derivative_path, replacing
-from inuprep.bids_app.discovery import ImageRun
-from inuprep.interfaces.segmentation import read_label_table
+from inuprep.methods import LABELS, METHODS
 from inuprep.reports import figures
-from inuprep.workflows.outputs import output_paths
+from inuprep.utils.bids import ImageRun, derivative_path, output_paths, read_label_table, sidecar_path
+from inuprep.utils.io import atomic_write_text, replacing
 
 SOFTWARE = ("inuprep", "torch", "antspyx", "antspynet", "deepbet", "nipype", "pybids", "nibabel", "nilearn")
 CITATIONS = {
-    "zeroshot": "Yang, Timko, Fernandez. Zero-shot bias correction: efficient MR image inhomogeneity "
-    "reduction without any data.",
-    "n4": "Tustison NJ, et al. N4ITK: improved N3 bias correction. IEEE TMI 29(6):1310-1320, 2010.",
+    **dict(method.citation for method in METHODS.values()),
     "antsx": "Tustison NJ, et al. The ANTsX ecosystem for quantitative biological and medical imaging. "
     "Scientific Reports 11:9068, 2021 (antspyx, ANTsPyNet deep_atropos).",
     "atropos": "Avants BB, et al. An open source multivariate framework for n-tissue segmentation with "
@@ -47,11 +44,6 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def sidecar(path: Path) -> Path:
-    """Return the JSON sidecar of a NIfTI derivative."""
-    return path.with_name(path.name.split(".")[0] + ".json")
-
-
 def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, figures_dir: Path) -> str:
     """Return the HTML of one image's section, drawing its figures into ``figures_dir``."""
     paths = {key: output_dir / path for key, path in output_paths(run, methods).items()}
@@ -63,13 +55,13 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, fig
                      "subject's log names the reason.</p>")  # fmt: skip
     if not paths["dseg_file"].is_file():
         return "".join(parts)
-    seg = json.loads(sidecar(paths["dseg_file"]).read_text())
+    seg = json.loads(sidecar_path(paths["dseg_file"]).read_text())
     reason = f" Deep model not used: {seg['FallbackReason']}." if seg.get("FallbackReason") else ""
     parts.append(f"<p><b>Tissue masks</b> ({html.escape(seg['SegmentationSource'])}): "
                  f"{html.escape(seg['SegmentationMethod'])}.{html.escape(reason)}</p>")  # fmt: skip
     if paths["metrics_tsv"].is_file():
         table = pd.read_csv(paths["metrics_tsv"], sep="\t").drop(columns="segmentation", errors="ignore")
-        table["method"] = table["method"].map(lambda m: figures.LABELS.get(m, m))
+        table["method"] = table["method"].map(lambda m: LABELS.get(m, m))
         parts.append(table.to_html(index=False, border=0, float_format="{:.4f}".format, classes="metrics"))
 
     def figure(kind, draw, caption):  # draw into sub-<label>/figures/, atomically; return its <figure>
@@ -100,7 +92,7 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, fig
             )
         )
     losses = (
-        json.loads(sidecar(paths["zeroshot_file"]).read_text()).get("Losses")
+        json.loads(sidecar_path(paths["zeroshot_file"]).read_text()).get("Losses")
         if "zeroshot" in corrected
         else None
     )

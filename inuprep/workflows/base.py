@@ -2,14 +2,21 @@
 
 from collections import defaultdict
 from copy import deepcopy
+from pathlib import Path
 
 from nipype.pipeline import engine as pe
 
-from inuprep.bids_app.derivatives import check_unique
-from inuprep.bids_app.discovery import ImageRun, UserMasks, dixon_pair, find_user_masks, session_t1w
-from inuprep.bids_app.settings import Settings
-from inuprep.workflows.image import SEG_OUTPUTS, T1W_FIELDS, init_image_wf
-from inuprep.workflows.outputs import output_paths, tissue_names
+from inuprep.utils.bids import (
+    ImageRun,
+    UserMasks,
+    check_unique,
+    dixon_pair,
+    find_user_masks,
+    output_paths,
+    session_t1w,
+    tissue_names,
+)
+from inuprep.workflows.single_image import SEG_OUTPUTS, T1W_FIELDS, init_image_wf
 
 #: name of the top-level workflow, and so of its folder in the work directory
 TOP_WF = "inuprep_wf"
@@ -20,31 +27,55 @@ def subject_wf_name(subject: str) -> str:
     return f"sub_{subject}_wf"
 
 
-def init_inuprep_wf(*, settings: Settings, runs: list[ImageRun]) -> pe.Workflow:
+def init_inuprep_wf(
+    *,
+    runs: list[ImageRun],
+    output_dir: Path,
+    work_dir: Path,
+    methods: tuple[str, ...],
+    omp_nthreads: int,
+    seed: int,
+    run_uuid: str,
+    derivatives: Path | None = None,
+    antsxnet_cache: Path | None = None,
+) -> pe.Workflow:
     """Build the participant-level workflow of every selected image.
 
     Parameters
     ----------
-    settings : Settings
-        The run's settings (output and work folders, methods, threads).
     runs : list of ImageRun
-        The images found by :func:`inuprep.bids_app.discovery.discover_runs`.
+        The images found by :func:`inuprep.cli.discovery.discover_runs`.
+    output_dir, work_dir : Path
+        Derivatives root; nipype's working folder.
+    methods : tuple of str
+        Corrections to run (names of ``inuprep.methods.METHODS``).
+    omp_nthreads, seed : int
+        Threads per node; random seed of stochastic steps.
+    run_uuid : str
+        This run's identifier (its crash-file folder).
+    derivatives : Path
+        A BIDS derivatives folder with the user's masks and known fields (``--derivatives``).
+    antsxnet_cache : Path
+        ANTsXNet cache with deep_atropos's files.
 
     Each participant's sub-workflow writes its crash files to ``<output_dir>/sub-<label>/log/<run>/``,
     which is how the App tells which participants failed.
     """
-    user = {run: user_masks(settings, run) for run in runs}
+    user = {run: find_user_masks(derivatives, run) if derivatives else UserMasks() for run in runs}
     check_unique([
         path for run in runs
-        for path in output_paths(run, settings.methods, probseg_tissues(run, runs, user[run])).values()
+        for path in output_paths(run, methods, probseg_tissues(run, runs, user[run])).values()
     ])  # fmt: skip
-    workflow = pe.Workflow(name=TOP_WF, base_dir=str(settings.work_dir))
+    workflow = pe.Workflow(name=TOP_WF, base_dir=str(work_dir))
     by_subject = defaultdict(list)
     for run in runs:
         by_subject[run.subject].append(run)
     for subject, subject_runs in sorted(by_subject.items()):
-        subject_wf = init_single_subject_wf(subject=subject, runs=subject_runs, settings=settings, user=user)
-        crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
+        subject_wf = init_single_subject_wf(
+            subject=subject, runs=subject_runs, user=user, methods=methods, output_dir=output_dir,
+            omp_nthreads=omp_nthreads, seed=seed, antsxnet_cache=antsxnet_cache,
+        )  # fmt: skip
+        crash_dir = output_dir / f"sub-{subject}" / "log" / run_uuid
         subject_wf.config["execution"]["crashdump_dir"] = str(crash_dir)
         for node in subject_wf._get_all_nodes():  # nipype does not pass a sub-workflow's config down
             node.config = deepcopy(subject_wf.config)
@@ -61,18 +92,21 @@ def methods_text(workflow: pe.Workflow) -> str:
     return "\n\n".join(dict.fromkeys(paragraphs))
 
 
-def user_masks(settings: Settings, run: ImageRun) -> UserMasks:
-    """Return the masks ``--derivatives`` supplies for ``run`` (none without the option)."""
-    return find_user_masks(settings.derivatives, run) if settings.derivatives else UserMasks()
-
-
 def probseg_tissues(run: ImageRun, runs: list[ImageRun], user: UserMasks) -> tuple[str, ...]:
     """Return the tissues whose posterior maps ``run``'s workflow writes."""
     return tissue_names(run, dixon_pair=dixon_pair(run, runs) is not None, user_dseg=user.dseg is not None)
 
 
 def init_single_subject_wf(
-    *, subject: str, runs: list[ImageRun], settings: Settings, user: dict[ImageRun, UserMasks]
+    *,
+    subject: str,
+    runs: list[ImageRun],
+    user: dict[ImageRun, UserMasks],
+    methods: tuple[str, ...],
+    output_dir: Path,
+    omp_nthreads: int,
+    seed: int,
+    antsxnet_cache: Path | None = None,
 ) -> pe.Workflow:
     """Build the workflow of one participant: one image workflow per run.
 
@@ -82,10 +116,10 @@ def init_single_subject_wf(
         Participant label without ``sub-``.
     runs : list of ImageRun
         That participant's images.
-    settings : Settings
-        The run's settings.
     user : dict
         The masks ``--derivatives`` supplies, per run.
+    methods, output_dir, omp_nthreads, seed, antsxnet_cache
+        As for :func:`init_inuprep_wf`.
 
     A T2w reuses the masks of its session's T1w (unless the user supplied a dseg for either: a user's
     labels have no posterior maps to move, and the T2w's own dseg wins); a Dixon image
@@ -104,14 +138,14 @@ def init_single_subject_wf(
     for run in runs:
         image_wfs[run] = init_image_wf(
             run=run,
-            methods=settings.methods,
-            output_dir=settings.output_dir,
-            omp_nthreads=settings.omp_nthreads,
-            seed=settings.seed,
+            methods=methods,
+            output_dir=output_dir,
+            omp_nthreads=omp_nthreads,
+            seed=seed,
             reuse_t1w=t1w_of[run] is not None,
             dixon_pair=dixon_pair(run, runs),
             user_masks=user[run],
-            antsxnet_cache=settings.antsxnet_cache,
+            antsxnet_cache=antsxnet_cache,
         )
         workflow.add_nodes([image_wfs[run]])
     fields = [

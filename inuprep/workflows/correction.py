@@ -3,9 +3,8 @@
 from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
-from inuprep.interfaces.correction import N4Correction, ZeroShotCorrection
-from inuprep.n4 import N4Settings
-from inuprep.zeroshot.correct import ZeroShotSettings
+from inuprep.interfaces import correction
+from inuprep.methods import METHODS
 
 
 def init_correction_wf(
@@ -16,7 +15,7 @@ def init_correction_wf(
     Parameters
     ----------
     method : str
-        One of ``inuprep.bids_app.parser.METHODS``.
+        A name of ``inuprep.methods.METHODS``.
     omp_nthreads : int
         Threads the correction may use.
     seed : int
@@ -40,16 +39,14 @@ def init_correction_wf(
     metadata
         Parameters, software and runtime for the sidecar.
     """
+    if method not in METHODS:
+        raise ValueError(f"unknown correction method '{method}'; choose from {', '.join(METHODS)}")
+    entry = METHODS[method]
+    seeded = {"seed": seed} if entry.seeded else {}
     # the interfaces' defaults are these settings' defaults
-    if method == "n4":
-        settings, interface = N4Settings(), N4Correction(num_threads=omp_nthreads)
-    elif method == "zeroshot":
-        settings = ZeroShotSettings(seed=seed)
-        interface = ZeroShotCorrection(num_threads=omp_nthreads, seed=seed)
-    else:
-        raise ValueError(f"unknown correction method '{method}'; choose from n4, zeroshot")
+    interface = getattr(correction, entry.interface)(num_threads=omp_nthreads, **seeded)
     workflow = pe.Workflow(name=name or f"{method}_wf")
-    workflow.__desc__ = settings.describe()
+    workflow.__desc__ = entry.settings(**seeded).describe()
     inputnode = pe.Node(IdentityInterface(fields=["in_file", "mask_file"]), name="inputnode")
     outputnode = pe.Node(IdentityInterface(fields=["out_file", "bias_field", "metadata"]), name="outputnode")
     correct = pe.Node(interface, name="correct", n_procs=omp_nthreads, mem_gb=1.5)

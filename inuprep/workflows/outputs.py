@@ -5,49 +5,8 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
-from inuprep.bids_app.derivatives import derivative_path, split_name
-from inuprep.bids_app.discovery import ImageRun
 from inuprep.interfaces.derivatives import DerivativesSink
-from inuprep.segmentation import BRAIN_LABELS, DIXON_LABELS, INTENSITY_LABELS
-
-
-def tissue_names(run: ImageRun, dixon_pair: bool = False, user_dseg: bool = False) -> tuple[str, ...]:
-    """Return the tissues that get a ``probseg`` map: none for a user's dseg, else its segmentation's."""
-    if user_dseg:
-        return ()
-    if run.contrast == "dixon":
-        return tuple((DIXON_LABELS if dixon_pair else INTENSITY_LABELS).values())
-    return tuple(BRAIN_LABELS.values())
-
-
-def output_paths(
-    run: ImageRun, methods: tuple[str, ...], tissues: tuple[str, ...] | None = None
-) -> dict[str, Path]:
-    """Return {output field: path relative to the derivatives root} for every derivative of ``run``.
-
-    Corrected images keep the source's suffix and add ``desc-<method>``; outputs with a suffix of their
-    own (masks, fields, tables) carry the source's suffix as ``mod-``, so a T1w and a T2w of one session
-    never share a name.
-    """
-    src, nii = run.path, ".nii.gz"
-    _, mod, _ = split_name(src)
-    mask_desc = "fg" if run.contrast == "dixon" else "brain"
-    paths = {}
-    for method in methods:
-        paths[f"{method}_file"] = derivative_path(src, desc=method, extension=nii)
-        paths[f"{method}_field"] = derivative_path(
-            src, mod=mod, desc=method, suffix="biasfield", extension=nii
-        )
-    paths["mask_file"] = derivative_path(src, mod=mod, desc=mask_desc, suffix="mask", extension=nii)
-    paths["dseg_file"] = derivative_path(src, mod=mod, suffix="dseg", extension=nii)
-    paths["dseg_tsv"] = derivative_path(src, mod=mod, suffix="dseg", extension=".tsv")
-    for tissue in tissue_names(run) if tissues is None else tissues:
-        paths[f"probseg_{tissue}"] = derivative_path(
-            src, mod=mod, label=tissue, suffix="probseg", extension=nii
-        )
-    paths["metrics_tsv"] = derivative_path(src, mod=mod, suffix="metrics", extension=".tsv")
-    paths["metrics_json"] = derivative_path(src, mod=mod, suffix="metrics", extension=".json")
-    return paths
+from inuprep.utils.bids import ImageRun, output_paths
 
 
 def _pick(files, index):

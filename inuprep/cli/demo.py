@@ -16,28 +16,15 @@ import numpy as np
 import pandas as pd
 
 from inuprep.simulate import simulate_bias
+from inuprep.templates import mni152
 
 #: participant label -> (field seed, max/min ratio of the field over the volume)
 DEMO_SUBJECTS = {"01": (1, 1.8), "02": (2, 2.4)}
 
 
-def mni152_t1() -> nb.Nifti1Image:
-    """Return nilearn's packaged MNI152 2009a T1 (1 mm, skull-stripped)."""
-    from nilearn.datasets import load_mni152_template
-
-    return load_mni152_template(resolution=1)
-
-
 def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: float = 1.0) -> Path:
     """Write a BIDS dataset of biased T1w images and each true field under derivatives/truth; return it."""
-    template = mni152_t1()
-    if zoom != 1.0:
-        from nilearn.image import resample_img
-
-        template = resample_img(
-            template, target_affine=np.diag([zoom] * 3), interpolation="continuous",
-            force_resample=True, copy_header=True,
-        )  # fmt: skip
+    (template,) = mni152(zoom)
     clean = np.clip(template.get_fdata(dtype=np.float32), 0, None)
     truth = bids_dir / "derivatives" / "truth"
     truth.mkdir(parents=True, exist_ok=True)
@@ -62,11 +49,11 @@ def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: flo
 
 def main(argv: list[str] | None = None) -> int:
     """Build the demo dataset under ``--demo-dir``, run both levels on it, print the metrics."""
-    parser = argparse.ArgumentParser(prog="python -m inuprep.bids_app.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m inuprep.cli.demo", description=__doc__)
     parser.add_argument("--demo-dir", type=Path, default=Path("demo"), help="where bids/, out/, work/ go")
     parser.add_argument("--nprocs", type=int, default=2, help="processes for the participant level")
     args = parser.parse_args(argv)
-    from inuprep.bids_app.run import main as inuprep_main
+    from inuprep.cli.run import main as inuprep_main
 
     bids_dir = build_demo_dataset(args.demo_dir / "bids")
     out_dir, work_dir = args.demo_dir / "out", args.demo_dir / "work"

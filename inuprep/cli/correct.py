@@ -7,12 +7,13 @@ import argparse
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 
-from inuprep.bids_app.derivatives import replacing, write_json
+from inuprep.methods import METHODS
 from inuprep.runtime import terminate_on_signals, unwritable_reason
-from inuprep.zeroshot.correct import VARIANTS
+from inuprep.utils.bids import sidecar_path
+from inuprep.utils.io import replacing, write_json
+from inuprep.zeroshot.fit import VARIANTS
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("in_file", type=Path, help="the image to correct")
     parser.add_argument("out_file", type=Path, help="the corrected image (.nii or .nii.gz)")
-    parser.add_argument("--method", choices=["zeroshot", "n4"], default="zeroshot", help="the correction")
+    parser.add_argument("--method", choices=list(METHODS), default="zeroshot", help="the correction")
     parser.add_argument("--field", type=Path, help="also write the multiplicative field (IN ~ OUT x FIELD)")
     parser.add_argument("--mask", type=Path, help="restrict the fit to this mask (default: the foreground)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="zero-shot device")
@@ -46,15 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def save_atomically(data, reference, path: Path) -> None:
     """Write ``data`` as float32 on the reference's grid and header, through a temporary file."""
-    from inuprep.interfaces import save_like
+    from inuprep.utils.io import save_like
 
     with replacing(path, suffix="".join(path.suffixes) or ".nii") as tmp:
         save_like(data, reference, tmp)
-
-
-def sidecar_path(out_file: Path) -> Path:
-    """Return the JSON sidecar written beside ``out_file``."""
-    return out_file.with_name(out_file.name.split(".")[0] + ".json")
 
 
 def overwritten_input(args: argparse.Namespace) -> Path | None:
@@ -106,37 +102,19 @@ def correct(argv: list[str] | None) -> int:
         return EXIT_INPUT
     zooms = img.header.get_zooms()[:3]
     start = time.perf_counter()
-    if args.method == "zeroshot":
-        import torch
+    method = METHODS[args.method]
+    settings = method.settings(**{option: getattr(args, option) for option in method.options}).resolved(zooms)
+    steps = getattr(settings, "iterations", 0)
 
-        from inuprep.zeroshot.correct import ZeroShotSettings, zeroshot_correct
+    def report(step, loss):  # a line at each quarter of an optimisation, for the terminal and logs
+        if step % max(1, steps // 4) == 0 or step == steps:
+            elapsed = time.perf_counter() - start
+            print(f"{method.label}: step {step}/{steps}, loss {loss:.4f}, {elapsed:.1f} s", flush=True)
 
-        torch.set_num_threads(args.num_threads)
-        device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-        settings = ZeroShotSettings(variant=args.variant, seed=args.seed, iterations=args.iterations,
-                                    learning_rate=args.learning_rate).resolved(zooms)  # fmt: skip
-
-        def report(step, loss):  # a line at each quarter of the optimisation, for the terminal and logs
-            if step % max(1, settings.iterations // 4) == 0 or step == settings.iterations:
-                elapsed = time.perf_counter() - start
-                print(
-                    f"zero-shot: step {step}/{settings.iterations}, loss {loss:.4f}, {elapsed:.1f} s",
-                    flush=True,
-                )
-
-        result = zeroshot_correct(data, zooms, mask, settings, device=device, progress=report)
-        corrected, field = result.corrected, result.field
-        meta = {"BiasCorrectionMethod": "zero-shot", "Device": device, "Losses": result.losses,
-                "BiasCorrectionParameters": asdict(settings)}  # fmt: skip
-    else:
-        import os
-
-        from inuprep.n4 import N4Settings, n4_correct
-
-        os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.num_threads)
-        settings = N4Settings().resolved(zooms)
-        corrected, field = n4_correct(data, zooms, mask, settings)
-        meta = {"BiasCorrectionMethod": "N4", "BiasCorrectionParameters": settings.to_dict()}
+    corrected, field, extra = method.correct(
+        data, zooms, mask, settings, args.num_threads, args.device, report
+    )
+    meta = {"BiasCorrectionMethod": method.label, **extra, "BiasCorrectionParameters": settings.to_dict()}
     meta["RuntimeSeconds"] = round(time.perf_counter() - start, 2)
     print(f"{meta['BiasCorrectionMethod']}: corrected in {meta['RuntimeSeconds']:.1f} s", flush=True)
     reference = nb.load(args.in_file)

@@ -6,9 +6,7 @@ import os
 from pathlib import Path
 
 from inuprep import __version__
-
-#: correction methods the participant workflow can run, besides the uncorrected original
-METHODS = ("n4", "zeroshot")
+from inuprep.methods import METHODS
 
 
 def _label(prefix: str):
@@ -123,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     wf.add_argument(
         "--methods",
         nargs="+",
-        choices=METHODS,
+        choices=list(METHODS),
         default=list(METHODS),
         help="the corrections to run; the uncorrected original is always evaluated beside them",
     )

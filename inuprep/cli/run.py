@@ -8,7 +8,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from inuprep.bids_app.parser import build_parser
+from inuprep.cli.parser import build_parser
 from inuprep.runtime import (
     Terminated,
     die_with_parent,
@@ -61,7 +61,7 @@ def preflight(runs, bad_sidecars: dict):
 
     An image fails here when its header does not read as 3D or a sidecar that describes it is malformed.
     """
-    from inuprep.bids_app.discovery import describes
+    from inuprep.cli.discovery import describes
     from inuprep.image import ImageError, check_header
 
     readable, failures = [], defaultdict(list)
@@ -122,7 +122,7 @@ def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
     ``broken``: why the workflow raised without writing any crash file (a plugin or scheduler error, a
     broken worker pool), in which case nothing it reports as done can be trusted.
     """
-    from inuprep.workflows.outputs import output_paths
+    from inuprep.utils.bids import output_paths
 
     crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
     crashes = [f"{crash_reason(crash)} (details: {crash})" for crash in sorted(crash_dir.glob("crash-*.txt"))]
@@ -166,14 +166,8 @@ def run_participants(settings) -> int:
     """Discover, build and run the participant workflow; report each participant; return the exit code."""
     from nipype import config as nipype_config
 
-    from inuprep.bids_app.derivatives import write_dataset_files
-    from inuprep.bids_app.discovery import (
-        DiscoveryError,
-        discover_runs,
-        load_layout,
-        malformed_sidecars,
-        summarize,
-    )
+    from inuprep.cli.discovery import discover_runs, load_layout, malformed_sidecars, summarize
+    from inuprep.utils.bids import DiscoveryError, write_dataset_files
 
     bad_sidecars = malformed_sidecars(settings.bids_dir)
     try:
@@ -216,12 +210,12 @@ def run_participants(settings) -> int:
             "monitoring": {"enabled": False},
         }
     )
-    from inuprep.bids_app.progress import Progress
+    from inuprep.cli.progress import Progress
     from inuprep.workflows.base import init_inuprep_wf, methods_text, subject_wf_name
-    from inuprep.workflows.image import image_wf_name
+    from inuprep.workflows.single_image import image_wf_name
 
     try:
-        workflow = init_inuprep_wf(settings=settings, runs=runs)
+        workflow = init_inuprep_wf(runs=runs, **settings.workflow_args())
     except ValueError as err:
         LOGGER.error(f"inuprep: error: {err}")
         return EXIT_USAGE
@@ -264,7 +258,8 @@ def run_participants(settings) -> int:
 
 def folder_error(settings) -> str | None:
     """Return why the run cannot use its bids_dir, output_dir or work folder (None: it can); checks only."""
-    from inuprep.bids_app.discovery import DiscoveryError, check_bids_root
+    from inuprep.cli.discovery import check_bids_root
+    from inuprep.utils.bids import DiscoveryError
 
     inside = settings.output_dir.is_relative_to(settings.bids_dir)
     if inside and "derivatives" not in settings.output_dir.relative_to(settings.bids_dir).parts:
@@ -289,7 +284,7 @@ def folder_error(settings) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Run the App; return 0 (all good), 1 (some participant failed) or 2 (usage or input error)."""
     args = build_parser().parse_args(argv)
-    from inuprep.bids_app.settings import Settings
+    from inuprep.cli.settings import Settings
 
     try:
         settings = Settings.from_args(args)
@@ -303,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_writable_home(settings.work_dir / "home")
     configure_logging(settings)
     if settings.analysis_level == "group":
-        from inuprep.bids_app.group import run_group
+        from inuprep.cli.group import run_group
 
         return run_group(settings)
     return run_participants(settings)

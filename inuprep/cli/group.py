@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from inuprep.bids_app.derivatives import atomic_write_text, replacing, split_name, write_json
+from inuprep.methods import LABELS
 from inuprep.metrics import summary_columns
-from inuprep.reports.figures import LABELS, METHODS, group_figure
+from inuprep.reports.figures import group_figure
+from inuprep.utils.bids import split_name
+from inuprep.utils.io import atomic_write_text, replacing, write_json
 
 LOGGER = logging.getLogger("inuprep")
 _REC = re.compile(r"_rec-([A-Za-z0-9]+)_")
@@ -47,7 +49,7 @@ def summary_table(images: pd.DataFrame) -> pd.DataFrame:
     """Return one row per tissue (CV), CJV (and the error when known), one column per method, each cell
     mean(std) over images."""
     metrics = summary_columns(images.columns)
-    methods = [m for m in METHODS if m in set(images.method)]
+    methods = [m for m in LABELS if m in set(images.method)]
     rows = []
     for metric in metrics:
         grouped = images.groupby("method")[metric]
@@ -83,8 +85,8 @@ def data_dictionary(key: str, table: pd.DataFrame) -> dict:
 
 def expected_metrics(settings) -> list[Path]:
     """Return the metrics file every selected image of the input dataset would have (empty if unreadable)."""
-    from inuprep.bids_app.discovery import DiscoveryError, discover_runs, load_layout, malformed_sidecars
-    from inuprep.workflows.outputs import output_paths
+    from inuprep.cli.discovery import discover_runs, load_layout, malformed_sidecars
+    from inuprep.utils.bids import DiscoveryError, output_paths
 
     try:
         layout = load_layout(settings.bids_dir, ignore=malformed_sidecars(settings.bids_dir))

@@ -43,7 +43,7 @@ max/min 3 inside the brain; mean CJV over polynomial / coil / B-spline fields; N
 - the output is Y / exp(field), never X_hat: the curves change contrast.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -83,6 +83,10 @@ class ZeroShotSettings:
             smoothness_weight=self.smoothness_weight
             or {"entropy": 30.0, "sharpen": 2.0}.get(self.variant, 0),
         )
+
+    def to_dict(self) -> dict:
+        """Return the settings as JSON-ready metadata."""
+        return asdict(self)
 
     def describe(self) -> str:
         """Return these settings as a methods sentence (``[@key]`` marks a citation)."""

@@ -5,12 +5,12 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface, Merge
 from nipype.pipeline import engine as pe
 
-from inuprep.bids_app.discovery import ImageRun, UserMasks
+from inuprep.interfaces.checks import CheckImage
 from inuprep.interfaces.evaluation import EvaluateCorrections
-from inuprep.interfaces.images import CheckImage
 from inuprep.interfaces.segmentation import SegmentTissues
+from inuprep.utils.bids import ImageRun, UserMasks, tissue_names
 from inuprep.workflows.correction import init_correction_wf
-from inuprep.workflows.outputs import init_image_outputs_wf, tissue_names
+from inuprep.workflows.outputs import init_image_outputs_wf
 
 #: inputs of a T2w's workflow that receive its session's T1w masks, and the T1w's outputs that feed them
 T1W_FIELDS = ("t1w_file", "t1w_dseg", "t1w_dseg_tsv", "t1w_probseg", "t1w_metadata")

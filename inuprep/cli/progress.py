@@ -3,6 +3,8 @@
 import logging
 import time
 
+from inuprep.methods import METHODS
+
 #: workflow nodes worth a line, and what to call them
 STEPS = {"correct": "correction", "segment": "tissue masks", "evaluate": "evaluation"}
 
@@ -25,7 +27,8 @@ class Progress:
         label = self.images[image]
         what = STEPS[parts[-1]]
         if parts[-1] == "correct":
-            what = {"n4_wf": "N4", "zeroshot_wf": "zero-shot"}.get(parts[-2], parts[-2]) + " " + what
+            method = METHODS.get(parts[-2].removesuffix("_wf"))
+            what = f"{method.label if method else parts[-2]} {what}"
         now = time.monotonic()
         if status == "start":
             self.started.setdefault(image, now)

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from inuprep import __version__
+from inuprep.methods import METHODS
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Settings:
     participant_label: tuple[str, ...] = ()
     session_label: tuple[str, ...] = ()
     bids_filters: dict = field(default_factory=dict)
-    methods: tuple[str, ...] = ("n4", "zeroshot")
+    methods: tuple[str, ...] = tuple(METHODS)
     seed: int = 20251121
     derivatives: Path | None = None
     antsxnet_cache: Path | None = None
@@ -72,6 +73,12 @@ class Settings:
         """Return the settings as JSON-ready values."""
         values = asdict(self)
         return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+    def workflow_args(self) -> dict:
+        """Return the keyword arguments of ``init_inuprep_wf`` that these settings decide."""
+        names = ("output_dir", "work_dir", "methods", "omp_nthreads", "seed", "run_uuid", "derivatives",
+                 "antsxnet_cache")  # fmt: skip
+        return {name: getattr(self, name) for name in names}
 
     def plugin_settings(self) -> dict:
         """Return nipype's ``plugin`` and ``plugin_args`` for ``Workflow.run``."""

@@ -6,7 +6,7 @@ import numpy as np
 from nipype.interfaces.base import BaseInterfaceInputSpec, File, SimpleInterface, TraitedSpec
 
 from inuprep.image import foreground_mask, load_checked
-from inuprep.interfaces import save_like
+from inuprep.utils.io import save_like
 
 
 class _CheckImageInputSpec(BaseInterfaceInputSpec):

@@ -1,0 +1,1 @@
+"""Core helpers shared by every layer: BIDS names and inputs, atomic writes."""

@@ -1,0 +1,69 @@
+"""The package's layers: core <- interfaces <- workflows <- cli, and reports on core only."""
+
+import ast
+from pathlib import Path
+
+import inuprep
+
+PACKAGE = Path(inuprep.__file__).parent
+#: layer of each subpackage (anything else is core) and the layers each may import
+LAYERS = {"interfaces": "interfaces", "workflows": "workflows", "cli": "cli", "reports": "reports"}
+ALLOWED = {
+    "core": {"core"},
+    "interfaces": {"core", "interfaces"},
+    "reports": {"core", "reports"},
+    "workflows": {"core", "interfaces", "workflows"},
+    "cli": {"core", "interfaces", "reports", "workflows", "cli"},
+}
+
+
+def layer(module: str) -> str:
+    """Return the layer of a dotted ``inuprep`` module name."""
+    parts = module.split(".")
+    return LAYERS.get(parts[1], "core") if len(parts) > 1 else "core"
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """Return (line, module) of every inuprep import in ``path``, at any depth (lazy imports count)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("inuprep"):
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+            # `from inuprep import x` names a module x or an attribute of inuprep/__init__
+            found += [(node.lineno, n if node.module == "inuprep" else node.module) for n in names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.startswith("inuprep")]
+    return found
+
+
+def upward_imports(root: Path = PACKAGE) -> list[str]:
+    """Return 'file:line imports module (layer -> layer)' for every import that goes up a layer."""
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        module = ".".join(("inuprep", *path.relative_to(root).with_suffix("").parts))
+        own = layer(module)
+        for line, imported in imports(path):
+            if layer(imported) not in ALLOWED[own]:
+                wrong.append(
+                    f"{path.relative_to(root)}:{line} imports {imported} ({own} -> {layer(imported)})"
+                )
+    return wrong
+
+
+def test_no_import_goes_up_a_layer():
+    assert upward_imports() == []
+
+
+def test_the_check_finds_an_upward_import(tmp_path):
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "x.py").write_text("def f():\n    from inuprep.cli.run import main\n")
+    (tmp_path / "metrics.py").write_text("from inuprep.reports.figures import LABELS\n")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "y.py").write_text(
+        "from inuprep.interfaces import checks\nfrom inuprep import image\n"
+    )
+    assert upward_imports(tmp_path) == [
+        "metrics.py:1 imports inuprep.reports.figures (core -> reports)",
+        "reports/y.py:1 imports inuprep.interfaces (reports -> interfaces)",
+        "workflows/x.py:2 imports inuprep.cli.run (workflows -> cli)",
+    ]
