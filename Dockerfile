@@ -15,7 +15,8 @@ FROM ${BASE}
 ARG PIP_CONFIG_FILE
 
 # torch first, from PyTorch's index for the chosen variant (cpu, cu126, cu128, ...); its dependencies and
-# the rest from PyPI. TORCH_INDEX_URL="" takes pip's configured indexes instead.
+# the rest from PyPI. TORCH_INDEX_URL="" takes pip's configured indexes instead. TORCH_VERSION must satisfy
+# pyproject.toml's pin (2.13.*).
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_VARIANT=cpu
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/${TORCH_VARIANT}

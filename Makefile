@@ -28,6 +28,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check inuprep tests benchmarks
+	$(VENV)/bin/ruff format --check inuprep tests benchmarks
 
 # builds the image (buildah, else docker) and writes it as a docker-archive for docker/podman load, apptainer build
 container:

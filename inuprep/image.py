@@ -126,3 +126,11 @@ def fill_from_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return values
     _, indices = ndimage.distance_transform_edt(~valid, return_indices=True)
     return values[tuple(indices)]
+
+
+def field_from_correction(source: np.ndarray, corrected: np.ndarray) -> np.ndarray:
+    """Return the multiplicative field source / corrected where both are positive, elsewhere the nearest's."""
+    valid = (source > 0) & (corrected > 0)
+    field = np.ones_like(source)
+    field[valid] = source[valid] / corrected[valid]
+    return fill_from_nearest(field, valid)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from inuprep.image import fill_from_nearest
+from inuprep.image import field_from_correction
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,4 @@ def n4_correct(
     ).numpy()
     # antspyx returns either the image or the field, not both; N4 applies its field to every voxel,
     # so the ratio recovers the field wherever the input is positive.
-    valid = (data > 0) & (corrected > 0)
-    field = np.ones_like(data)
-    field[valid] = data[valid] / corrected[valid]
-    return corrected.astype(np.float32), fill_from_nearest(field, valid).astype(np.float32)
+    return corrected.astype(np.float32), field_from_correction(data, corrected).astype(np.float32)

@@ -17,6 +17,8 @@ import pytest
 from conftest import dixon_pair, inuprep, make_bids, save, small_disk
 from inuprep.simulate import simulate_bias
 
+pytestmark = pytest.mark.slow  # runs the App or the corrector as processes
+
 
 def biased(data, seed):
     return simulate_bias(data, 2.0, seed)[1]

@@ -28,7 +28,10 @@ UID = 65534  # nobody: a UID that owns nothing in the image
 #: the largest difference allowed between a metric computed inside and outside the container
 METRIC_TOLERANCE = 1e-6
 
-pytestmark = pytest.mark.skipif(not ARCHIVE, reason="the container tests run under `make container-test`")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not ARCHIVE, reason="the container tests run under `make container-test`"),
+]
 
 
 def _run(*command, **kwargs):

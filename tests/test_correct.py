@@ -13,6 +13,8 @@ import pytest
 from conftest import save, small_disk
 from inuprep.simulate import polynomial_field
 
+pytestmark = pytest.mark.slow  # runs the App or the corrector as processes
+
 
 def correct(*argv):
     command = [sys.executable, "-m", "inuprep.cli.correct", *map(str, argv)]

@@ -1,12 +1,14 @@
 """N4 through antspyx on real anatomy with a known field."""
 
 import numpy as np
+import pytest
 
 from inuprep.metrics import coefficient_of_joint_variation
 from inuprep.n4 import N4Settings, n4_correct
 from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
 
 
+@pytest.mark.slow
 def test_n4_lowers_cjv_and_recovers_the_field():
     clean, wm, gm, _ = template_anatomy(2.0)
     field = polynomial_field(clean.shape, max_ratio=2.5, seed=7)
@@ -22,6 +24,7 @@ def test_n4_lowers_cjv_and_recovers_the_field():
     assert corrected.shape == biased.shape and corrected.dtype == np.float32
 
 
+@pytest.mark.slow
 def test_n4_removes_part_of_a_measured_receive_field(shared_data):
     """One Prisma acquisition reconstructed with and without Prescan Normalize: their ratio is the field."""
     import nibabel as nb

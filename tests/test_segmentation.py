@@ -45,6 +45,7 @@ def t1w_seg(mni_3mm, tmp_path_factory):
     return segment_brain(mni_3mm, "T1w", [mni_3mm.get_fdata(dtype=np.float32)], empty_cache)
 
 
+@pytest.mark.slow
 def test_without_deep_atropos_files_the_template_fallback_segments(t1w_seg, template_maps):
     seg, why = t1w_seg
     assert seg.source == "template_atropos" and "MNI152" in seg.method
@@ -63,6 +64,7 @@ def test_the_cache_check_names_every_missing_file(tmp_path):
     assert deepatropos.missing_files(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_broken_deep_atropos_falls_back_in_one_line(mni_3mm, tmp_path):
     for path in deepatropos.required_files(tmp_path):  # present but unreadable: the model run fails
         path.write_bytes(b"not a model")
@@ -76,6 +78,7 @@ def test_deep_atropos_labels_map_to_tissues():
     assert set(deepatropos.LABELS) == {1, 2, 3, 4, 5, 6}
 
 
+@pytest.mark.slow
 def test_t2w_classes_come_from_the_priors_on_an_oblique_grid(mni_3mm, tmp_path):
     from scipy.spatial.transform import Rotation
 
@@ -90,6 +93,7 @@ def test_t2w_classes_come_from_the_priors_on_an_oblique_grid(mni_3mm, tmp_path):
     assert csf > gm > wm
 
 
+@pytest.mark.slow
 def test_a_t2w_reuses_its_t1w_masks_after_a_rigid_registration(mni_3mm, t1w_seg):
     seg, _ = t1w_seg
     t1 = mni_3mm.get_fdata(dtype=np.float32)
@@ -116,6 +120,7 @@ def test_dixon_regions_come_from_the_water_fraction():
     assert alone.dseg[centre] == 2 and alone.dseg[shell] == 1
 
 
+@pytest.mark.slow
 def test_a_non_brain_image_is_refused(tmp_path):
     water, _ = dixon_pair(shape=(20, 20, 20))
     with pytest.raises(SegmentationError, match="brain"):
@@ -152,6 +157,7 @@ print(int((runs[0] != runs[1]).sum()), int(mask.sum()))
 """
 
 
+@pytest.mark.slow
 def test_the_template_fallback_is_reproducible_and_leaves_no_temporary_file(mni_3mm, tmp_path):
     mni_3mm.to_filename(tmp_path / "t1.nii.gz")
     (tmp_path / "tmp").mkdir()

@@ -30,7 +30,10 @@ def test_image_wf_builds(run, tmp_path):
     methods = ("n4", "zeroshot")
     workflow = init_image_wf(run=run, methods=methods, output_dir=tmp_path, omp_nthreads=2, seed=7)
     names = set(workflow.list_node_names())
-    assert {"check", "segment", "evaluate", "n4_wf.correct", "outputs_wf.ds_n4_file"} <= names
+    assert {"check", "segmentation_wf.segment", "evaluate", "n4_wf.correct", "outputs_wf.ds_n4_file"} <= names
+    # the source of the masks is chosen here, not when the graph runs
+    kind = {"dixon": "DixonSegmentation"}.get(run.contrast, "BrainSegmentation")
+    assert type(workflow.get_node("segmentation_wf.segment").interface).__name__ == kind
     assert {"zeroshot_wf.correct", "outputs_wf.ds_zeroshot_field"} <= names
     assert workflow.get_node("zeroshot_wf.correct").inputs.seed == 7
     assert workflow.get_node("evaluate").inputs.methods == ["original", *methods]
@@ -75,7 +78,9 @@ def test_a_t2w_is_wired_to_its_t1w_masks_and_a_dixon_pair_to_water_and_fat(tmp_p
     assert ("image_sub_01_T1w_wf", "image_sub_01_T2w_wf") in {(u, v) for u, v, _ in edges}
     t1w_outputs = {field for u, v, c in edges if v == t2w_wf.name for field, _ in c}
     assert "outputnode.dseg_file" in t1w_outputs and "outputnode.anat_file" in t1w_outputs
-    segment = workflow.get_node("image_sub_01_acq_dixon_rec_fat_T1w_wf").get_node("segment")
+    t2w_segment = t2w_wf.get_node("segmentation_wf.segment")
+    assert type(t2w_segment.interface).__name__ == "TransferSegmentation"
+    segment = workflow.get_node("image_sub_01_acq_dixon_rec_fat_T1w_wf").get_node("segmentation_wf.segment")
     assert (segment.inputs.water_file, segment.inputs.fat_file) == (str(water.path), str(fat.path))
     names = set(workflow.get_node("image_sub_01_acq_dixon_rec_fat_T1w_wf").list_node_names())
     assert {"outputs_wf.ds_probseg_water", "outputs_wf.ds_probseg_fat"} <= names
@@ -90,7 +95,9 @@ def test_user_masks_reach_segmentation_and_evaluation(tmp_path):
     settings = settings_for(tmp_path, "--derivatives", str(tmp_path / "masks"))
     workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS[:2]).get_node("sub_01_wf")
     t2w_wf = workflow.get_node("image_sub_01_T2w_wf")
-    assert t2w_wf.get_node("segment").inputs.user_dseg == str(anat / "sub-01_mod-T2w_dseg.nii.gz")
+    segment = t2w_wf.get_node("segmentation_wf.segment")
+    assert segment.inputs.user_dseg == str(anat / "sub-01_mod-T2w_dseg.nii.gz")
+    assert type(segment.interface).__name__ == "UserSegmentation"
     assert t2w_wf.get_node("evaluate").inputs.region_names == ["lesion"]
     assert not any(name.startswith("outputs_wf.ds_probseg") for name in t2w_wf.list_node_names())
     # the user's dseg replaces the T1w's masks: no edge between the two images

@@ -29,6 +29,7 @@ def test_network_is_light():
     assert 2500 <= count_parameters(ZeroShotNet()) < count_parameters(ZeroShotNet(in_channels=4)) <= 3500
 
 
+@pytest.mark.slow
 def test_entropy_variant_gets_closer_to_the_truth(known_field, entropy_result):
     clean, field, biased, _, wm, gm = known_field
     corrected, estimate = entropy_result.corrected, entropy_result.field
@@ -40,6 +41,7 @@ def test_entropy_variant_gets_closer_to_the_truth(known_field, entropy_result):
     assert entropy_result.losses[-1] < entropy_result.losses[0]
 
 
+@pytest.mark.slow
 def test_output_keeps_shape_and_explains_the_input(known_field, entropy_result):
     _, _, biased, _, _, _ = known_field
     corrected, estimate = entropy_result.corrected, entropy_result.field
@@ -61,6 +63,7 @@ def test_same_seed_same_output(known_field, variant):
     assert not np.array_equal(first.corrected, other.corrected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["polynomial", "bspline", "coil"])
 def test_the_default_sharpen_variant_recovers_a_known_field_of_each_family(family):
     clean, wm, gm, _ = template_anatomy(3.0)
@@ -89,6 +92,7 @@ def test_n4s_sharpening_pulls_each_value_toward_its_peak():
     assert float(target[:20_000].max()) < float(target[20_000:].min())  # the two peaks stay apart
 
 
+@pytest.mark.slow
 def test_paper_variant_lowers_cv_by_compressing_contrast(known_field):
     """As printed: WM gets 'more homogeneous' while WM/GM contrast collapses (benchmarks/README.md)."""
     _, _, biased, mask, wm, gm = known_field

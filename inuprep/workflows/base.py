@@ -16,7 +16,8 @@ from inuprep.utils.bids import (
     session_t1w,
     tissue_names,
 )
-from inuprep.workflows.single_image import SEG_OUTPUTS, T1W_FIELDS, init_image_wf
+from inuprep.workflows.segmentation import T1W_FIELDS
+from inuprep.workflows.single_image import SEG_OUTPUTS, init_image_wf
 
 #: name of the top-level workflow, and so of its folder in the work directory
 TOP_WF = "inuprep_wf"

@@ -9,8 +9,8 @@ from inuprep.interfaces.derivatives import DerivativesSink
 from inuprep.utils.bids import ImageRun, output_paths
 
 
-def _pick(files, index):
-    return files[index]
+def _tissue(probseg, name):
+    return probseg[name]
 
 
 def init_image_outputs_wf(
@@ -30,7 +30,7 @@ def init_image_outputs_wf(
     methods : tuple of str
         Correction methods whose images and fields are stored.
     tissues : tuple of str
-        The tissues whose posterior maps are stored, in the segmentation's order.
+        The tissues whose posterior maps are stored (keys of the segmentation's ``probseg``).
     output_dir : Path
         Derivatives root.
     name : str
@@ -40,7 +40,7 @@ def init_image_outputs_wf(
     ------
     <method>_file, <method>_field, <method>_metadata
         Corrected image, field and sidecar metadata of each method.
-    mask_file, dseg_file, dseg_tsv, probseg_files, seg_metadata
+    mask_file, dseg_file, dseg_tsv, probseg, seg_metadata
         Tissue masks and how they were made.
     metrics_tsv, metrics_json
         The evaluation table and its data dictionary.
@@ -50,7 +50,7 @@ def init_image_outputs_wf(
     workflow = pe.Workflow(name=name)
     paths = output_paths(run, methods, tissues)
     fields = [f"{m}_{kind}" for m in methods for kind in ("file", "field", "metadata")]
-    fields += ["mask_file", "dseg_file", "dseg_tsv", "probseg_files", "seg_metadata"]
+    fields += ["mask_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata"]
     fields += ["metrics_tsv", "metrics_json"]
     inputnode = pe.Node(IdentityInterface(fields=fields), name="inputnode")
     sources = {"Sources": [f"bids:raw:{run.path.relative_to(run.path.parents[2 + bool(run.session)])}"]}
@@ -72,9 +72,9 @@ def init_image_outputs_wf(
         ]
     for key in ("mask_file", "dseg_file"):
         connections.append((inputnode, sink(key), [(key, "in_file"), ("seg_metadata", "meta_dict")]))
-    for index, tissue in enumerate(tissues):
+    for tissue in tissues:
         ds_prob = sink(f"probseg_{tissue}")
-        connections.append((inputnode, ds_prob, [(("probseg_files", _pick, index), "in_file")]))
+        connections.append((inputnode, ds_prob, [(("probseg", _tissue, tissue), "in_file")]))
     for key in ("dseg_tsv", "metrics_tsv", "metrics_json"):
         ds_table = pe.Node(
             DerivativesSink(out_path=str(output_dir / paths[key])),

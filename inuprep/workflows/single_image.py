@@ -7,14 +7,13 @@ from nipype.pipeline import engine as pe
 
 from inuprep.interfaces.checks import CheckImage
 from inuprep.interfaces.evaluation import EvaluateCorrections
-from inuprep.interfaces.segmentation import SegmentTissues
 from inuprep.utils.bids import ImageRun, UserMasks, tissue_names
 from inuprep.workflows.correction import init_correction_wf
 from inuprep.workflows.outputs import init_image_outputs_wf
+from inuprep.workflows.segmentation import T1W_FIELDS, init_segmentation_wf
 
-#: inputs of a T2w's workflow that receive its session's T1w masks, and the T1w's outputs that feed them
-T1W_FIELDS = ("t1w_file", "t1w_dseg", "t1w_dseg_tsv", "t1w_probseg", "t1w_metadata")
-SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg_files", "seg_metadata")
+#: outputs of a T1w's workflow that feed its session's T2w (its inputs T1W_FIELDS, in this order)
+SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata")
 
 
 def image_wf_name(run: ImageRun) -> str:
@@ -114,7 +113,7 @@ def init_image_wf(
     -------
     metrics_tsv
         CV per tissue and CJV of the original and of every method, on the same masks.
-    anat_file, dseg_file, dseg_tsv, probseg_files, seg_metadata
+    anat_file, dseg_file, dseg_tsv, probseg, seg_metadata
         The checked image and its masks (a T1w's feed its session's T2w).
     """
     user_masks = user_masks or UserMasks()
@@ -124,22 +123,12 @@ def init_image_wf(
     inputnode.inputs.in_file = str(run.path)
     outputnode = pe.Node(IdentityInterface(fields=["metrics_tsv", *SEG_OUTPUTS]), name="outputnode")
     check = pe.Node(CheckImage(), name="check")
-    segment = pe.Node(
-        SegmentTissues(contrast=run.contrast, seed=seed, num_threads=omp_nthreads),
-        name="segment",
-        n_procs=omp_nthreads,
-        mem_gb=3.0,  # deepbet works on a 256^3 grid
-    )
-    if antsxnet_cache:
-        segment.inputs.antsxnet_cache = str(antsxnet_cache)
-    if dixon_pair:
-        segment.inputs.water_file, segment.inputs.fat_file = (str(path) for path in dixon_pair)
-    if user_masks.dseg:
-        segment.inputs.user_dseg, segment.inputs.user_dseg_tsv = (
-            str(user_masks.dseg),
-            str(user_masks.dseg_tsv),
-        )
-    images = pe.Node(Merge(1 + len(methods)), name="images", run_without_submitting=True)
+    segmentation_wf = init_segmentation_wf(
+        run=run, omp_nthreads=omp_nthreads, seed=seed, reuse_t1w=reuse_t1w, dixon_pair=dixon_pair,
+        user_masks=user_masks, antsxnet_cache=antsxnet_cache,
+    )  # fmt: skip
+    corrections = pe.Node(Merge(len(methods)), name="corrections", run_without_submitting=True)
+    images = pe.Node(Merge(2), name="images", run_without_submitting=True)  # the original, then each
     evaluate = pe.Node(
         EvaluateCorrections(methods=["original", *methods], contrast=run.label), name="evaluate"
     )
@@ -154,28 +143,34 @@ def init_image_wf(
     connections = [
         (inputnode, check, [("in_file", "in_file")]),
         (check, images, [("out_file", "in1")]),
-        (images, segment, [("out", "in_files")]),
+        (corrections, images, [("out", "in2")]),
+        (check, segmentation_wf, [("out_file", "inputnode.in_file")]),
+        (corrections, segmentation_wf, [("out", "inputnode.corrected_files")]),
         (images, evaluate, [("out", "in_files")]),
-        (segment, evaluate, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv"),
-                             ("metadata", "segmentation")]),
-        (segment, outputs_wf, [("mask_file", "inputnode.mask_file"), ("dseg_file", "inputnode.dseg_file"),
-                               ("dseg_tsv", "inputnode.dseg_tsv"),
-                               ("probseg_files", "inputnode.probseg_files"),
-                               ("metadata", "inputnode.seg_metadata")]),
+        (segmentation_wf, evaluate, [("outputnode.dseg_file", "dseg_file"),
+                                     ("outputnode.dseg_tsv", "dseg_tsv"),
+                                     ("outputnode.metadata", "segmentation")]),
+        (segmentation_wf, outputs_wf, [("outputnode.mask_file", "inputnode.mask_file"),
+                                       ("outputnode.dseg_file", "inputnode.dseg_file"),
+                                       ("outputnode.dseg_tsv", "inputnode.dseg_tsv"),
+                                       ("outputnode.probseg", "inputnode.probseg"),
+                                       ("outputnode.metadata", "inputnode.seg_metadata")]),
         (evaluate, outputs_wf, [("out_tsv", "inputnode.metrics_tsv"),
                                 ("out_json", "inputnode.metrics_json")]),
         (evaluate, outputnode, [("out_tsv", "metrics_tsv")]),
         (check, outputnode, [("out_file", "anat_file")]),
-        (segment, outputnode, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv"),
-                               ("probseg_files", "probseg_files"), ("metadata", "seg_metadata")]),
+        (segmentation_wf, outputnode, [("outputnode.dseg_file", "dseg_file"),
+                                       ("outputnode.dseg_tsv", "dseg_tsv"),
+                                       ("outputnode.probseg", "probseg"),
+                                       ("outputnode.metadata", "seg_metadata")]),
     ]  # fmt: skip
     if reuse_t1w:
-        connections.append((inputnode, segment, [(field, field) for field in T1W_FIELDS]))
-    for index, method in enumerate(methods, start=2):
+        connections.append((inputnode, segmentation_wf, [(f, f"inputnode.{f}") for f in T1W_FIELDS]))
+    for index, method in enumerate(methods, start=1):
         correction_wf = init_correction_wf(method=method, omp_nthreads=omp_nthreads, seed=seed)
         connections += [
             (check, correction_wf, [("out_file", "inputnode.in_file"), ("mask_file", "inputnode.mask_file")]),
-            (correction_wf, images, [("outputnode.out_file", f"in{index}")]),
+            (correction_wf, corrections, [("outputnode.out_file", f"in{index}")]),
             (correction_wf, outputs_wf, [("outputnode.out_file", f"inputnode.{method}_file"),
                                          ("outputnode.bias_field", f"inputnode.{method}_field"),
                                          ("outputnode.metadata", f"inputnode.{method}_metadata")]),

@@ -144,113 +144,186 @@ def zeroshot_correct(
     ``progress(step, loss)``, when given, is called after every optimisation step (steps count from 1).
     """
     import torch
-    import torch.nn.functional as F
 
-    from inuprep.zeroshot import losses as L
     from inuprep.zeroshot.model import ZeroShotNet
     from inuprep.zeroshot.optim import Adam
 
     settings = settings.resolved(zooms)
-    paper = settings.variant == "paper"
     torch.manual_seed(settings.seed)
-    data = np.clip(np.asarray(data, dtype=np.float32), 0, None)
-    mask = np.asarray(mask, dtype=bool) & (data > 0)
-    scale = float(np.percentile(data[mask], 99.5)) if mask.any() else float(data.max())
-    full = torch.from_numpy(np.clip(data / scale, 0, 1))[None, None].to(device)
-    full_mask = torch.from_numpy(mask)[None, None].to(device)
-    loss_zoom = max(1, round(settings.loss_grid_mm / min(zooms)))
-    if paper:  # region means, as the paper's losses use
-        small = F.avg_pool3d(full, loss_zoom, ceil_mode=True)
-        small_mask = F.avg_pool3d(full_mask.float(), loss_zoom, ceil_mode=True) > 0.5
-    else:  # every loss_zoom-th voxel, as N4 shrinks: averaging would blur the tissue peaks
-        small = full[..., ::loss_zoom, ::loss_zoom, ::loss_zoom]
-        small_mask = full_mask[..., ::loss_zoom, ::loss_zoom, ::loss_zoom]
-    if not small_mask.any():  # a mask smaller than the loss grid: use every voxel
-        small, small_mask = full, full_mask
-    downsample = settings.input_downsample
-    coarse_shape = [max(2, -(-n // downsample)) for n in data.shape]
-    net_input = F.adaptive_avg_pool3d(full, coarse_shape)
-    if not paper:  # the network also sees where it is: a field may depend on position, not only anatomy
-        axes = torch.meshgrid(*[torch.linspace(-1, 1, n) for n in coarse_shape], indexing="ij")
-        net_input = torch.cat([net_input, torch.stack(axes)[None].to(device)], dim=1)
-
+    objective = (PaperObjective if settings.variant == "paper" else FieldObjective)(
+        data, zooms, mask, settings, device
+    )
     # channels last: PyTorch's depthwise conv3d runs about twice as fast forward and backward on CPU
-    net = ZeroShotNet(in_channels=net_input.shape[1]).to(device, memory_format=torch.channels_last_3d)
-    net_input = net_input.contiguous(memory_format=torch.channels_last_3d)
+    net = ZeroShotNet(in_channels=objective.net_input.shape[1])
+    net = net.to(device, memory_format=torch.channels_last_3d)
     optimiser = Adam(net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    generator = torch.Generator().manual_seed(settings.seed)
-    inside = small_mask.flatten().nonzero().squeeze(1)  # indexed once: boolean masks cost a nonzero a step
-    samples = inside
-    if inside.numel() > settings.max_samples:
-        samples = inside[
-            torch.randperm(inside.numel(), generator=generator)[: settings.max_samples].to(device)
-        ]
-    sampled_log = torch.log(small.clamp_min(1e-4)).flatten()[samples]
-    value_range = (float(sampled_log.min()) - 0.5, float(sampled_log.max()) + 0.5)
-
-    smoothing = settings.field_smoothing_mm / (min(zooms) * downsample)  # in voxels of the network's grid
-
-    def maps(shape):
-        return F.interpolate(net(net_input), size=shape, mode="trilinear", align_corners=False)
-
-    def log_field_on(matrices):
-        log_field = settings.max_log_field * torch.tanh(net(net_input)[0, 0])
-        for axis, matrix in enumerate(matrices):  # smoothed and resampled one axis at a time
-            log_field = torch.movedim(torch.tensordot(matrix, log_field, dims=([1], [axis])), 0, axis)
-        return log_field[None, None]
-
-    def curves(image, alpha):
-        for _ in range(settings.curve_steps):
-            image = image + alpha * image * (1 - image)
-        return image
-
-    to_loss_grid = field_resampling(coarse_shape, small.shape[2:], smoothing, device)
     history = []
     for step in range(settings.iterations):
-        if not paper:  # cosine decay of the step to 0 (the paper: a constant rate)
-            optimiser.lr = settings.learning_rate * 0.5 * (1 + np.cos(np.pi * step / settings.iterations))
+        optimiser.lr = objective.learning_rate(step)
         optimiser.zero_grad()
-        if paper:
-            out = maps(small.shape[2:])
-            alpha, bias = torch.tanh(out[:, :1]), torch.sigmoid(out[:, 1:])
-            enhanced = curves(small, alpha)
-            loss = (
-                1600 * L.smoothness(alpha)
-                + L.spatial_consistency(enhanced, small)
-                + L.exposure(enhanced, settings.exposure_level)
-                + (small - enhanced * bias).abs().mean()
-                + L.smoothness(bias)
-            )
-        else:
-            log_field = log_field_on(to_loss_grid)
-            flat_field = log_field.flatten()
-            values = sampled_log - flat_field[samples] + flat_field[inside].mean()
-            if settings.variant == "sharpen":  # toward N4's sharpened values (constants for the gradient)
-                data_term = 100 * ((values - L.sharpened(values, fwhm=settings.sharpen_fwhm)) ** 2).mean()
-            else:
-                data_term = L.soft_histogram_entropy(values, settings.histogram_bins, value_range=value_range)
-            loss = data_term + settings.smoothness_weight * L.smoothness(log_field)
+        loss = objective.loss(net)
         loss.backward()
         optimiser.step()
         history.append(float(loss.detach()))
         if progress is not None:
             progress(step + 1, history[-1])
-
     with torch.no_grad():
-        if not paper:
-            to_image = field_resampling(coarse_shape, data.shape, smoothing, device)
-            log_field = log_field_on(to_image) - log_field_on(to_loss_grid).flatten()[inside].mean()
-            field = torch.exp(log_field)[0, 0].cpu().numpy()
-            return ZeroShotResult((data / field).astype(np.float32), field.astype(np.float32), history)
-        corrected = curves(full, torch.tanh(maps(data.shape)[:, :1]))[0, 0].cpu().numpy() * scale
-    from inuprep.image import fill_from_nearest
+        corrected, field = objective.result(net)
+    return ZeroShotResult(corrected.astype(np.float32), field.astype(np.float32), history)
 
-    valid = (data > 0) & (corrected > 0)
-    estimated = np.ones_like(data)
-    estimated[valid] = data[valid] / corrected[valid]
-    return ZeroShotResult(
-        corrected.astype(np.float32), fill_from_nearest(estimated, valid).astype(np.float32), history
-    )
+
+class _Objective:
+    """What one variant optimises: the image on the losses' grid, the network's input, the loss, the output.
+
+    Shared setup: intensities scaled by the 99.5th percentile inside the mask and clipped to [0, 1]; the
+    network sees the image averaged onto a coarse grid (``input_downsample``).
+    """
+
+    def __init__(self, data, zooms, mask, settings: ZeroShotSettings, device: str):
+        import torch
+        import torch.nn.functional as F
+
+        self.settings, self.device = settings, device
+        self.data = np.clip(np.asarray(data, dtype=np.float32), 0, None)
+        mask = np.asarray(mask, dtype=bool) & (self.data > 0)
+        self.scale = float(np.percentile(self.data[mask], 99.5)) if mask.any() else float(self.data.max())
+        self.full = torch.from_numpy(np.clip(self.data / self.scale, 0, 1))[None, None].to(device)
+        self.full_mask = torch.from_numpy(mask)[None, None].to(device)
+        self.loss_zoom = max(1, round(settings.loss_grid_mm / min(zooms)))
+        self.small, self.small_mask = self.loss_grid()
+        if not self.small_mask.any():  # a mask smaller than the loss grid: use every voxel
+            self.small, self.small_mask = self.full, self.full_mask
+        self.coarse_shape = [max(2, -(-n // settings.input_downsample)) for n in self.data.shape]
+        net_input = self.extra_channels(F.adaptive_avg_pool3d(self.full, self.coarse_shape))
+        self.net_input = net_input.contiguous(memory_format=torch.channels_last_3d)
+
+    def loss_grid(self):
+        """Return the image and its mask on the losses' grid."""
+        raise NotImplementedError
+
+    def extra_channels(self, net_input):
+        """Return the network's input: the coarse image and any channel the variant adds."""
+        return net_input
+
+    def learning_rate(self, step: int) -> float:
+        return self.settings.learning_rate
+
+    def loss(self, net):
+        raise NotImplementedError
+
+    def result(self, net) -> tuple[np.ndarray, np.ndarray]:
+        """Return the corrected image on the input's scale and the multiplicative field."""
+        raise NotImplementedError
+
+
+class PaperObjective(_Objective):
+    """The paper as printed: Zero-DCE curves and a bias map, their losses on region means."""
+
+    def loss_grid(self):
+        import torch.nn.functional as F
+
+        small = F.avg_pool3d(self.full, self.loss_zoom, ceil_mode=True)
+        return small, F.avg_pool3d(self.full_mask.float(), self.loss_zoom, ceil_mode=True) > 0.5
+
+    def maps(self, net, shape):
+        import torch.nn.functional as F
+
+        return F.interpolate(net(self.net_input), size=shape, mode="trilinear", align_corners=False)
+
+    def curves(self, image, alpha):
+        for _ in range(self.settings.curve_steps):
+            image = image + alpha * image * (1 - image)
+        return image
+
+    def loss(self, net):
+        import torch
+
+        from inuprep.zeroshot import losses as L
+
+        out = self.maps(net, self.small.shape[2:])
+        alpha, bias = torch.tanh(out[:, :1]), torch.sigmoid(out[:, 1:])
+        enhanced = self.curves(self.small, alpha)
+        return (
+            1600 * L.smoothness(alpha)
+            + L.spatial_consistency(enhanced, self.small)
+            + L.exposure(enhanced, self.settings.exposure_level)
+            + (self.small - enhanced * bias).abs().mean()
+            + L.smoothness(bias)
+        )
+
+    def result(self, net):
+        import torch
+
+        from inuprep.image import field_from_correction
+
+        alpha = torch.tanh(self.maps(net, self.data.shape)[:, :1])
+        corrected = self.curves(self.full, alpha)[0, 0].cpu().numpy() * self.scale
+        return corrected, field_from_correction(self.data, corrected)
+
+
+class FieldObjective(_Objective):
+    """``entropy`` and ``sharpen``: a smooth log-field, judged on the log-corrected intensities."""
+
+    def __init__(self, data, zooms, mask, settings: ZeroShotSettings, device: str):
+        import torch
+
+        super().__init__(data, zooms, mask, settings, device)
+        generator = torch.Generator().manual_seed(settings.seed)
+        # indexed once: boolean masks cost a nonzero a step
+        self.inside = self.small_mask.flatten().nonzero().squeeze(1)
+        self.samples = self.inside
+        if self.inside.numel() > settings.max_samples:
+            order = torch.randperm(self.inside.numel(), generator=generator)
+            self.samples = self.inside[order[: settings.max_samples].to(device)]
+        self.sampled_log = torch.log(self.small.clamp_min(1e-4)).flatten()[self.samples]
+        self.value_range = (float(self.sampled_log.min()) - 0.5, float(self.sampled_log.max()) + 0.5)
+        # the field's Gaussian (in voxels of the network's grid) and upsampling, as one matrix per axis
+        self.smoothing = settings.field_smoothing_mm / (min(zooms) * settings.input_downsample)
+        self.to_loss_grid = field_resampling(self.coarse_shape, self.small.shape[2:], self.smoothing, device)
+
+    def loss_grid(self):  # every loss_zoom-th voxel, as N4 shrinks: averaging would blur the tissue peaks
+        step = self.loss_zoom
+        return self.full[..., ::step, ::step, ::step], self.full_mask[..., ::step, ::step, ::step]
+
+    def extra_channels(self, net_input):  # where it is: a field may depend on position, not only anatomy
+        import torch
+
+        axes = torch.meshgrid(*[torch.linspace(-1, 1, n) for n in self.coarse_shape], indexing="ij")
+        return torch.cat([net_input, torch.stack(axes)[None].to(self.device)], dim=1)
+
+    def learning_rate(self, step: int) -> float:  # cosine decay to 0 (the paper: a constant rate)
+        return self.settings.learning_rate * 0.5 * (1 + np.cos(np.pi * step / self.settings.iterations))
+
+    def log_field(self, net, matrices):
+        import torch
+
+        log_field = self.settings.max_log_field * torch.tanh(net(self.net_input)[0, 0])
+        for axis, matrix in enumerate(matrices):  # smoothed and resampled one axis at a time
+            log_field = torch.movedim(torch.tensordot(matrix, log_field, dims=([1], [axis])), 0, axis)
+        return log_field[None, None]
+
+    def loss(self, net):
+        from inuprep.zeroshot import losses as L
+
+        settings = self.settings
+        log_field = self.log_field(net, self.to_loss_grid)
+        flat = log_field.flatten()
+        values = self.sampled_log - flat[self.samples] + flat[self.inside].mean()
+        if settings.variant == "sharpen":  # toward N4's sharpened values (constants for the gradient)
+            data_term = 100 * ((values - L.sharpened(values, fwhm=settings.sharpen_fwhm)) ** 2).mean()
+        else:
+            data_term = L.soft_histogram_entropy(
+                values, settings.histogram_bins, value_range=self.value_range
+            )
+        return data_term + settings.smoothness_weight * L.smoothness(log_field)
+
+    def result(self, net):
+        import torch
+
+        to_image = field_resampling(self.coarse_shape, self.data.shape, self.smoothing, self.device)
+        offset = self.log_field(net, self.to_loss_grid).flatten()[self.inside].mean()
+        field = torch.exp(self.log_field(net, to_image) - offset)[0, 0].cpu().numpy()
+        return self.data / field, field
 
 
 def field_resampling(coarse_shape, shape, sigma: float, device: str = "cpu") -> list:

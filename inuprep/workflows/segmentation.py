@@ -1,0 +1,85 @@
+"""The tissue masks of one image: which source makes them is decided here, when the graph is built."""
+
+from pathlib import Path
+
+from nipype.interfaces.utility import IdentityInterface
+from nipype.pipeline import engine as pe
+
+from inuprep.interfaces.segmentation import (
+    BrainSegmentation,
+    DixonSegmentation,
+    TransferSegmentation,
+    UserSegmentation,
+)
+from inuprep.utils.bids import ImageRun, UserMasks
+
+#: the session's T1w outputs a T2w's segmentation reads
+T1W_FIELDS = ("t1w_file", "t1w_dseg", "t1w_dseg_tsv", "t1w_probseg", "t1w_metadata")
+OUTPUTS = ("mask_file", "dseg_file", "dseg_tsv", "probseg", "metadata")
+
+
+def init_segmentation_wf(
+    *,
+    run: ImageRun,
+    omp_nthreads: int,
+    seed: int = 0,
+    reuse_t1w: bool = False,
+    dixon_pair: tuple[Path, Path] | None = None,
+    user_masks: UserMasks | None = None,
+    antsxnet_cache: Path | None = None,
+    name: str = "segmentation_wf",
+) -> pe.Workflow:
+    """Build the segmentation of one image from the first source that applies.
+
+    The user's dseg (``--derivatives``), else a Dixon image's water/fat regions, else (a T2w with a T1w in
+    its session) the T1w's masks moved onto it, else brain segmentation (deep_atropos or the offline
+    fallback). Parameters are those of :func:`inuprep.workflows.single_image.init_image_wf`.
+
+    Inputs
+    ------
+    in_file
+        The checked image.
+    corrected_files
+        Its corrections (Dixon and brain classes are fitted to their consensus).
+    t1w_file, t1w_dseg, t1w_dseg_tsv, t1w_probseg, t1w_metadata
+        With ``reuse_t1w``: the session's T1w and its masks.
+
+    Outputs
+    -------
+    mask_file, dseg_file, dseg_tsv
+        Object mask, labels and label table.
+    probseg
+        {tissue: posterior map} (empty for a user's dseg).
+    metadata
+        How the masks were made (the sidecar's ``SegmentationSource``, ``SegmentationMethod``...).
+    """
+    user_masks = user_masks or UserMasks()
+    workflow = pe.Workflow(name=name)
+    inputnode = pe.Node(
+        IdentityInterface(fields=["in_file", "corrected_files", *T1W_FIELDS]), name="inputnode"
+    )
+    outputnode = pe.Node(IdentityInterface(fields=list(OUTPUTS)), name="outputnode")
+    threads = {"seed": seed, "num_threads": omp_nthreads}
+    inputs = ["in_file"]
+    if user_masks.dseg:
+        interface = UserSegmentation(user_dseg=str(user_masks.dseg), user_dseg_tsv=str(user_masks.dseg_tsv))
+    elif run.contrast == "dixon":
+        interface = DixonSegmentation(**threads)
+        if dixon_pair:
+            interface.inputs.water_file, interface.inputs.fat_file = (str(path) for path in dixon_pair)
+        inputs.append("corrected_files")
+    elif reuse_t1w:
+        interface = TransferSegmentation(**threads)
+        inputs += T1W_FIELDS
+    else:
+        interface = BrainSegmentation(contrast=run.contrast, **threads)
+        if antsxnet_cache:
+            interface.inputs.antsxnet_cache = str(antsxnet_cache)
+        inputs.append("corrected_files")
+    # deepbet works on a 256^3 grid; the other sources need little
+    segment = pe.Node(interface, name="segment", n_procs=omp_nthreads, mem_gb=3.0)
+    workflow.connect([
+        (inputnode, segment, [(field, field) for field in inputs]),
+        (segment, outputnode, [(field, field) for field in OUTPUTS]),
+    ])  # fmt: skip
+    return workflow
