@@ -4,6 +4,7 @@ from pathlib import Path
 
 import nibabel as nb
 import numpy as np
+import pandas as pd
 from nipype.interfaces.base import (
     BaseInterfaceInputSpec,
     File,
@@ -128,13 +129,11 @@ class EvaluateCorrections(SimpleInterface):
             if truth is not None:
                 row.update(known_field_metrics(truth[0], data[brain], truth[1]))
             rows.append(row)
-        columns = list(rows[0])
-        lines = ["\t".join(columns)] + [
-            "\t".join(row[c] if isinstance(row[c], str) else f"{row[c]:.6f}" for c in columns) for row in rows
-        ]
         cwd = Path(runtime.cwd)
         self._results["out_tsv"] = str(cwd / "metrics.tsv")
-        Path(self._results["out_tsv"]).write_text("\n".join(lines) + "\n")
+        pd.DataFrame(rows).to_csv(
+            self._results["out_tsv"], sep="\t", index=False, float_format="%.6f", na_rep="nan"
+        )
         segmentation = {
             k: v for k, v in self.inputs.segmentation.items() if k.startswith(("Segmentation", "Fallback"))
         }

@@ -257,10 +257,11 @@ def write_label_table(seg: Segmentation, path: Path) -> str:
 
 def read_label_table(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
     """Return the {index: name} and {index: evaluated tissue} tables of a ``dseg.tsv``."""
-    lines = Path(path).read_text().splitlines()
-    header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:] if line]
-    labels = {int(row[0]): row[1] for row in rows}
-    if "tissue" not in header:
+    import pandas as pd
+
+    table = pd.read_csv(path, sep="\t", dtype={"name": str}, keep_default_na=False)
+    labels = dict(zip(table["index"].astype(int), table["name"], strict=True))
+    if "tissue" not in table:
         return labels, labels
-    column = header.index("tissue")
-    return labels, {int(row[0]): row[column] for row in rows if row[column] != "n/a"}
+    rows = table[table["tissue"] != "n/a"]
+    return labels, dict(zip(rows["index"].astype(int), rows["tissue"].astype(str), strict=True))

@@ -1,0 +1,69 @@
+"""The thin interfaces on small synthetic images: what they write, read back as a user would."""
+
+import json
+
+import nibabel as nb
+import numpy as np
+import pandas as pd
+import pytest
+
+from inuprep.interfaces.evaluation import EvaluateCorrections
+from inuprep.segmentation import Segmentation
+from inuprep.utils.bids import read_label_table, write_label_table
+
+
+def save(data, path, affine=None):
+    nb.Nifti1Image(np.asarray(data), np.eye(4) if affine is None else affine).to_filename(path)
+    return str(path)
+
+
+def test_label_tables_round_trip_with_labels_that_are_not_evaluated(tmp_path):
+    seg = Segmentation(
+        mask=np.ones((2, 2, 2), bool),
+        dseg=np.zeros((2, 2, 2), np.uint8),
+        labels={1: "CSF", 2: "GM", 5: "brainstem", 4: "NA"},
+        tissues={1: "CSF", 2: "GM", 4: "GM"},
+    )
+    table = write_label_table(seg, tmp_path / "dseg.tsv")
+    assert read_label_table(table) == (
+        {1: "CSF", 2: "GM", 4: "NA", 5: "brainstem"},
+        {1: "CSF", 2: "GM", 4: "GM"},
+    )
+    (tmp_path / "user.tsv").write_text("index\tname\n1\tbladder\n2\tNA\n")  # a user's table: names only
+    assert read_label_table(tmp_path / "user.tsv") == ({1: "bladder", 2: "NA"}, {1: "bladder", 2: "NA"})
+
+
+def test_evaluation_writes_one_row_per_method_and_the_error_when_the_field_is_known(tmp_path):
+    rng = np.random.default_rng(0)
+    dseg = np.zeros((12, 12, 12), np.uint8)
+    dseg[2:10, 2:10, 2:6], dseg[2:10, 2:10, 6:10] = 2, 3  # GM, WM
+    clean = np.where(dseg == 3, 100.0, np.where(dseg == 2, 60.0, 0)) + rng.normal(0, 2, dseg.shape)
+    field = np.exp(np.linspace(-0.3, 0.3, 12))[:, None, None] * np.ones(dseg.shape)
+    original = save(clean * field, tmp_path / "original.nii.gz")
+    corrected = save(clean * 2, tmp_path / "corrected.nii.gz")
+    (tmp_path / "dseg.tsv").write_text("index\tname\ttissue\n2\tGM\tGM\n3\tWM\tWM\n")
+    interface = EvaluateCorrections(
+        in_files=[original, corrected],
+        methods=["original", "n4"],
+        dseg_file=save(dseg, tmp_path / "dseg.nii.gz"),
+        dseg_tsv=str(tmp_path / "dseg.tsv"),
+        known_field=save(field, tmp_path / "field.nii.gz"),
+        segmentation={"SegmentationSource": "user", "Other": "dropped"},
+        contrast="T1w",
+    )
+    result = interface.run(cwd=tmp_path).outputs
+    table = pd.read_csv(result.out_tsv, sep="\t")
+    assert list(table.columns) == [
+        "method", "segmentation", "cv_gm", "cv_wm", "cjv", "rel_error", "field_corr", "field_slope"
+    ]  # fmt: skip
+    assert list(table.method) == ["original", "n4"] and set(table.segmentation) == {"user"}
+    assert table.rel_error[1] == pytest.approx(0, abs=1e-6) and table.rel_error[0] > 0.05
+    assert table.field_slope.tolist() == pytest.approx([0, 1]) and np.isnan(table.field_corr[0])
+    assert table.cjv[1] < table.cjv[0]
+    dictionary = json.loads(open(result.out_json).read())
+    assert set(dictionary) == {*table.columns, "SegmentationSource", "Contrast"}
+    # a field on another grid is refused, naming it
+    save(field, tmp_path / "moved.nii.gz", affine=np.diag([2.0, 2, 2, 1]))
+    interface.inputs.known_field = str(tmp_path / "moved.nii.gz")
+    with pytest.raises(ValueError, match="moved.nii.gz is not on the image's grid"):
+        interface.run(cwd=tmp_path)
