@@ -63,8 +63,10 @@ def container_type() -> str | None:
 class Terminated(SystemExit):
     """SIGTERM (a scheduler's time limit, ``scancel``) or SIGINT arrived.
 
-    A SystemExit with the shell's code 128 + signal: no ``except Exception`` on the way (nipype's, ours)
-    swallows it, every ``finally`` runs, and a process it ends prints no traceback.
+    A SystemExit with the shell's code 128 + signal: no ``except Exception`` on the way swallows it, every
+    ``finally`` runs, and a process it ends prints no traceback. nipype's interfaces do catch it (a node
+    running in the App's own process under the Linear plugin fails with NodeExecutionError instead), so the
+    signal is also remembered: :func:`raise_if_terminated` raises it again at the next step.
     """
 
     def __init__(self, signum: int):
@@ -75,8 +77,19 @@ class Terminated(SystemExit):
         return f"terminated by {signal.Signals(self.signum).name}"
 
 
+#: the signals turned into Terminated inside terminate_on_signals(), in order of arrival
+_received: list[int] = []
+
+
 def _raise_terminated(signum, frame):
+    _received.append(signum)
     raise Terminated(signum)
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` again if a signal arrived in this process (and was swallowed on the way)."""
+    if _received:
+        raise Terminated(_received[0])
 
 
 @contextmanager
@@ -86,6 +99,7 @@ def terminate_on_signals():
     Worker processes forked inside it inherit the handler, so a node stopped mid-way leaves its
     ``finally`` blocks (temporary files) clean.
     """
+    _received.clear()
     previous = {
         signum: signal.signal(signum, _raise_terminated) for signum in (signal.SIGTERM, signal.SIGINT)
     }
@@ -138,3 +152,20 @@ def stop_descendants(grace: float = 10.0) -> None:
 def itk_threads(count: int) -> None:
     """Let ITK (antspyx) use ``count`` threads in this process."""
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(count)
+
+
+def ensure_login_name() -> None:
+    """Set ``LOGNAME`` where the environment lacks it (containers, cron, CI, some batch systems).
+
+    nipype's batch plugins (SLURM, SGE, PBS) name each job after ``LOGNAME`` and raise ``KeyError`` on
+    their first submission without it.
+    """
+    if os.environ.get("LOGNAME"):
+        return
+    import pwd
+
+    try:
+        name = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a container's user with no passwd entry
+        name = os.environ.get("USER") or f"uid{os.getuid()}"
+    os.environ["LOGNAME"] = name

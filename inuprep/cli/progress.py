@@ -4,6 +4,7 @@ import logging
 import time
 
 from inuprep.methods import METHODS
+from inuprep.runtime import raise_if_terminated
 
 #: workflow nodes worth a line, and what to call them
 STEPS = {"correct": "correction", "segment": "tissue masks", "evaluate": "evaluation"}
@@ -20,6 +21,7 @@ class Progress:
         self.started: dict[str, float] = {}
 
     def __call__(self, node, status: str) -> None:
+        raise_if_terminated()  # a SIGTERM that a node's interface turned into a node failure stops the run
         parts = node.fullname.split(".")
         image = next((part for part in parts if part in self.images), None)
         if image is None or parts[-1] not in STEPS:

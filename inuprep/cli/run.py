@@ -12,8 +12,10 @@ from inuprep.cli.parser import build_parser
 from inuprep.runtime import (
     Terminated,
     die_with_parent,
+    ensure_login_name,
     ensure_writable_home,
     existing_ancestor,
+    raise_if_terminated,
     stop_descendants,
     terminate_on_signals,
     unwritable_reason,
@@ -226,13 +228,17 @@ def run_participants(settings) -> int:
     if settings.write_graph:
         workflow.write_graph(graph2use="colored", format="svg", simple_form=True)
     plugin = settings.plugin_settings()
+    ensure_login_name()  # nipype's SLURM/SGE/PBS plugins name jobs after it
     images = {image_wf_name(run): f"sub-{run.subject} {run.label} ({run.path.name})" for run in runs}
     plugin["plugin_args"]["status_callback"] = Progress(images, LOGGER)
     broken = None
     os.register_at_fork(after_in_child=die_with_parent)  # workers end with the App, even on SIGKILL
     try:
         with terminate_on_signals():  # the forked workers inherit it
-            workflow.run(**plugin)
+            try:
+                workflow.run(**plugin)
+            finally:
+                raise_if_terminated()  # a signal a node's interface swallowed (the Linear plugin)
     except Terminated as stop:
         stop_descendants()
         LOGGER.error(

@@ -1,0 +1,149 @@
+"""Scale-out on a real single-node SLURM (slurmctld + slurmd + munged, tests/slurm/start-cluster.sh).
+
+Both patterns a cluster user has: nipype's SLURM plugin (every step a job) and the job array of
+examples/slurm/inuprep-array.sbatch (one participant per task). `pytest -k slurm` selects these tests.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import inuprep, make_bids, tree_digests
+from inuprep.simulate import simulate_bias
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).parents[1]
+SCRIPTS = ROOT / "tests" / "slurm"
+ARRAY = ROOT / "examples" / "slurm" / "inuprep-array.sbatch"
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """Start the cluster; yield the environment its clients need; stop exactly its daemons."""
+    missing = [tool for tool in ("munged", "slurmctld", "slurmd", "sbatch") if not shutil.which(tool)]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (apt-get install slurm-wlm munge; .ci/run does)")
+    if os.geteuid() != 0:
+        pytest.skip("the test cluster runs its daemons as root (SlurmUser=root)")
+    state = tmp_path_factory.mktemp("slurm")
+    started = subprocess.run([SCRIPTS / "start-cluster.sh", state], capture_output=True, text=True)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield {**os.environ, "SLURM_CONF": str(state / "slurm.conf")}, state
+    finally:
+        subprocess.run([SCRIPTS / "stop-cluster.sh", state], check=False)
+    assert not [pid for name in ("slurmctld", "slurmd", "munged") if (state / f"{name}.pid").exists()
+                for pid in [name]]  # fmt: skip
+
+
+def dataset(root: Path, mni_3mm, labels=("01", "02")) -> Path:
+    """Write a BIDS dataset of biased 3 mm MNI152 T1w images and its participants.tsv."""
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    files = {
+        f"sub-{label}/anat/sub-{label}_T1w.nii.gz": simulate_bias(t1, 2.0, int(label))[1] for label in labels
+    }
+    bids = make_bids(root, files, affine=mni_3mm.affine)
+    (bids / "participants.tsv").write_text("participant_id\n" + "".join(f"sub-{label}\n" for label in labels))
+    return bids
+
+
+def metrics(out: Path) -> pd.DataFrame:
+    frames = [pd.read_csv(tsv, sep="\t").assign(image=tsv.name) for tsv in sorted(out.rglob("*_metrics.tsv"))]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_nipype_slurm_plugin_runs_every_step_as_a_job_like_multiproc(slurm, tmp_path, mni_3mm):
+    env, state = slurm
+    bids = dataset(tmp_path / "bids", mni_3mm, ("01", "02", "03"))
+    # sub-03: a valid header but a truncated body (an interrupted copy): it fails inside a job
+    corrupt = bids / "sub-03/anat/sub-03_T1w.nii.gz"
+    corrupt.write_bytes(corrupt.read_bytes()[: corrupt.stat().st_size // 2])
+    plugin = tmp_path / "slurm.yml"
+    plugin.write_text((ROOT / "examples/slurm/nipype-slurm.yml").read_text().replace(
+        "--cpus-per-task=2 --mem=3G", "--cpus-per-task=1 --mem=2G"))  # fmt: skip
+    common = ["participant", "--omp-nthreads", "1", "--methods", "n4", "zeroshot"]
+    # as in CI, containers and cron: no LOGNAME nor USER (nipype's plugin used to raise KeyError)
+    bare = {k: v for k, v in env.items() if k not in ("LOGNAME", "USER")}
+    app = [sys.executable, "-m", "inuprep.cli.run", bids, tmp_path / "out"]
+    command = [*app, *common, "-w", tmp_path / "work", "--use-plugin", plugin]
+    start = time.monotonic()
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True, env=bare, cwd=tmp_path)
+    slurm_s = time.monotonic() - start
+    start = time.monotonic()
+    local = inuprep(
+        bids, tmp_path / "local", *common, "-w", tmp_path / "local-work", "--nprocs", 2, cwd=tmp_path
+    )
+    multiproc_s = time.monotonic() - start
+    print(f"\ntwo participants (+1 failing): SLURM plugin {slurm_s:.0f} s, MultiProc {multiproc_s:.0f} s")
+    for run in (result, local):
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert "sub-01: done" in run.stdout and "sub-02: done" in run.stdout
+        failed = [line for line in (run.stdout + run.stderr).splitlines() if "sub-03: FAILED" in line]
+        assert len(failed) == 1 and "sub-03_T1w.nii.gz" in failed[0], run.stdout + run.stderr
+        assert "Traceback" not in run.stdout + run.stderr
+    # every step that is not a sink ran as a job: per good image check, N4, zero-shot, masks, evaluation
+    jobs = (state / "jobcomp.txt").read_text().splitlines()
+    names = [line.split(" Name=")[1].split()[0] for line in jobs if " Name=" in line]
+    for step in ("check", "correct", "segment", "evaluate"):
+        assert sum(name.startswith(f"{step}.") for name in names) >= 2, names
+    # the same numbers as MultiProc: the same seed and one thread per step
+    slurm_table, local_table = metrics(tmp_path / "out"), metrics(tmp_path / "local")
+    assert list(slurm_table.image) == list(local_table.image) and len(slurm_table) == 6
+    numbers = slurm_table.columns.drop(["method", "segmentation", "image"])
+    assert np.allclose(slurm_table[numbers], local_table[numbers], rtol=1e-4, atol=1e-6)
+
+
+def test_a_job_array_runs_one_participant_per_task_and_a_cancelled_task_reruns_alone(
+    slurm, tmp_path, mni_3mm
+):
+    env, _ = slurm
+    bids = dataset(tmp_path / "bids", mni_3mm)
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = {**env, "INUPREP_CMD": f"{sys.executable} -m inuprep.cli.run"}
+    args = ["--cpus-per-task=1", "--mem=2G", "-o", str(tmp_path / "task-%a.out"), str(ARRAY), str(bids),
+            str(out), str(work), "--methods", "n4", "zeroshot"]  # fmt: skip
+
+    def sbatch(*extra):
+        command = ["sbatch", "--parsable", *extra, *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+
+    def state_of(job):
+        return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=env, capture_output=True,
+                              text=True).stdout.strip()  # fmt: skip
+
+    submitted = sbatch("--array=1-2")
+    assert submitted.returncode == 0, submitted.stderr
+    array = submitted.stdout.strip()
+    deadline = time.monotonic() + 300
+    while state_of(f"{array}_2") != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(10)  # well inside its work
+    subprocess.run(["scancel", f"{array}_2"], env=env, check=True)
+    while state_of(array) and time.monotonic() < deadline:
+        time.sleep(2)
+    assert "sub-01: done" in (tmp_path / "task-1.out").read_text()
+    assert (
+        "terminated by SIGTERM" in (tmp_path / "task-2.out").read_text()
+    )  # scancel: the App stopped cleanly
+    group = inuprep(bids, out, "group", "-w", work / "group", cwd=tmp_path)
+    assert group.returncode == 0 and "no metrics (failed or not run): sub-02_mod-T1w" in group.stderr
+    sub01 = tree_digests(out / "sub-01")
+    # only the cancelled task again, waited for: it resumes from its work folder
+    rerun = sbatch("--array=2", "--wait")
+    assert rerun.returncode == 0, (tmp_path / "task-2.out").read_text()
+    assert "sub-02: done" in (tmp_path / "task-2.out").read_text()
+    assert tree_digests(out / "sub-01") == sub01
+    group = inuprep(bids, out, "group", "-w", work / "group", cwd=tmp_path)
+    assert group.returncode == 0, group.stdout + group.stderr
+    table = pd.read_csv(out / "group_T1w.tsv", sep="\t")
+    assert set(table.n_images) == {2} and {"n4", "zeroshot"} <= set(table.columns)
+    for label in ("01", "02"):
+        assert (out / f"sub-{label}.html").is_file()
+        assert (out / f"sub-{label}/anat/sub-{label}_desc-zeroshot_T1w.nii.gz").is_file()
