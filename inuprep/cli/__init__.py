@@ -1,1 +1,1 @@
-"""The BIDS App: command line, settings, input discovery, derivatives."""
+"""The command lines: the BIDS App (parser, settings, discovery, run, group, demo) and inuprep-correct."""

@@ -76,8 +76,9 @@ def init_segmentation_wf(
         if antsxnet_cache:
             interface.inputs.antsxnet_cache = str(antsxnet_cache)
         inputs.append("corrected_files")
-    # deepbet works on a 256^3 grid; the other sources need little
-    segment = pe.Node(interface, name="segment", n_procs=omp_nthreads, mem_gb=3.0)
+    # deepbet works on a 256^3 grid (peak 2.2 GB at 1 mm); the other sources hold a few images
+    brain = isinstance(interface, BrainSegmentation)
+    segment = pe.Node(interface, name="segment", n_procs=omp_nthreads, mem_gb=3.0 if brain else 1.0)
     workflow.connect([
         (inputnode, segment, [(field, field) for field in inputs]),
         (segment, outputnode, [(field, field) for field in OUTPUTS]),
