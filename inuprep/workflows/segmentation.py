@@ -84,3 +84,30 @@ def init_segmentation_wf(
         (segment, outputnode, [(field, field) for field in OUTPUTS]),
     ])  # fmt: skip
     return workflow
+
+
+def describe_masks(run: ImageRun, reuse_t1w: bool, dixon_pair, user_masks: UserMasks) -> str:
+    """Return the methods text of the masks :func:`init_segmentation_wf` makes (keep the two in one order)."""
+    if user_masks.dseg:
+        return "the tissue masks were the user's segmentation (a BIDS dseg given with --derivatives)"
+    if run.contrast == "dixon" and dixon_pair:
+        return (
+            "the water and fat regions were taken from the water fraction of the acquisition's water and "
+            "fat images (water: a fraction of 0.5 or more), inside the Otsu foreground of their sum"
+        )
+    if run.contrast == "dixon":
+        return (
+            "as no water/fat pair was found, dim and bright regions were found by Atropos [@atropos] (two "
+            "classes) in the consensus of the corrected images"
+        )
+    if reuse_t1w:
+        return (
+            "the tissue masks were those of the session's T1w image, moved onto it by a rigid registration "
+            "(antspyx [@antsx], mutual information)"
+        )
+    return (
+        "CSF, GM and WM masks were computed from the consensus of the corrected images with ANTsPyNet "
+        "deep_atropos [@antsx] when its model files were available, else (the offline fallback) with "
+        "deepbet brain extraction [@deepbet] and Atropos [@atropos] guided by the MNI152 tissue priors "
+        "registered to the image; the masks' sidecar names the source used"
+    )

@@ -10,7 +10,7 @@ from inuprep.interfaces.evaluation import EvaluateCorrections
 from inuprep.utils.bids import ImageRun, UserMasks, tissue_names
 from inuprep.workflows.correction import init_correction_wf
 from inuprep.workflows.outputs import init_image_outputs_wf
-from inuprep.workflows.segmentation import T1W_FIELDS, init_segmentation_wf
+from inuprep.workflows.segmentation import T1W_FIELDS, describe_masks, init_segmentation_wf
 
 #: outputs of a T1w's workflow that feed its session's T2w (its inputs T1W_FIELDS, in this order)
 SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata")
@@ -24,30 +24,7 @@ def image_wf_name(run: ImageRun) -> str:
 
 def describe_image(run: ImageRun, reuse_t1w: bool, dixon_pair: bool, user_masks: UserMasks) -> str:
     """Return the methods text of one image's workflow: its checks, masks and evaluation."""
-    if user_masks.dseg:
-        masks = "the tissue masks were the user's segmentation (a BIDS dseg given with --derivatives)"
-    elif run.contrast == "dixon" and dixon_pair:
-        masks = (
-            "the water and fat regions were taken from the water fraction of the acquisition's water and "
-            "fat images (water: a fraction of 0.5 or more), inside the Otsu foreground of their sum"
-        )
-    elif run.contrast == "dixon":
-        masks = (
-            "as no water/fat pair was found, dim and bright regions were found by Atropos [@atropos] (two "
-            "classes) in the consensus of the corrected images"
-        )
-    elif reuse_t1w:
-        masks = (
-            "the tissue masks were those of the session's T1w image, moved onto it by a rigid registration "
-            "(antspyx [@antsx], mutual information)"
-        )
-    else:
-        masks = (
-            "CSF, GM and WM masks were computed from the consensus of the corrected images with ANTsPyNet "
-            "deep_atropos [@antsx] when its model files were available, else (the offline fallback) with "
-            "deepbet brain extraction [@deepbet] and Atropos [@atropos] guided by the MNI152 tissue priors "
-            "registered to the image; the masks' sidecar names the source used"
-        )
+    masks = describe_masks(run, reuse_t1w, dixon_pair, user_masks)
     regions = [label for label, _ in user_masks.regions]
     extra = f" and on the user's masks ({', '.join(regions)})" if regions else ""
     return (
