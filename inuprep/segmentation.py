@@ -122,6 +122,20 @@ def brain_mask(img: nb.Nifti1Image) -> np.ndarray:
     return mask
 
 
+@contextmanager
+def ants_scratch():
+    """Send the files antspyx writes and never deletes (transforms, Atropos posteriors) to a folder of
+    their own, removed at the end: without it every segmentation left about 10 files in /tmp."""
+    previous = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="inuprep-ants-") as scratch:
+        tempfile.tempdir = scratch
+        try:
+            yield
+        finally:
+            tempfile.tempdir = previous
+
+
+@ants_scratch()  # antspyx's Atropos posteriors and transforms: never left in /tmp
 def atropos_classes(
     data: np.ndarray, zooms: tuple[float, ...], mask: np.ndarray, n_classes: int, mrf: float = MRF
 ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -162,19 +176,6 @@ def ants_random_seed(seed: int):
         ants.config._random_seed = previous
 
 
-@contextmanager
-def ants_scratch():
-    """Send the files antspyx writes and never deletes (transforms, Atropos posteriors) to a folder of
-    their own, removed at the end: without it every segmentation left about 10 files in /tmp."""
-    previous = tempfile.tempdir
-    with tempfile.TemporaryDirectory(prefix="inuprep-ants-") as scratch:
-        tempfile.tempdir = scratch
-        try:
-            yield
-        finally:
-            tempfile.tempdir = previous
-
-
 def consensus_image(images: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
     """Return the mean of ``images``, each scaled to mean 1 inside ``mask`` (every method weighs alike)."""
     return np.mean([image / image[mask].mean() for image in images], axis=0).astype(np.float32)
@@ -190,6 +191,7 @@ def template_priors() -> tuple[nb.Nifti1Image, dict[str, np.ndarray]]:
     return t1, {"CSF": csf, "GM": gm, "WM": wm}
 
 
+@ants_scratch()  # antspyx's Atropos posteriors and transforms: never left in /tmp
 def segment_with_template(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray) -> Segmentation:
     """Return Atropos classes of ``target`` (on ``img``'s grid) with registered MNI152 tissue priors."""
     import ants
@@ -268,6 +270,7 @@ def segment_with_deep_atropos(img: nb.Nifti1Image, target: np.ndarray, cache: Pa
     )
 
 
+@ants_scratch()  # antspyx's Atropos posteriors and transforms: never left in /tmp
 def transfer_segmentation(reference: nb.Nifti1Image, seg: Segmentation, img: nb.Nifti1Image) -> Segmentation:
     """Return ``seg`` (of the image ``reference``) moved onto ``img`` by a rigid registration."""
     import ants

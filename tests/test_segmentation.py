@@ -4,6 +4,7 @@ fallback, a T2w from its T1w, Dixon water/fat regions and user masks."""
 import os
 import subprocess
 import sys
+import tempfile
 
 import nibabel as nb
 import numpy as np
@@ -42,12 +43,20 @@ def template_maps(mni_3mm):
 @pytest.fixture(scope="module")
 def t1w_seg(mni_3mm, tmp_path_factory):
     empty_cache = tmp_path_factory.mktemp("antsxnet")
-    return segment_brain(mni_3mm, "T1w", [mni_3mm.get_fdata(dtype=np.float32)], empty_cache)
+    temporary = tmp_path_factory.mktemp("tmp")  # where antspyx would leave its posteriors and transforms
+    previous, tempfile.tempdir = tempfile.tempdir, str(temporary)
+    try:
+        seg, why = segment_brain(mni_3mm, "T1w", [mni_3mm.get_fdata(dtype=np.float32)], empty_cache)
+        moved = transfer_segmentation(mni_3mm, seg, mni_3mm)
+    finally:
+        tempfile.tempdir = previous
+    return seg, why, moved, sorted(path.name for path in temporary.iterdir())
 
 
 @pytest.mark.slow
 def test_without_deep_atropos_files_the_template_fallback_segments(t1w_seg, template_maps):
-    seg, why = t1w_seg
+    seg, why, _, left_in_tmp = t1w_seg
+    assert left_in_tmp == []  # the pure functions clean up after antspyx, not only the interface
     assert seg.source == "template_atropos" and "MNI152" in seg.method
     assert "missing" in why and "sixTissueOctantBrainSegmentationWithPriors1.h5" in why
     gm_map, wm_map = template_maps
@@ -95,7 +104,7 @@ def test_t2w_classes_come_from_the_priors_on_an_oblique_grid(mni_3mm, tmp_path):
 
 @pytest.mark.slow
 def test_a_t2w_reuses_its_t1w_masks_after_a_rigid_registration(mni_3mm, t1w_seg):
-    seg, _ = t1w_seg
+    seg, *_ = t1w_seg
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     shifted = mni_3mm.affine.copy()
     shifted[:3, 3] += (6.0, -9.0, 3.0)  # same voxels, moved in space: the labels must follow the voxels
