@@ -116,7 +116,8 @@ def summary_page(sections: list[tuple[str, pd.DataFrame, str]], missing: list[st
         "td,th{padding:0.2em 0.8em;text-align:right}img{max-width:100%}</style></head><body>"
         "<h1>inuprep: group summary</h1><p>Coefficient of variation (CV) per tissue and coefficient of joint "
         "variation (CJV), mean(std) over images, for the original and each correction, all on the same "
-        "masks. Lower is more homogeneous; CV also falls when contrast is squashed, CJV does not.</p>"
+        "masks. Lower is more homogeneous; CV also falls when contrast is squashed, CJV does not. Where the "
+        "true field is known (--derivatives), rel_error is each image's error against the bias-free one.</p>"
         + "".join(body)
         + "</body></html>\n"
     )

@@ -64,16 +64,12 @@ class N4Correction(SimpleInterface):
             use_mask=bool(self.inputs.mask_file),
         )
         img = nb.load(self.inputs.in_file)
-        settings = settings.resolved(img.header.get_zooms()[:3])
+        zooms = img.header.get_zooms()[:3]
+        settings = settings.resolved(zooms)
         mask = np.asanyarray(nb.load(self.inputs.mask_file).dataobj) if self.inputs.mask_file else None
         start = time.perf_counter()
-        corrected, field, _ = METHODS["n4"].correct(
-            img.get_fdata(dtype=np.float32),
-            img.header.get_zooms()[:3],
-            mask,
-            settings,
-            self.inputs.num_threads,
-        )
+        data = img.get_fdata(dtype=np.float32)
+        corrected, field, _ = METHODS["n4"].correct(data, zooms, mask, settings, self.inputs.num_threads)
         elapsed = time.perf_counter() - start
         cwd = Path(runtime.cwd)
         self._results["out_file"] = save_like(corrected, img, cwd / "corrected.nii.gz")
