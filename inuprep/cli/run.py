@@ -277,7 +277,7 @@ def folder_error(settings) -> str | None:
         check_bids_root(settings.bids_dir)
     except DiscoveryError as err:
         return str(err)
-    for name, folder in written_folders(settings):
+    for name, folder in (("output_dir", settings.output_dir), ("--work-dir", settings.work_dir)):
         reason = unwritable_reason(folder)
         if reason:
             return (
