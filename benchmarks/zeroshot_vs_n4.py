@@ -1,14 +1,15 @@
-"""Zero-shot against N4 with known fields: anatomy x field family x strength x seed, whole processes.
+"""Zero-shot and implicit against N4, known fields: anatomy x field family x strength x seed, whole processes.
 
 Each case multiplies an anatomy by a simulated field (``inuprep.simulate``) plus Rician noise, then runs
 ``inuprep-correct`` once per method as a separate process, exactly as a user would (defaults: foreground
 mask, ``--num-threads`` as given). Tissue masks come from a 3-class Atropos fit to the unbiased image
 (posterior > 0.9; for a real scan, to the consensus of every method's correction of it), so they favour
 no method. Printed per case and on average: CV of CSF/GM/WM, CJV (WM/GM),
-relative MAE against the reference after the best global scale (inside the brain), correlation and slope of
+relative MAE against the reference after the best global scale (inside the brain, and per tissue as Simko
+et al. report it), correlation and slope of
 the estimated log-field regressed on the true one (a slope below 1: a shrunk field), the wall time of each
-process and its peak memory (RSS); then, per field family and per kind of anatomy, how often each zero-shot
-variant beats N4.
+process and its peak memory (RSS); then, per field family and per kind of anatomy, how often each other
+method (zero-shot variants, implicit) beats N4.
 
 Anatomies: ``mni152`` and ``colin27`` (clean templates: the reference is the clean image) and the real,
 skull-stripped, not bias-corrected ds002748 scans in ``../shared/data`` (``ds2748s01`` ...). A real scan has a
@@ -43,6 +44,7 @@ METHODS = {
     "zeroshot-sharpen": ["--method", "zeroshot", "--variant", "sharpen"],
     "zeroshot-paper": ["--method", "zeroshot", "--variant", "paper"],
     "zeroshot-entropy": ["--method", "zeroshot", "--variant", "entropy"],
+    "implicit": ["--method", "implicit"],
 }
 
 
@@ -106,13 +108,15 @@ def correct(method: str, in_file: Path, threads: int) -> tuple[np.ndarray, np.nd
 
 
 def scores(image, reference, brain, masks, estimate=None, truth=None) -> dict[str, float]:
-    """Return CV per tissue, CJV, relative MAE and (with fields) the fit of the log-field."""
+    """Return CV per tissue, CJV, relative MAE (in the brain and, as Simko et al., per tissue) and (with
+    fields) the fit of the log-field."""
     from inuprep.metrics import coefficient_of_joint_variation as cjv
-    from inuprep.metrics import coefficient_of_variation, field_fit, relative_mae
+    from inuprep.metrics import coefficient_of_variation, field_fit, relative_mae, tissue_relative_mae
 
     row = {f"cv_{name}": coefficient_of_variation(image[mask]) for name, mask in masks.items()}
     row["cjv"] = cjv(image[masks["wm"]], image[masks["gm"]])
     row["rel_mae"] = relative_mae(image[brain], reference[brain])
+    row.update(tissue_relative_mae(image, reference, brain, masks))
     if estimate is not None:
         row.update(field_fit(estimate[brain], truth[brain]))
     return row
@@ -129,7 +133,7 @@ def size256(threads: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         in_file = Path(tmp) / "biased.nii.gz"
         nb.Nifti1Image(biased, affine).to_filename(in_file)
-        for method in ("n4", "zeroshot"):
+        for method in ("n4", "zeroshot", "implicit"):
             *_, elapsed, memory = correct(method, in_file, threads)
             print(f"256^3 {method:9s} {elapsed:6.1f} s  peak {memory:7.0f} MB")
 
@@ -233,11 +237,12 @@ def print_case(rows: list[dict]) -> None:
         fit = f"{row['field_corr']:6.3f} {row['field_slope']:6.3f}" if "field_corr" in row else " " * 13
         cvs = "/".join(f"{row[f'cv_{tissue}']:.3f}" for tissue in ("csf", "gm", "wm"))
         print(f"  {row['method']:17s} CV csf/gm/wm {cvs}  CJV {row['cjv']:.3f}  relMAE {row['rel_mae']:.3f}"
+              f" (csf/gm/wm {row['rmae_csf']:.3f}/{row['rmae_gm']:.3f}/{row['rmae_wm']:.3f})"
               f"  corr/slope {fit}  {timing}", flush=True)  # fmt: skip
 
 
 def summarise(rows: list[dict], tsv: Path | None) -> None:
-    """Print the mean of every method, then each zero-shot variant's wins over N4 and its time ratio."""
+    """Print the mean of every method, then each other method's wins over N4 and its time ratio."""
     import pandas as pd
 
     table = pd.DataFrame(rows)
@@ -256,7 +261,7 @@ def summarise(rows: list[dict], tsv: Path | None) -> None:
     kinds = table.drop_duplicates("anatomy").set_index("anatomy").kind
     anatomy_kind = kinds.loc[by_case.index.get_level_values("anatomy")].to_numpy()
     groups.update({kind: anatomy_kind == kind for kind in kinds.unique()})
-    for method in [m for m in table.method.unique() if m.startswith("zeroshot")]:
+    for method in [m for m in table.method.unique() if m not in ("input", "n4")]:
         print(f"\n{method} against n4 (wins: lower is better; worse: than the input)")
         for name, rows_of in groups.items():
             part = by_case[rows_of]

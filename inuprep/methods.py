@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inuprep.implicit.apply import ImplicitSettings
 from inuprep.n4 import N4Settings
 from inuprep.runtime import itk_threads
 from inuprep.zeroshot.fit import ZeroShotSettings
@@ -59,6 +60,17 @@ def _zeroshot(data, zooms, mask, settings, num_threads=1, device="auto", progres
     return result.corrected, result.field, {"Device": device, "Losses": result.losses}
 
 
+def _implicit(data, zooms, mask, settings, num_threads=1, device="auto", progress=None) -> Corrected:
+    import torch
+
+    from inuprep.implicit.apply import implicit_correct
+
+    torch.set_num_threads(num_threads)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    corrected, field = implicit_correct(data, zooms, mask, settings, device=device)
+    return corrected, field, {"Device": device}
+
+
 METHODS = {
     method.name: method
     for method in (
@@ -90,6 +102,21 @@ METHODS = {
                 "reduction without any data.",
             ),
             correct=_zeroshot,
+        ),
+        Method(
+            name="implicit",
+            label="implicit",
+            colour="#2ca02c",
+            settings=ImplicitSettings,
+            options=(),
+            interface="ImplicitCorrection",
+            software="torch",
+            citation=(
+                "implicit",
+                "Simko A, Lofstedt T, Garpebring A, Nyholm T, Jonsson J. MRI bias field correction with an "
+                "implicitly trained CNN. Proceedings of MIDL, PMLR 172:1125-1138, 2022.",
+            ),
+            correct=_implicit,
         ),
     )
 }

@@ -34,6 +34,17 @@ def relative_mae(estimate: np.ndarray, clean: np.ndarray) -> float:
     return float(np.mean(np.abs(scale * estimate - clean)) / np.mean(clean))
 
 
+def tissue_relative_mae(estimate: np.ndarray, clean: np.ndarray, brain: np.ndarray, tissues: dict) -> dict:
+    """Return Simko et al.'s relative MAE per tissue, ``rmae_<tissue>``: mean|s * estimate - clean| /
+    mean(clean) inside each tissue mask, s the least-squares global scale inside ``brain`` (one for all)."""
+    est, ref = np.asarray(estimate, dtype=np.float64), np.asarray(clean, dtype=np.float64)
+    scale = np.dot(est[brain], ref[brain]) / np.dot(est[brain], est[brain])
+    return {
+        f"rmae_{name}": float(np.mean(np.abs(scale * est[mask] - ref[mask])) / np.mean(ref[mask]))
+        for name, mask in tissues.items()
+    }
+
+
 def field_fit(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Return the correlation and the slope of the estimated log-field regressed on the true one.
 

@@ -65,7 +65,8 @@ def test_participant_run_succeeds(finished_run):
     assert "sub-01: done" in result.stdout
     # progress: each long step and each image with its time; nipype's and ITK's chatter stays off screen
     image = "sub-01 T1w (sub-01_ses-1_run-1_T1w.nii.gz)"
-    for step in ("N4 correction", "zero-shot correction", "tissue masks", "evaluation", "image"):
+    for step in ("N4 correction", "zero-shot correction", "implicit correction", "tissue masks", "evaluation",
+                 "image"):  # fmt: skip
         assert re.search(rf"{re.escape(image)}: {step} done in \d+\.\d s", result.stdout), step
     assert "sub-01 dixon-fat (sub-01_ses-1_acq-dixon_rec-fat_T1w.nii.gz): image done" in result.stdout
     assert "Warning" not in result.stdout + result.stderr and "nipype" not in result.stdout
@@ -81,7 +82,7 @@ def test_outputs_are_indexed_by_pybids(finished_run):
     indexed = {f.path for f in layout.get()}
     written = {str(p) for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
     assert written - indexed == set()
-    for method in ("n4", "zeroshot"):
+    for method in ("n4", "zeroshot", "implicit"):
         assert len(layout.get(subject="01", desc=method, extension=".nii.gz", suffix=["T1w", "T2w"])) == 6
         assert len(layout.get(subject="01", desc=method, suffix="biasfield", extension=".nii.gz")) == 6
     dseg = layout.get(subject="01", session="1", run=1, suffix="dseg", extension=".nii.gz")
@@ -96,7 +97,7 @@ def test_metrics_and_sidecars(finished_run):
     _, bids, out = finished_run
     anat = out / "sub-01/ses-1/anat"
     t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_mod-T1w_metrics.tsv", sep="\t")
-    assert list(t1.method) == ["original", "n4", "zeroshot"]
+    assert list(t1.method) == ["original", "n4", "zeroshot", "implicit"]
     assert list(t1.columns) == ["method", "segmentation", "cv_csf", "cv_gm", "cv_wm", "cjv"]
     assert set(t1.segmentation) == {"template_atropos"}  # the cache given has no deep_atropos files
     # the table is what the written masks give on the source and the written corrected image
@@ -107,6 +108,7 @@ def test_metrics_and_sidecars(finished_run):
             bids / "sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.nii.gz",
             anat / "sub-01_ses-1_run-1_desc-n4_T1w.nii.gz",
             anat / "sub-01_ses-1_run-1_desc-zeroshot_T1w.nii.gz",
+            anat / "sub-01_ses-1_run-1_desc-implicit_T1w.nii.gz",
         ]
     ):
         expected = tissue_metrics(nb.load(image).get_fdata(), dseg, labels, ("WM", "GM"))
@@ -174,8 +176,9 @@ def test_each_subject_report_renders_every_image_in_chromium(finished_run):
         assert pixels[..., :3].std() > 0.05, f"{src} is blank"
     text = page.read_text()
     for expected in ("template_atropos", "dixon_water_fat", "T1w masks", "N4ITK", "Nipype", "PyBIDS",
-                     "Zero-shot bias correction", "ANTsPyNet", "antspyx", "cv_wm", "cv_water",
-                     "rel_error", "with the field known (a simulation)"):  # fmt: skip
+                     "Zero-shot bias correction", "Implicitly trained bias correction",
+                     "implicitly trained CNN", "ANTsPyNet", "antspyx", "cv_wm", "cv_water", "rel_error",
+                     "with the field known (a simulation)"):  # fmt: skip
         assert expected in text, expected
     dom = chromium_dom(page)
     assert 'data-broken-images="0"' in dom and dom.count("<img") == len(sources)
@@ -197,7 +200,7 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
     result = inuprep(bids, out, "group", "-w", tmp_path / "work", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     table = pd.read_csv(out / "group_T1w.tsv", sep="\t", keep_default_na=False)
-    assert list(table.columns) == ["metric", "tissue", "n_images", "original", "n4", "zeroshot"]
+    assert list(table.columns) == ["metric", "tissue", "n_images", "original", "n4", "zeroshot", "implicit"]
     assert list(table.metric) == ["cv"] * 4 + ["cjv", "rel_error"]
     assert list(table.tissue) == ["csf", "gm", "wm", "lesion", "", ""]  # the user's lesion mask: ses-2 only
     assert list(table.n_images) == [3, 3, 3, 1, 3, 1]  # three T1w images, one with its field known

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import save, small_disk
+from inuprep.methods import METHODS
 from inuprep.simulate import polynomial_field
 
 pytestmark = pytest.mark.slow  # runs the App or the corrector as processes
@@ -31,7 +32,7 @@ def biased_file(tmp_path_factory, mni_3mm):
     return path
 
 
-@pytest.mark.parametrize("method", ["zeroshot", "n4"])
+@pytest.mark.parametrize("method", ["zeroshot", "n4", "implicit"])
 def test_writes_image_field_and_sidecar(biased_file, tmp_path, method):
     out, field = tmp_path / "out.nii.gz", tmp_path / "field.nii.gz"
     result = correct(biased_file, out, "--method", method, "--field", field, "--iterations", 30)
@@ -45,7 +46,9 @@ def test_writes_image_field_and_sidecar(biased_file, tmp_path, method):
     product = corrected.get_fdata()[positive] * estimate.get_fdata()[positive]
     assert np.allclose(product, data[positive], rtol=1e-3)
     sidecar = json.loads((tmp_path / "out.json").read_text())
-    assert sidecar["BiasCorrectionMethod"] == {"zeroshot": "zero-shot", "n4": "N4"}[method]
+    assert sidecar["BiasCorrectionMethod"] == METHODS[method].label
+    if method == "implicit":  # one pass of the shipped network, named by its checksum
+        assert sidecar["Device"] == "cpu" and len(sidecar["BiasCorrectionParameters"]["weights_sha256"]) == 64
     if method == "zeroshot":
         assert len(sidecar["Losses"]) == 30 and sidecar["Device"] == "cpu"
         parameters = sidecar["BiasCorrectionParameters"]  # resolved, not the 0 placeholders
@@ -56,7 +59,7 @@ def test_writes_image_field_and_sidecar(biased_file, tmp_path, method):
             line.split(",")[0] for line in result.stdout.splitlines() if line.startswith("zero-shot: step")
         ]
         assert steps == [f"zero-shot: step {n}/30" for n in (7, 14, 21, 28, 30)]
-    assert re.search(r"(zero-shot|N4): corrected in \d+\.\d s", result.stdout)
+    assert re.search(r"(zero-shot|N4|implicit): corrected in \d+\.\d s", result.stdout)
 
 
 def test_paper_variant_and_dixon_learning_rate(biased_file, tmp_path):

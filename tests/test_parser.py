@@ -86,4 +86,4 @@ def test_settings_dump_is_json(tmp_path):
     settings = Settings.from_args(build_parser().parse_args(["/data", str(tmp_path), "group"]))
     dumped = json.loads(settings.write().read_text())
     assert dumped["output_dir"] == str(tmp_path)
-    assert dumped["methods"] == ["n4", "zeroshot"]
+    assert dumped["methods"] == ["n4", "zeroshot", "implicit"]

@@ -27,14 +27,14 @@ def settings_for(tmp_path, *argv):
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda run: run.label)
 def test_image_wf_builds(run, tmp_path):
-    methods = ("n4", "zeroshot")
+    methods = ("n4", "zeroshot", "implicit")
     workflow = init_image_wf(run=run, methods=methods, output_dir=tmp_path, omp_nthreads=2, seed=7)
     names = set(workflow.list_node_names())
     assert {"check", "segmentation_wf.segment", "evaluate", "n4_wf.correct", "outputs_wf.ds_n4_file"} <= names
     # the source of the masks is chosen here, not when the graph runs
     kind = {"dixon": "DixonSegmentation"}.get(run.contrast, "BrainSegmentation")
     assert type(workflow.get_node("segmentation_wf.segment").interface).__name__ == kind
-    assert {"zeroshot_wf.correct", "outputs_wf.ds_zeroshot_field"} <= names
+    assert {"zeroshot_wf.correct", "outputs_wf.ds_zeroshot_field", "implicit_wf.correct"} <= names
     assert workflow.get_node("zeroshot_wf.correct").inputs.seed == 7
     assert workflow.get_node("evaluate").inputs.methods == ["original", *methods]
     tissues = {"dixon": ["dim", "bright"]}.get(run.contrast, ["CSF", "GM", "WM"])

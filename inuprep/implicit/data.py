@@ -63,7 +63,9 @@ def photo_crops(count: int, size: int, gen: torch.Generator) -> torch.Tensor:
         side = int(min(height, width) * (0.25 + 0.75 * float(torch.rand(1, generator=gen))))
         y = int(torch.randint(0, height - side + 1, (1,), generator=gen))
         x = int(torch.randint(0, width - side + 1, (1,), generator=gen))
-        crops.append(F.interpolate(image[None, None, y : y + side, x : x + side], size=(size, size), mode="area"))
+        crops.append(
+            F.interpolate(image[None, None, y : y + side, x : x + side], size=(size, size), mode="area")
+        )
     return torch.cat(crops).clamp(0.0, 1.0)
 
 

@@ -4,9 +4,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: the network's input grid (pixels a side) and the grid of the field it returns
-INPUT_SIZE, FIELD_SIZE = 64, 16
-
 
 class Residual(nn.Module):
     """Two 3x3 convolutions with a skip connection (a ResNet basic block without normalisation)."""
@@ -24,7 +21,7 @@ class GetNet(nn.Module):
     """Map (log-image, mask), each (N, 2, 64, 64), to the log gain field on a 16 x 16 grid, (N, 1, 16, 16).
 
     An encoder of strided convolutions and residual blocks down to 4 x 4 (where every output sees the whole
-    slice), then a decoder back to 16 x 16 that joins the encoder's features at 8 and 16; about 200k
+    slice), then a decoder back to 16 x 16 that joins the encoder's features at 8 and 16; about 270k
     parameters. The field is defined up to a constant: callers centre it inside the mask.
     """
 
@@ -34,7 +31,9 @@ class GetNet(nn.Module):
         super().__init__()
         w = self.widths
         self.stem = nn.Conv2d(2, w[0], 3, padding=1)
-        self.down = nn.ModuleList(nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in zip(w, w[1:]))
+        self.down = nn.ModuleList(
+            nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in zip(w[:-1], w[1:], strict=True)
+        )
         self.blocks = nn.ModuleList([Residual(w[1]), Residual(w[2]), Residual(w[3]), Residual(w[4])])
         self.up8 = nn.Conv2d(w[4] + w[3], w[3], 3, padding=1)
         self.up16 = nn.Conv2d(w[3] + w[2], w[2], 3, padding=1)
@@ -53,7 +52,7 @@ class GetNet(nn.Module):
 
 
 def network_input(log_image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Return the network's (N, 2, H, W) input: the log-image centred inside the mask (0 outside), the mask."""
+    """Return the network's (N, 2, H, W) input: the log-image centred in the mask (0 outside); the mask."""
     centred = (log_image - masked_mean(log_image, mask)) * mask
     return torch.cat([centred, mask], dim=1)
 

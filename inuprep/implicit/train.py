@@ -1,6 +1,6 @@
 """Train GetNet on non-medical images with Simko's implicit loss; write the weights and how they were made.
 
-    python -m inuprep.implicit.train --out inuprep/implicit --seed 0 [--steps 6000] [--threads 2]
+    python -m inuprep.implicit.train --out inuprep/implicit --seed 0 [--steps 8000] [--threads 2]
 
 Each step draws a batch of images v (procedural dead leaves and crops of the photographs packages ship,
 random crops, flips and masks), each times a random gain field of its own, and a second random gain field k
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from inuprep.implicit import data
-from inuprep.implicit.model import INPUT_SIZE, GetNet, log_field, masked_mean
+from inuprep.implicit import INPUT_SIZE, data
+from inuprep.implicit.model import GetNet, log_field, masked_mean
 
 POOL_SIZE = 80  # pool images are cropped to the network's 64 at each step
 
@@ -52,7 +52,9 @@ class Batches:
         own, k = (data.random_log_fields(size, INPUT_SIZE, gen, mask) for _ in range(2))
         v = images * own.exp()
         sigma = 0.03 * torch.rand(size, 1, 1, 1, generator=gen) * masked_mean(v, mask)
-        noisy = [(x + sigma * torch.randn(x.shape, generator=gen)).abs().clamp(min=1e-3) for x in (v, v * k.exp())]
+        noisy = [
+            (x + sigma * torch.randn(x.shape, generator=gen)).abs().clamp(min=1e-3) for x in (v, v * k.exp())
+        ]
         known = torch.arange(size) < size - n_photo
         return {"log_v": noisy[0].log(), "log_vk": noisy[1].log(), "log_k": k, "own": own, "mask": mask,
                 "known": known}  # fmt: skip
@@ -102,15 +104,18 @@ def validate(net: GetNet, batch: dict) -> dict[str, float]:
     }
 
 
-def train(seed: int, steps: int, batch_size: int = 64, learning_rate: float = 2e-3, anchor_weight: float = 1.0,
-          pools: tuple[int, int] = (4000, 2000), log=print) -> tuple[GetNet, list[dict]]:  # fmt: skip
+def train(seed: int, steps: int, batch_size: int = 64, learning_rate: float = 2e-3,
+          anchor_weight: float = 1.0, pools: tuple[int, int] = (4000, 2000), log=print
+          ) -> tuple[GetNet, list[dict]]:  # fmt: skip
     """Return the trained network and the log (one dict per report) of ``steps`` Adam steps from ``seed``."""
     torch.manual_seed(seed)
     net = GetNet()
     batches = Batches(seed, *pools)
     held_out = Batches(seed + 10_000, leaves=256, photos=1).draw(256)
     optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps))
+    )
     history, start = [], time.perf_counter()
     for step in range(1, steps + 1):
         loss, parts = losses(net, batches.draw(batch_size), anchor_weight)
@@ -119,7 +124,12 @@ def train(seed: int, steps: int, batch_size: int = 64, learning_rate: float = 2e
         optimiser.step()
         schedule.step()
         if step % 250 == 0 or step in (1, steps):
-            entry = {"step": step, "loss": loss.item(), **parts, "seconds": round(time.perf_counter() - start)}
+            entry = {
+                "step": step,
+                "loss": loss.item(),
+                **parts,
+                "seconds": round(time.perf_counter() - start),
+            }
             entry["held_out"] = validate(net, held_out)
             history.append(entry)
             log(json.dumps(entry))
@@ -128,10 +138,12 @@ def train(seed: int, steps: int, batch_size: int = 64, learning_rate: float = 2e
 
 def main(argv: list[str] | None = None) -> int:
     """Train and write ``getnet.pt`` and ``getnet.json`` (checksum, command, seed, data, log) into --out."""
-    parser = argparse.ArgumentParser(prog="python -m inuprep.implicit.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m inuprep.implicit.train", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for getnet.pt and getnet.json")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--anchor-weight", type=float, default=1.0)
@@ -139,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    net, history = train(args.seed, args.steps, args.batch_size, args.learning_rate, args.anchor_weight)
+    net, history = train(args.seed, args.steps, args.batch_size, args.learning_rate, args.anchor_weight,
+                         log=lambda line: print(line, flush=True))  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / "getnet.pt"
     torch.save(net.state_dict(), weights)

@@ -84,34 +84,52 @@ class N4Correction(SimpleInterface):
         return runtime
 
 
-class _ZeroShotCorrectionInputSpec(CommandLineInputSpec):
+class _CorrectorInputSpec(CommandLineInputSpec):
     in_file = File(exists=True, mandatory=True, argstr="%s", position=0, desc="image to correct")
     out_file = File("corrected.nii.gz", usedefault=True, argstr="%s", position=1, desc="corrected image")
     bias_field = File("bias_field.nii.gz", usedefault=True, argstr="--field %s", desc="estimated field")
     mask_file = File(exists=True, argstr="--mask %s", desc="foreground mask restricting the fit")
-    seed = traits.Int(0, usedefault=True, argstr="--seed %d", desc="random seed")
-    iterations = traits.Int(
-        0, usedefault=True, argstr="--iterations %d", desc="optimisation steps (0: default)"
-    )
     device = traits.Enum("auto", "cpu", "cuda", usedefault=True, argstr="--device %s", nohash=True,
                          desc="torch device")  # fmt: skip
     num_threads = traits.Int(1, usedefault=True, argstr="--num-threads %d", nohash=True, desc="CPU threads")
 
 
-class ZeroShotCorrection(CommandLine):
-    """Zero-shot bias correction (Yang, Timko, Fernandez) through ``inuprep-correct``, in its own process."""
+class _ZeroShotCorrectionInputSpec(_CorrectorInputSpec):
+    seed = traits.Int(0, usedefault=True, argstr="--seed %d", desc="random seed")
+    iterations = traits.Int(
+        0, usedefault=True, argstr="--iterations %d", desc="optimisation steps (0: default)"
+    )
 
-    _cmd = f"{sys.executable} -m inuprep.cli.correct --method zeroshot"
-    input_spec = _ZeroShotCorrectionInputSpec
+
+class _Corrector(CommandLine):
+    """Runs ``inuprep-correct --method <method>`` in its own process (torch stays out of nipype's)."""
+
+    method = ""
     output_spec = _CorrectionOutputSpec
 
     def _list_outputs(self):
         out_file = Path(self.inputs.out_file).absolute()
         metadata = json.loads(sidecar_path(out_file).read_text())
-        software = METHODS["zeroshot"].software
+        software = METHODS[self.method].software
         metadata["Software"] = {"inuprep": __version__, software: version(software)}
         return {
             "out_file": str(out_file),
             "bias_field": str(Path(self.inputs.bias_field).absolute()),
             "metadata": metadata,
         }
+
+
+class ZeroShotCorrection(_Corrector):
+    """Zero-shot bias correction (Yang, Timko, Fernandez) through ``inuprep-correct``, in its own process."""
+
+    method = "zeroshot"
+    _cmd = f"{sys.executable} -m inuprep.cli.correct --method zeroshot"
+    input_spec = _ZeroShotCorrectionInputSpec
+
+
+class ImplicitCorrection(_Corrector):
+    """The implicitly trained network (Simko et al. 2022) through ``inuprep-correct``, in its own process."""
+
+    method = "implicit"
+    _cmd = f"{sys.executable} -m inuprep.cli.correct --method implicit"
+    input_spec = _CorrectorInputSpec
