@@ -49,24 +49,26 @@ def _n4(data, zooms, mask, settings, num_threads=1, device="cpu", progress=None)
     return corrected, field, {}
 
 
-def _zeroshot(data, zooms, mask, settings, num_threads=1, device="auto", progress=None) -> Corrected:
+def _torch_device(num_threads: int, device: str) -> str:
+    """Give torch ``num_threads`` CPU threads; return ``device``, with 'auto' resolved to cuda or cpu."""
     import torch
 
+    torch.set_num_threads(num_threads)
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+def _zeroshot(data, zooms, mask, settings, num_threads=1, device="auto", progress=None) -> Corrected:
     from inuprep.zeroshot.fit import zeroshot_correct
 
-    torch.set_num_threads(num_threads)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    device = _torch_device(num_threads, device)
     result = zeroshot_correct(data, zooms, mask, settings, device=device, progress=progress)
     return result.corrected, result.field, {"Device": device, "Losses": result.losses}
 
 
 def _implicit(data, zooms, mask, settings, num_threads=1, device="auto", progress=None) -> Corrected:
-    import torch
-
     from inuprep.implicit.apply import implicit_correct
 
-    torch.set_num_threads(num_threads)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    device = _torch_device(num_threads, device)
     corrected, field = implicit_correct(data, zooms, mask, settings, device=device)
     return corrected, field, {"Device": device}
 

@@ -77,3 +77,12 @@ def test_corrects_a_simulated_field_on_real_anatomy():
     # a global scale of the input changes nothing but the scale
     scaled, _ = apply.implicit_correct(3.0 * biased, (2.0, 2.0, 2.0), brain)
     assert np.allclose(scaled, 3.0 * corrected, rtol=1e-3, atol=1e-3 * corrected.max())
+
+
+def test_an_image_with_nothing_inside_its_mask_is_left_as_it_is():
+    data = np.zeros((8, 9, 10), dtype=np.float32)
+    data[0] = 5.0
+    mask = np.zeros(data.shape, bool)
+    mask[4:, 4:, 4:] = True  # where the image is zero
+    corrected, field = apply.implicit_correct(data, (1.0, 1.0, 1.0), mask)
+    assert np.array_equal(corrected, data) and np.array_equal(field, np.ones_like(data))

@@ -1,4 +1,4 @@
-"""``inuprep-correct``: correct one NIfTI image with the zero-shot network or N4 (a standalone tool).
+"""``inuprep-correct``: correct one NIfTI image with the zero-shot network, N4 or the implicit network.
 
 torch is imported inside ``main`` only, so nipype workflows can run this in its own process.
 """
@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=list(METHODS), default="zeroshot", help="the correction")
     parser.add_argument("--field", type=Path, help="also write the multiplicative field (IN ~ OUT x FIELD)")
     parser.add_argument("--mask", type=Path, help="restrict the fit to this mask (default: the foreground)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="zero-shot device")
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device (zeroshot, implicit)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the zero-shot optimisation")
     parser.add_argument("--variant", choices=VARIANTS, default=VARIANTS[0],
                         help="zero-shot variant: N4's sharpening target or the entropy of the histogram, "

@@ -81,6 +81,8 @@ def implicit_correct(
     """Return the corrected image and the multiplicative field (data = corrected * field)."""
     data = np.clip(np.asarray(data, dtype=np.float32), 0, None)
     inside = (np.asarray(mask) > 0) & (data > 0)
+    if not inside.any():  # nothing to estimate a field from: the image is left as it is
+        return data, np.ones_like(data)
     zooms = np.asarray(zooms[:3], dtype=np.float64)
     coords, voxel_mm = cube_coordinates(inside, zooms, settings.margin)
     down = [
