@@ -180,10 +180,8 @@ def combine(fields: list[np.ndarray], cube_mask: np.ndarray, rounds: int = 20) -
             count = sum(known[b].astype(np.float32) for b in others)
             target = sum(values[b] for b in others) / np.maximum(count, 1)
             both = known[axis] & (count > 0)
-            sums = (np.where(both, target - values[axis], 0)).sum(
-                axis=tuple(b for b in range(3) if b != axis)
-            )
-            n = both.sum(axis=tuple(b for b in range(3) if b != axis))
+            sums = np.where(both, target - values[axis], 0).sum(axis=tuple(others))
+            n = both.sum(axis=tuple(others))
             shift = np.where(n > 0, sums / np.maximum(n, 1), 0).astype(np.float32)
             shape = [1, 1, 1]
             shape[axis] = -1

@@ -153,8 +153,8 @@ def random_log_fields(count: int, size: int, gen: torch.Generator, mask: torch.T
     bumps = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)
     mix = torch.rand(count, 1, 1, 1, generator=gen)
     field = mix * poly / poly.flatten(1).std(1).view(-1, 1, 1, 1) + (1 - mix) * bumps
-    inside = torch.where(mask > 0, field, torch.nan).flatten(1)
-    spread = (inside.nan_to_num(-1e9).amax(1) - inside.nan_to_num(1e9).amin(1)).view(-1, 1, 1, 1)
+    high = torch.where(mask > 0, field, -torch.inf).amax((2, 3), keepdim=True)
+    spread = high - torch.where(mask > 0, field, torch.inf).amin((2, 3), keepdim=True)
     strong = torch.rand(count, 1, 1, 1, generator=gen) < 0.5
     ratio = torch.where(strong, 1.3 + 1.7 * torch.rand(count, 1, 1, 1, generator=gen),
                         1.0 + 0.3 * torch.rand(count, 1, 1, 1, generator=gen))  # fmt: skip

@@ -107,6 +107,10 @@ class _Corrector(CommandLine):
     method = ""
     output_spec = _CorrectionOutputSpec
 
+    def __init_subclass__(cls, **kwargs):  # the command follows from the method
+        super().__init_subclass__(**kwargs)
+        cls._cmd = f"{sys.executable} -m inuprep.cli.correct --method {cls.method}"
+
     def _list_outputs(self):
         out_file = Path(self.inputs.out_file).absolute()
         metadata = json.loads(sidecar_path(out_file).read_text())
@@ -123,7 +127,6 @@ class ZeroShotCorrection(_Corrector):
     """Zero-shot bias correction (Yang, Timko, Fernandez) through ``inuprep-correct``, in its own process."""
 
     method = "zeroshot"
-    _cmd = f"{sys.executable} -m inuprep.cli.correct --method zeroshot"
     input_spec = _ZeroShotCorrectionInputSpec
 
 
@@ -131,5 +134,4 @@ class ImplicitCorrection(_Corrector):
     """The implicitly trained network (Simko et al. 2022) through ``inuprep-correct``, in its own process."""
 
     method = "implicit"
-    _cmd = f"{sys.executable} -m inuprep.cli.correct --method implicit"
     input_spec = _CorrectorInputSpec
