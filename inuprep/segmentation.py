@@ -9,12 +9,9 @@ Brain images (T1w, T2w), in order of preference:
    mutual information).
 3. Offline fallback: deepbet brain extraction (Fisch et al. 2024; weights ship in the wheel), the MNI152
    2009a T1 that nilearn ships registered to the image (affine + SyN at 2 mm), and three-class Atropos
-   (Avants et al. 2011) with its GM and WM maps and CSF = brain - GM - WM as priors (weight 0.1, MRF
-   0.2). The priors name the classes, so a T2w needs no reversed intensity order. Prior weight, on an
-   N4-corrected image (GM / WM Dice, ``benchmarks/segmentation_dice.py``): warped MNI152 against
-   its own maps 0: 0.911 / 0.926, 0.1: 0.917 / 0.926, 0.25: 0.928 / 0.926, 0.5: 0.942 / 0.923; a real
-   3T T1w against FSL FAST 0: 0.886 / 0.903, 0.1: 0.844 / 0.891, 0.25: 0.785 / 0.869, 0.5: 0.722 /
-   0.812 (the population priors are blurrier than one brain; FAST itself is an intensity model).
+   (Avants et al. 2011) with its GM and WM maps and CSF = brain - GM - WM as priors (``PRIOR_WEIGHT``,
+   ``MRF``; chosen with ``benchmarks/segmentation_dice.py``, figures in ``benchmarks/README.md``). The
+   priors name the classes, so a T2w needs no reversed intensity order.
 
 Dixon images: the water fraction water / (water + fat) of the acquisition's two components splits the
 object into a water and a fat region (both components share one receive field, so the fraction is free of
@@ -22,11 +19,10 @@ it); a component without its partner is split into a dim and a bright class. Use
 (``--derivatives``) take precedence over all of these.
 
 The classes are fitted to the consensus of every method's corrected image (their mean after scaling each to
-mean 1), not to the original (``benchmarks/mask_bias.py``): masks fitted to one image's intensities favour
-that image, and masks that include the biased original follow the field (with a strong field they ranked
-the original above N4 although N4 was closer to the truth). The consensus lets no single correction decide
-them. The masks still flatter corrections against the original, which is why images with a known field are
-judged by ground-truth error (README, "Methods and choices"; benchmarks/README.md).
+mean 1), not to the original: masks fitted to one image's intensities favour that image, and masks that
+include the biased original follow the field (``benchmarks/mask_bias.py``). The consensus lets no single
+correction decide them. The masks still flatter corrections against the original, which is why images with
+a known field are judged by ground-truth error.
 
 Reproducibility: ANTs registrations take the run's seed (:func:`ants_random_seed`) and Atropos a constant
 seed, so one ITK thread gives the same masks on every run; with more threads ITK's multithreaded metric
@@ -73,6 +69,15 @@ class Segmentation:
     probseg: dict[str, np.ndarray] = field(default_factory=dict)  # posterior per tissue
     source: str = ""  # deep_atropos, template_atropos, T1w, dixon_water_fat, intensity, user
     method: str = ""  # one sentence for sidecars and reports
+
+
+def tissue_names(run, dixon_pair: bool = False, user_dseg: bool = False) -> tuple[str, ...]:
+    """Return the tissues that get a ``probseg`` map: none for a user's dseg, else its segmentation's."""
+    if user_dseg:
+        return ()
+    if run.contrast == "dixon":
+        return tuple((DIXON_LABELS if dixon_pair else INTENSITY_LABELS).values())
+    return tuple(BRAIN_LABELS.values())
 
 
 def cjv_pair(names) -> tuple[str, str] | None:
@@ -382,3 +387,24 @@ def user_segmentation(img: nb.Nifti1Image, dseg_img: nb.Nifti1Image, labels: dic
         source="user",
         method=f"supplied by the user: {dseg_img.get_filename()}",
     )
+
+
+def write_label_table(seg: Segmentation, path: Path) -> str:
+    """Write a BIDS ``dseg.tsv`` (index, name, and the tissue each label is evaluated as) and return it."""
+    rows = "".join(
+        f"{index}\t{name}\t{seg.tissues.get(index, 'n/a')}\n" for index, name in sorted(seg.labels.items())
+    )
+    path.write_text("index\tname\ttissue\n" + rows)
+    return str(path)
+
+
+def read_label_table(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
+    """Return the {index: name} and {index: evaluated tissue} tables of a ``dseg.tsv``."""
+    import pandas as pd
+
+    table = pd.read_csv(path, sep="\t", dtype={"name": str}, keep_default_na=False)
+    labels = dict(zip(table["index"].astype(int), table["name"], strict=True))
+    if "tissue" not in table:
+        return labels, labels
+    rows = table[table["tissue"] != "n/a"]
+    return labels, dict(zip(rows["index"].astype(int), rows["tissue"].astype(str), strict=True))

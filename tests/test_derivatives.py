@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from inuprep.utils.bids import ImageRun, check_unique, derivative_path, output_paths, write_dataset_files
+from inuprep.inputs.images import ImageRun
+from inuprep.segmentation import tissue_names
+from inuprep.utils.bids import (
+    check_unique,
+    derivative_path,
+    output_paths,
+    sidecar_path,
+    write_dataset_files,
+)
 from inuprep.utils.io import atomic_copy
 
 
@@ -33,7 +41,7 @@ def test_dixon_pair_t1w_and_t2w_never_share_a_name():
         run("sub-01_ses-A_acq-dixon_part-mag_T1w.nii.gz", "dixon", "water"),
         run("sub-01_ses-A_acq-dixon_part-phase_T1w.nii.gz", "dixon", "fat"),
     ]
-    paths = [p for r in runs for p in output_paths(r, ("n4", "zeroshot")).values()]
+    paths = [p for r in runs for p in output_paths(r, ("n4", "zeroshot"), tissue_names(r)).values()]
     check_unique(paths)
     assert len(set(paths)) == len(paths) > 6 * 8
 
@@ -61,3 +69,27 @@ def test_dataset_files(tmp_path):
     assert description["GeneratedBy"][0]["Name"] == "inuprep"
     assert description["SourceDatasets"] == [{"URL": "file:///data/bids"}]
     assert "*_biasfield.nii.gz" in (tmp_path / ".bidsignore").read_text()
+
+
+@pytest.mark.parametrize(
+    "name, sidecar",
+    [
+        ("scan_1.5T.nii.gz", "scan_1.5T.json"),
+        ("out.a.nii.gz", "out.a.json"),
+        ("out.b.nii", "out.b.json"),
+        ("sub-01_desc-v1.2_metrics.tsv", "sub-01_desc-v1.2_metrics.json"),
+        ("plain.nii.gz", "plain.json"),
+    ],
+)
+def test_a_sidecar_cuts_only_the_extension(name, sidecar):
+    assert sidecar_path(Path("/x") / name) == Path("/x") / sidecar
+
+
+def test_dotted_source_names_keep_their_dots_and_stay_apart():
+    runs = [run(f"sub-01_ses-A_acq-{field}_T1w.nii.gz", "T1w") for field in ("1.5T", "3T", "1.5Tb")]
+    paths = [output_paths(r, ("n4",), tissue_names(r)) for r in runs]
+    assert paths[0]["n4_file"].name == "sub-01_ses-A_acq-1.5T_desc-n4_T1w.nii.gz"
+    assert paths[0]["metrics_tsv"].name == "sub-01_ses-A_acq-1.5T_mod-T1w_metrics.tsv"
+    assert sidecar_path(paths[0]["n4_file"]).name == "sub-01_ses-A_acq-1.5T_desc-n4_T1w.json"
+    every = [path for p in paths for path in p.values()] + [sidecar_path(p["n4_file"]) for p in paths]
+    check_unique(every)

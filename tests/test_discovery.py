@@ -5,8 +5,8 @@ import json
 import pytest
 
 from conftest import make_bids
-from inuprep.cli.discovery import discover_runs, dixon_component, load_layout, summarize
-from inuprep.utils.bids import DiscoveryError, dixon_pair, find_user_masks, session_t1w
+from inuprep.inputs.discovery import discover_runs, dixon_component, load_layout, summarize
+from inuprep.inputs.images import DiscoveryError, dixon_pair, find_user_masks, session_t1w
 
 
 @pytest.fixture
@@ -84,8 +84,8 @@ def test_templates_in_the_dataset_are_not_participants(tmp_path):
 
 
 def test_a_malformed_sidecar_costs_only_the_images_it_describes(tmp_path):
-    from inuprep.cli.discovery import malformed_sidecars
     from inuprep.cli.run import preflight
+    from inuprep.inputs.discovery import malformed_sidecars
 
     files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": None for i in (1, 2, 3)}
     root = make_bids(tmp_path / "bids", files)

@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from inuprep.interfaces.evaluation import EvaluateCorrections
-from inuprep.segmentation import Segmentation
-from inuprep.utils.bids import read_label_table, write_label_table
+from inuprep.segmentation import Segmentation, read_label_table, write_label_table
 
 
 def save(data, path, affine=None):

@@ -7,7 +7,7 @@ import pytest
 
 from inuprep.cli.parser import build_parser
 from inuprep.cli.settings import Settings
-from inuprep.utils.bids import ImageRun
+from inuprep.inputs.images import ImageRun
 from inuprep.workflows.base import init_inuprep_wf
 from inuprep.workflows.correction import init_correction_wf
 from inuprep.workflows.single_image import init_image_wf

@@ -85,8 +85,9 @@ def data_dictionary(key: str, table: pd.DataFrame) -> dict:
 
 def expected_metrics(settings) -> list[Path]:
     """Return the metrics file every selected image of the input dataset would have (empty if unreadable)."""
-    from inuprep.cli.discovery import discover_runs, load_layout, malformed_sidecars
-    from inuprep.utils.bids import DiscoveryError, output_paths
+    from inuprep.inputs.discovery import discover_runs, load_layout, malformed_sidecars
+    from inuprep.inputs.images import DiscoveryError
+    from inuprep.utils.bids import output_paths
 
     try:
         layout = load_layout(settings.bids_dir, ignore=malformed_sidecars(settings.bids_dir))

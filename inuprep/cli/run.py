@@ -63,8 +63,8 @@ def preflight(runs, bad_sidecars: dict):
 
     An image fails here when its header does not read as 3D or a sidecar that describes it is malformed.
     """
-    from inuprep.cli.discovery import describes
     from inuprep.image import ImageError, check_header
+    from inuprep.inputs.discovery import describes
 
     readable, failures = [], defaultdict(list)
     for run in runs:
@@ -168,8 +168,9 @@ def run_participants(settings) -> int:
     """Discover, build and run the participant workflow; report each participant; return the exit code."""
     from nipype import config as nipype_config
 
-    from inuprep.cli.discovery import discover_runs, load_layout, malformed_sidecars, summarize
-    from inuprep.utils.bids import DiscoveryError, write_dataset_files
+    from inuprep.inputs.discovery import discover_runs, load_layout, malformed_sidecars, summarize
+    from inuprep.inputs.images import DiscoveryError
+    from inuprep.utils.bids import write_dataset_files
 
     bad_sidecars = malformed_sidecars(settings.bids_dir)
     try:
@@ -264,8 +265,8 @@ def run_participants(settings) -> int:
 
 def folder_error(settings) -> str | None:
     """Return why the run cannot use its bids_dir, output_dir or work folder (None: it can); checks only."""
-    from inuprep.cli.discovery import check_bids_root
-    from inuprep.utils.bids import DiscoveryError
+    from inuprep.inputs.discovery import check_bids_root
+    from inuprep.inputs.images import DiscoveryError
 
     inside = settings.output_dir.is_relative_to(settings.bids_dir)
     if inside and "derivatives" not in settings.output_dir.relative_to(settings.bids_dir).parts:

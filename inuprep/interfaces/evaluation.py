@@ -17,8 +17,7 @@ from nipype.interfaces.base import (
 from inuprep.methods import METHODS
 from inuprep.metrics import coefficient_of_variation, known_field_metrics, tissue_metrics
 from inuprep.segmentation import cjv_pair as find_cjv_pair
-from inuprep.segmentation import on_same_grid
-from inuprep.utils.bids import read_label_table
+from inuprep.segmentation import on_same_grid, read_label_table
 from inuprep.utils.io import write_json
 
 #: the columns a known field adds (``--derivatives``' _biasfield)

@@ -22,12 +22,13 @@ from inuprep.segmentation import (
     Segmentation,
     ants_random_seed,
     ants_scratch,
+    read_label_table,
     segment_brain,
     segment_dixon,
     transfer_segmentation,
     user_segmentation,
+    write_label_table,
 )
-from inuprep.utils.bids import read_label_table, write_label_table
 from inuprep.utils.io import save_like
 
 

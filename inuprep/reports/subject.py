@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from inuprep.inputs.images import ImageRun
 from inuprep.methods import LABELS, METHODS
 from inuprep.reports import figures
-from inuprep.utils.bids import ImageRun, derivative_path, output_paths, read_label_table, sidecar_path
+from inuprep.segmentation import read_label_table
+from inuprep.utils.bids import derivative_path, output_paths, sidecar_path
 from inuprep.utils.io import atomic_write_text, replacing
 
 SOFTWARE = ("inuprep", "torch", "antspyx", "antspynet", "deepbet", "nipype", "pybids", "nibabel", "nilearn")

@@ -6,16 +6,9 @@ from pathlib import Path
 
 from nipype.pipeline import engine as pe
 
-from inuprep.utils.bids import (
-    ImageRun,
-    UserMasks,
-    check_unique,
-    dixon_pair,
-    find_user_masks,
-    output_paths,
-    session_t1w,
-    tissue_names,
-)
+from inuprep.inputs.images import ImageRun, UserMasks, dixon_pair, find_user_masks, session_t1w
+from inuprep.segmentation import tissue_names
+from inuprep.utils.bids import check_unique, output_paths
 from inuprep.workflows.segmentation import T1W_FIELDS
 from inuprep.workflows.single_image import SEG_OUTPUTS, init_image_wf
 
@@ -45,7 +38,7 @@ def init_inuprep_wf(
     Parameters
     ----------
     runs : list of ImageRun
-        The images found by :func:`inuprep.cli.discovery.discover_runs`.
+        The images found by :func:`inuprep.inputs.discovery.discover_runs`.
     output_dir, work_dir : Path
         Derivatives root; nipype's working folder.
     methods : tuple of str

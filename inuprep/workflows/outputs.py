@@ -5,8 +5,9 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
+from inuprep.inputs.images import ImageRun
 from inuprep.interfaces.derivatives import DerivativesSink
-from inuprep.utils.bids import ImageRun, output_paths
+from inuprep.utils.bids import output_paths
 
 
 def _tissue(probseg, name):

@@ -5,13 +5,13 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
+from inuprep.inputs.images import ImageRun, UserMasks
 from inuprep.interfaces.segmentation import (
     BrainSegmentation,
     DixonSegmentation,
     TransferSegmentation,
     UserSegmentation,
 )
-from inuprep.utils.bids import ImageRun, UserMasks
 
 #: the session's T1w outputs a T2w's segmentation reads
 T1W_FIELDS = ("t1w_file", "t1w_dseg", "t1w_dseg_tsv", "t1w_probseg", "t1w_metadata")

@@ -5,9 +5,11 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface, Merge
 from nipype.pipeline import engine as pe
 
+from inuprep.inputs.images import ImageRun, UserMasks
 from inuprep.interfaces.checks import CheckImage
 from inuprep.interfaces.evaluation import EvaluateCorrections
-from inuprep.utils.bids import ImageRun, UserMasks, tissue_names
+from inuprep.segmentation import tissue_names
+from inuprep.utils.bids import split_extension
 from inuprep.workflows.correction import init_correction_wf
 from inuprep.workflows.outputs import init_image_outputs_wf
 from inuprep.workflows.segmentation import T1W_FIELDS, describe_masks, init_segmentation_wf
@@ -18,7 +20,7 @@ SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata")
 
 def image_wf_name(run: ImageRun) -> str:
     """Return a node-safe, unique name for the workflow of ``run``."""
-    stem = run.path.name.split(".")[0]
+    stem = split_extension(run.path.name)[0]
     return "image_" + "".join(c if c.isalnum() else "_" for c in stem) + "_wf"
 
 

@@ -6,7 +6,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from inuprep.utils.bids import DiscoveryError, ImageRun, split_name
+from inuprep.inputs.images import DiscoveryError, ImageRun
+from inuprep.utils.bids import split_name
 
 NIFTI = [".nii", ".nii.gz"]
 #: default pybids queries; ``--bids-filter-file`` updates them key by key

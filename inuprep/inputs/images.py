@@ -1,0 +1,117 @@
+"""What an input is: one image to correct, the images it is paired with and the masks a user supplied."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inuprep.utils.bids import split_extension, split_name
+
+
+class DiscoveryError(ValueError):
+    """The dataset or the selection cannot be used; the message is one line naming the fix."""
+
+
+@dataclass(frozen=True)
+class ImageRun:
+    """One image to correct: where it is, its BIDS entities and its contrast."""
+
+    path: Path
+    subject: str
+    contrast: str  # 'T1w', 'T2w' or 'dixon'
+    session: str | None = None
+    component: str | None = None  # Dixon: water, fat, in, out
+    entities: dict = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        """Return a short name for summaries and node names, e.g. 'T1w' or 'dixon-water'."""
+        return f"dixon-{self.component}" if self.contrast == "dixon" else self.contrast
+
+
+def _entities(path: Path) -> dict[str, str]:
+    return dict(split_name(path)[0])
+
+
+def session_t1w(run: ImageRun, runs: list[ImageRun]) -> ImageRun | None:
+    """Return the T1w of ``run``'s participant and session whose masks a T2w reuses (first by path)."""
+    if run.contrast != "T2w":
+        return None
+    t1ws = [r for r in runs if r.contrast == "T1w" and (r.subject, r.session) == (run.subject, run.session)]
+    return min(t1ws, key=lambda r: str(r.path), default=None)
+
+
+def dixon_pair(run: ImageRun, runs: list[ImageRun]) -> tuple[Path, Path] | None:
+    """Return the (water, fat) images of ``run``'s Dixon acquisition, or None.
+
+    The pair has names equal but for ``rec-``; failing that (components told apart by the sidecar's
+    ImageType, in files numbered by ``run-``), equal but for ``rec-`` and ``run-`` when that leaves exactly
+    one water and one fat image.
+    """
+    if run.contrast != "dixon":
+        return None
+    for ignored in (("rec",), ("rec", "run")):
+
+        def key(r, ignored=ignored):
+            return {k: v for k, v in _entities(r.path).items() if k not in ignored}, r.path.parent
+
+        found = defaultdict(list)
+        for other in runs:
+            if other.contrast == "dixon" and key(other) == key(run):
+                found[other.component].append(other.path)
+        if len(found["water"]) == 1 and len(found["fat"]) == 1:
+            return found["water"][0], found["fat"][0]
+    return None
+
+
+@dataclass(frozen=True)
+class UserMasks:
+    """Masks (and a known field) a user supplied for one image in a derivatives folder (``--derivatives``)."""
+
+    dseg: Path | None = None
+    dseg_tsv: Path | None = None
+    regions: tuple[tuple[str, Path], ...] = ()  # (label, _mask file)
+    bias_field: Path | None = None  # the true field of a simulation: the evaluation adds the error against it
+
+
+def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
+    """Return the ``_dseg``, ``_label-<name>_mask`` and known ``_biasfield`` files that apply to ``run``.
+
+    A file of ``derivatives`` applies when each of its entities but ``label``, ``desc``, ``space`` and
+    ``mod`` has the source's value (a mask without ``rec-`` serves every Dixon component), and ``mod-``,
+    when present, names the source's suffix. A known field has no ``desc-`` or ``desc-truth`` (so that an
+    inuprep output folder's estimated fields are not taken for the truth). Of several dsegs or fields the
+    most specific wins. Raises DiscoveryError when a dseg has no ``dseg.tsv`` (its labels would have no
+    names).
+    """
+    source, (_, source_suffix, _) = _entities(run.path), split_name(run.path)
+    folder = derivatives / f"sub-{run.subject}" / (f"ses-{run.session}" if run.session else "") / "anat"
+    dsegs, regions, fields = [], [], []
+    for path in sorted(folder.glob("*.nii*")):
+        try:
+            pairs, suffix, _ = split_name(path)
+        except ValueError:
+            continue
+        entities = dict(pairs)
+        own = {k: v for k, v in entities.items() if k not in ("label", "desc", "space", "mod")}
+        if any(source.get(k) != v for k, v in own.items()):
+            continue
+        if entities.get("mod", source_suffix) != source_suffix:
+            continue
+        if suffix == "dseg":
+            dsegs.append((len(own), path))
+        elif suffix == "mask" and "label" in entities:
+            regions.append((entities["label"], path))
+        elif suffix == "biasfield" and entities.get("desc", "truth") == "truth":
+            fields.append((len(own), path))
+    bias_field = max(fields, key=lambda item: item[0])[1] if fields else None
+    if not dsegs:
+        return UserMasks(regions=tuple(regions), bias_field=bias_field)
+    dseg = max(dsegs, key=lambda item: item[0])[1]
+    table = dseg.with_name(split_extension(dseg.name)[0] + ".tsv")
+    if not table.is_file():
+        table = folder / "dseg.tsv"  # one table for the folder, as BIDS allows at a higher level
+    if not table.is_file():
+        raise DiscoveryError(
+            f"{dseg}: no label table ({split_extension(dseg.name)[0]}.tsv); name every label"
+        )
+    return UserMasks(dseg=dseg, dseg_tsv=table, regions=tuple(regions), bias_field=bias_field)
