@@ -19,8 +19,8 @@ import numpy as np
 def main() -> None:
     from inuprep.cli.demo import DEMO_SUBJECTS, build_demo_dataset
     from inuprep.image import foreground_mask
+    from inuprep.methods.n4.correct import n4_correct
     from inuprep.metrics import coefficient_of_joint_variation as cjv
-    from inuprep.n4 import n4_correct
     from inuprep.segmentation import atropos_classes, consensus_image, deepbet_brain_mask
     from inuprep.templates import mni152
 

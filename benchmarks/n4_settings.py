@@ -17,9 +17,10 @@ import numpy as np
 
 
 def main() -> None:
+    from inuprep.methods.n4.correct import n4_correct
+    from inuprep.methods.n4.settings import N4Settings
     from inuprep.metrics import coefficient_of_joint_variation as cjv
     from inuprep.metrics import relative_mae
-    from inuprep.n4 import N4Settings, n4_correct
     from inuprep.simulate import simulate_bias, template_anatomy
 
     parser = argparse.ArgumentParser(

@@ -28,7 +28,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter, map_coordinates
 
 from inuprep import deepatropos
-from inuprep.n4 import n4_correct
+from inuprep.methods.n4.correct import n4_correct
+from inuprep.methods.zeroshot.fit import zeroshot_correct
 from inuprep.segmentation import (
     atropos_classes,
     brain_mask,
@@ -39,7 +40,6 @@ from inuprep.segmentation import (
     transfer_segmentation,
 )
 from inuprep.simulate import simulate_bias
-from inuprep.zeroshot.fit import zeroshot_correct
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

@@ -17,11 +17,12 @@ import numpy as np
 
 
 def main() -> None:
+    from inuprep.methods.n4.correct import n4_correct
+    from inuprep.methods.zeroshot.fit import zeroshot_correct
+    from inuprep.methods.zeroshot.settings import ZeroShotSettings
     from inuprep.metrics import coefficient_of_joint_variation as cjv
     from inuprep.metrics import relative_mae
-    from inuprep.n4 import n4_correct
     from inuprep.simulate import simulate_bias, template_anatomy
-    from inuprep.zeroshot.fit import ZeroShotSettings, zeroshot_correct
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

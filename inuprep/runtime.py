@@ -154,6 +154,14 @@ def itk_threads(count: int) -> None:
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(count)
 
 
+def torch_device(num_threads: int, device: str) -> str:
+    """Give torch ``num_threads`` CPU threads; return ``device``, with 'auto' resolved to cuda or cpu."""
+    import torch  # only the processes that run a torch method pay for it
+
+    torch.set_num_threads(num_threads)
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
 def ensure_login_name() -> None:
     """Set ``LOGNAME`` where the environment lacks it (containers, cron, CI, some batch systems).
 

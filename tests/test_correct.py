@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # runs the App or the corrector as processes
 
 
 def correct(*argv):
-    command = [sys.executable, "-m", "inuprep.cli.correct", *map(str, argv)]
+    command = [sys.executable, "-m", "inuprep.methods.run", *map(str, argv)]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
@@ -32,10 +32,12 @@ def biased_file(tmp_path_factory, mni_3mm):
     return path
 
 
-@pytest.mark.parametrize("method", ["zeroshot", "n4", "implicit"])
-def test_writes_image_field_and_sidecar(biased_file, tmp_path, method):
+@pytest.mark.parametrize(
+    "method, options", [("zeroshot", ["--iterations", 30]), ("n4", []), ("implicit", [])]
+)
+def test_writes_image_field_and_sidecar(biased_file, tmp_path, method, options):
     out, field = tmp_path / "out.nii.gz", tmp_path / "field.nii.gz"
-    result = correct(biased_file, out, "--method", method, "--field", field, "--iterations", 30)
+    result = correct(biased_file, out, "--method", method, "--field", field, *options)
     assert result.returncode == 0, result.stderr
     source, corrected, estimate = nb.load(biased_file), nb.load(out), nb.load(field)
     assert corrected.shape == estimate.shape == source.shape
@@ -137,6 +139,31 @@ def test_an_output_never_overwrites_an_input(biased_file, tmp_path):
     result = correct(biased_file, tmp_path / "out.nii.gz", "--field", biased_file, "--method", "n4")
     assert result.returncode == 2 and str(biased_file) in result.stderr
     assert biased_file.read_bytes() == before and not biased_file.with_suffix("").exists()
+
+
+def test_dotted_names_get_sidecars_of_their_own(biased_file, tmp_path):
+    source = tmp_path / "scan_1.5T.nii.gz"
+    source.write_bytes(biased_file.read_bytes())
+    result = correct(source, tmp_path / "scan_1.5T_n4.nii.gz", "--method", "n4")  # was refused: scan_1.json
+    assert result.returncode == 0, result.stderr
+    for name in ("out.a.nii.gz", "out.b.nii.gz"):  # one sidecar each, none overwriting the other
+        assert correct(source, tmp_path / name, "--method", "implicit").returncode == 0
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [
+        "out.a.json",
+        "out.b.json",
+        "scan_1.5T_n4.json",
+    ]
+
+
+def test_each_method_takes_its_own_settings(biased_file, tmp_path):
+    result = correct(biased_file, tmp_path / "out.nii.gz", "--method", "n4", "--iterations", 20, 10,
+                     "--spline-distance-mm", 150)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    parameters = json.loads((tmp_path / "out.json").read_text())["BiasCorrectionParameters"]
+    assert parameters["iterations"] == [20, 10] and parameters["spline_distance_mm"] == 150.0
+    result = correct(biased_file, tmp_path / "other.nii.gz", "--method", "implicit", "--variant", "paper")
+    assert result.returncode == 2 and "it is a setting of --method zeroshot" in result.stderr
+    assert not (tmp_path / "other.nii.gz").exists()
 
 
 def test_an_output_folder_is_created(biased_file, tmp_path):

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from inuprep.implicit import apply, data, train
-from inuprep.implicit.model import GetNet
+from inuprep.methods.implicit import apply, data, train
+from inuprep.methods.implicit.model import GetNet
 from inuprep.metrics import field_fit, relative_mae
 
 
 def test_shipped_weights_load_and_match_their_record():
+    pytest.importorskip("skimage", reason="the photographs come with scikit-image (pip install .[train])")
     record = apply.weights_record()
     net = apply.load_getnet("cpu")
     assert sum(p.numel() for p in net.parameters()) == record["parameters"] <= 300_000

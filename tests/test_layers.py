@@ -1,6 +1,11 @@
-"""The package's layers: core <- interfaces <- workflows <- cli, and reports on core only."""
+"""The package's layers: core <- interfaces <- workflows <- cli, and reports on core only.
+
+A module named in a string counts as an import: ``python -m inuprep.x`` started as a subprocess, or a
+"module:function" loaded by name, is an edge the import statements do not show.
+"""
 
 import ast
+import re
 from pathlib import Path
 
 import inuprep
@@ -23,10 +28,17 @@ def layer(module: str) -> str:
     return LAYERS.get(parts[1], "core") if len(parts) > 1 else "core"
 
 
+#: a module named in a string: ``-m inuprep.x`` anywhere, or the whole string ``inuprep.x[:function]``
+NAMED = re.compile(r"-m\s+(inuprep(?:\.\w+)+)|^(inuprep(?:\.\w+)+)(?::\w+)?$")
+
+
 def imports(path: Path) -> list[tuple[int, str]]:
-    """Return (line, module) of every inuprep import in ``path``, at any depth (lazy imports count)."""
+    """Return (line, module) of every inuprep import in ``path``, at any depth (lazy imports count), and of
+    every inuprep module a string names."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found += [(node.lineno, a or b) for a, b in NAMED.findall(node.value)]
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("inuprep"):
             names = [f"{node.module}.{alias.name}" for alias in node.names]
             # `from inuprep import x` names a module x or an attribute of inuprep/__init__
@@ -62,7 +74,14 @@ def test_the_check_finds_an_upward_import(tmp_path):
     (tmp_path / "reports" / "y.py").write_text(
         "from inuprep.interfaces import checks\nfrom inuprep import image\n"
     )
+    (tmp_path / "interfaces").mkdir()
+    (tmp_path / "interfaces" / "z.py").write_text(
+        'CMD = "python -m inuprep.cli.correct --x"\nOK = "python -m inuprep.methods.run"\n'
+        'ENTRY = "inuprep.workflows.base:init_inuprep_wf"\nTEXT = "see inuprep.cli.run for more"\n'
+    )
     assert upward_imports(tmp_path) == [
+        "interfaces/z.py:1 imports inuprep.cli.correct (interfaces -> cli)",
+        "interfaces/z.py:3 imports inuprep.workflows.base (interfaces -> workflows)",
         "metrics.py:1 imports inuprep.reports.figures (core -> reports)",
         "reports/y.py:1 imports inuprep.interfaces (reports -> interfaces)",
         "workflows/x.py:2 imports inuprep.cli.run (workflows -> cli)",

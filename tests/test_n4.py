@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from inuprep.methods.n4.correct import n4_correct
+from inuprep.methods.n4.settings import N4Settings
 from inuprep.metrics import coefficient_of_joint_variation
-from inuprep.n4 import N4Settings, n4_correct
 from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
 
 

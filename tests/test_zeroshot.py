@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from inuprep.methods.zeroshot.fit import zeroshot_correct
+from inuprep.methods.zeroshot.model import ZeroShotNet, count_parameters
+from inuprep.methods.zeroshot.settings import ZeroShotSettings
 from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, relative_mae
 from inuprep.simulate import simulate_bias, template_anatomy
-from inuprep.zeroshot.fit import ZeroShotSettings, zeroshot_correct
-from inuprep.zeroshot.model import ZeroShotNet, count_parameters
 
 ZOOMS = (3.0, 3.0, 3.0)
 
@@ -81,7 +82,7 @@ def test_the_default_sharpen_variant_recovers_a_known_field_of_each_family(famil
 
 
 def test_n4s_sharpening_pulls_each_value_toward_its_peak():
-    from inuprep.zeroshot.losses import sharpened
+    from inuprep.methods.zeroshot.losses import sharpened
 
     generator = torch.Generator().manual_seed(0)
     peaks = torch.cat([torch.zeros(20_000), torch.full((20_000,), 0.5)])
@@ -119,7 +120,7 @@ def test_unknown_variant_is_refused(known_field):
 
 
 def test_adam_matches_torch_adam_step_for_step():
-    from inuprep.zeroshot.optim import Adam
+    from inuprep.methods.zeroshot.optim import Adam
 
     torch.manual_seed(0)
     target = torch.randn(5, 3)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from inuprep import __version__
+from inuprep.cli.settings import Settings
 from inuprep.methods import METHODS
 
 
@@ -140,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ANTsXNet cache holding deep_atropos's files (fetch them with inuprep-fetch-models); without "
         "them the offline fallback segments (default: $INUPREP_ANTSXNET_CACHE, else ~/.keras/ANTsXNet)",
     )
-    wf.add_argument("--seed", type=int, default=20251121, help="random seed of every stochastic step")
+    wf.add_argument("--seed", type=int, default=Settings.seed, help="random seed of every stochastic step")
 
     other = parser.add_argument_group("Other")
     other.add_argument(

@@ -1,46 +1,34 @@
-"""Bias-field correction interfaces."""
+"""The correction interface: one per method, made from the registry, each running the method's runner.
+
+Every method runs in a process of its own (``python -m inuprep.methods.run``): torch and ITK stay out of
+nipype's, and a method's threads are its own. An interface's inputs beyond the files are the options of its
+method's settings (:meth:`inuprep.methods.base.Method.options`), with the settings' defaults.
+"""
 
 import json
 import sys
-import time
 from importlib.metadata import version
 from pathlib import Path
 
-import nibabel as nb
-import numpy as np
-from nipype.interfaces.base import (
-    BaseInterfaceInputSpec,
-    CommandLine,
-    CommandLineInputSpec,
-    File,
-    SimpleInterface,
-    TraitedSpec,
-    traits,
-)
+from nipype.interfaces.base import CommandLine, CommandLineInputSpec, File, TraitedSpec, traits
 
 from inuprep import __version__
 from inuprep.methods import METHODS
-from inuprep.n4 import N4Settings
+from inuprep.methods.base import Method, Option
 from inuprep.utils.bids import sidecar_path
-from inuprep.utils.io import save_like
+
+RUNNER = "inuprep.methods.run"
 
 
-class _N4CorrectionInputSpec(BaseInterfaceInputSpec):
-    in_file = File(exists=True, mandatory=True, desc="image to correct")
-    mask_file = File(exists=True, desc="foreground mask restricting the fit")
-    shrink_factor = traits.Int(
-        N4Settings.shrink_factor, usedefault=True, desc="downsampling for the fit (0: to a ~4 mm grid)"
-    )
-    iterations = traits.List(
-        traits.Int, list(N4Settings.iterations), usedefault=True, desc="iterations per fitting level"
-    )
-    convergence_threshold = traits.Float(
-        N4Settings.convergence_threshold, usedefault=True, desc="stop a level below this change"
-    )
-    spline_distance_mm = traits.Float(
-        N4Settings.spline_distance_mm, usedefault=True, desc="B-spline control point spacing (mm)"
-    )
-    num_threads = traits.Int(1, usedefault=True, nohash=True, desc="ITK threads")
+class _CorrectionInputSpec(CommandLineInputSpec):
+    in_file = File(exists=True, mandatory=True, argstr="%s", position=0, desc="image to correct")
+    out_file = File("corrected.nii.gz", usedefault=True, argstr="%s", position=1, desc="corrected image")
+    bias_field = File("bias_field.nii.gz", usedefault=True, argstr="--field %s", desc="estimated field")
+    mask_file = File(exists=True, argstr="--mask %s", desc="foreground mask restricting the fit")
+    device = traits.Enum("auto", "cpu", "cuda", usedefault=True, argstr="--device %s", nohash=True,
+                         desc="torch device (the torch methods)")  # fmt: skip
+    num_threads = traits.Int(1, usedefault=True, argstr="--num-threads %d", nohash=True,
+                             desc="CPU threads for torch or ITK")  # fmt: skip
 
 
 class _CorrectionOutputSpec(TraitedSpec):
@@ -49,67 +37,11 @@ class _CorrectionOutputSpec(TraitedSpec):
     metadata = traits.Dict(desc="method, parameters, software and runtime for the sidecar")
 
 
-class N4Correction(SimpleInterface):
-    """N4 bias-field correction with antspyx (Tustison et al. 2010)."""
-
-    input_spec = _N4CorrectionInputSpec
-    output_spec = _CorrectionOutputSpec
-
-    def _run_interface(self, runtime):
-        settings = N4Settings(
-            shrink_factor=self.inputs.shrink_factor,
-            iterations=tuple(self.inputs.iterations),
-            convergence_threshold=self.inputs.convergence_threshold,
-            spline_distance_mm=self.inputs.spline_distance_mm,
-            use_mask=bool(self.inputs.mask_file),
-        )
-        img = nb.load(self.inputs.in_file)
-        zooms = img.header.get_zooms()[:3]
-        settings = settings.resolved(zooms)
-        mask = np.asanyarray(nb.load(self.inputs.mask_file).dataobj) if self.inputs.mask_file else None
-        start = time.perf_counter()
-        data = img.get_fdata(dtype=np.float32)
-        corrected, field, _ = METHODS["n4"].correct(data, zooms, mask, settings, self.inputs.num_threads)
-        elapsed = time.perf_counter() - start
-        cwd = Path(runtime.cwd)
-        self._results["out_file"] = save_like(corrected, img, cwd / "corrected.nii.gz")
-        self._results["bias_field"] = save_like(field, img, cwd / "bias_field.nii.gz")
-        self._results["metadata"] = {
-            "BiasCorrectionMethod": METHODS["n4"].label,
-            "BiasCorrectionParameters": settings.to_dict(),
-            "Software": {"inuprep": __version__, "antspyx": version(METHODS["n4"].software)},
-            "ThreadsUsed": self.inputs.num_threads,
-            "RuntimeSeconds": round(elapsed, 2),
-        }
-        return runtime
-
-
-class _CorrectorInputSpec(CommandLineInputSpec):
-    in_file = File(exists=True, mandatory=True, argstr="%s", position=0, desc="image to correct")
-    out_file = File("corrected.nii.gz", usedefault=True, argstr="%s", position=1, desc="corrected image")
-    bias_field = File("bias_field.nii.gz", usedefault=True, argstr="--field %s", desc="estimated field")
-    mask_file = File(exists=True, argstr="--mask %s", desc="foreground mask restricting the fit")
-    device = traits.Enum("auto", "cpu", "cuda", usedefault=True, argstr="--device %s", nohash=True,
-                         desc="torch device")  # fmt: skip
-    num_threads = traits.Int(1, usedefault=True, argstr="--num-threads %d", nohash=True, desc="CPU threads")
-
-
-class _ZeroShotCorrectionInputSpec(_CorrectorInputSpec):
-    seed = traits.Int(0, usedefault=True, argstr="--seed %d", desc="random seed")
-    iterations = traits.Int(
-        0, usedefault=True, argstr="--iterations %d", desc="optimisation steps (0: default)"
-    )
-
-
-class _Corrector(CommandLine):
-    """Runs ``inuprep-correct --method <method>`` in its own process (torch stays out of nipype's)."""
+class Correction(CommandLine):
+    """Runs one method's correction through its runner; a subclass per method names it."""
 
     method = ""
     output_spec = _CorrectionOutputSpec
-
-    def __init_subclass__(cls, **kwargs):  # the command follows from the method
-        super().__init_subclass__(**kwargs)
-        cls._cmd = f"{sys.executable} -m inuprep.cli.correct --method {cls.method}"
 
     def _list_outputs(self):
         out_file = Path(self.inputs.out_file).absolute()
@@ -123,15 +55,39 @@ class _Corrector(CommandLine):
         }
 
 
-class ZeroShotCorrection(_Corrector):
-    """Zero-shot bias correction (Yang, Timko, Fernandez) through ``inuprep-correct``, in its own process."""
+def _trait(option: Option):
+    """Return the nipype input of one settings option, passed to the runner as ``--<option> value``."""
+    common = {"usedefault": True, "argstr": f"{option.flag} %s", "desc": option.help}
+    if option.choices:
+        others = [choice for choice in option.choices if choice != option.default]
+        return traits.Enum(option.default, *others, **common)
+    kind = {int: traits.Int, float: traits.Float, str: traits.Str}[option.kind]
+    if option.many:
+        return traits.List(kind, list(option.default), sep=" ", **common)
+    return kind(option.default, **common)
 
-    method = "zeroshot"
-    input_spec = _ZeroShotCorrectionInputSpec
+
+def _interface(method: Method) -> type[Correction]:
+    """Return the interface class of ``method``: its input spec holds the settings' options."""
+    spec = type(
+        f"_{method.interface}InputSpec",
+        (_CorrectionInputSpec,),
+        {"__module__": __name__, **{option.name: _trait(option) for option in method.options}},
+    )
+    command = f"{sys.executable} -m {RUNNER} --method {method.name}"
+    doc = f"{method.label} bias correction through ``python -m {RUNNER} --method {method.name}``."
+    attributes = {"__module__": __name__, "__doc__": doc, "method": method.name, "input_spec": spec,
+                  "_cmd": command}  # fmt: skip
+    return type(method.interface, (Correction,), attributes)
 
 
-class ImplicitCorrection(_Corrector):
-    """The implicitly trained network (Simko et al. 2022) through ``inuprep-correct``, in its own process."""
+#: one interface per method (``N4Correction``, ``ZeroShotCorrection``...), importable by name (pickling)
+for _method in METHODS.values():
+    globals()[_method.interface] = _interface(_method)
+    _spec = globals()[_method.interface].input_spec
+    globals()[_spec.__name__] = _spec
 
-    method = "implicit"
-    input_spec = _CorrectorInputSpec
+
+def correction_interface(method: str) -> type[Correction]:
+    """Return the interface class that runs ``method`` (a name of ``inuprep.methods.METHODS``)."""
+    return globals()[METHODS[method].interface]

@@ -3,12 +3,12 @@
 from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
-from inuprep.interfaces import correction
+from inuprep.interfaces.correction import correction_interface
 from inuprep.methods import METHODS
 
 
 def init_correction_wf(
-    *, method: str, omp_nthreads: int, seed: int = 0, name: str | None = None
+    *, method: str, omp_nthreads: int, seed: int | None = None, name: str | None = None
 ) -> pe.Workflow:
     """Build the branch that corrects one image with ``method``.
 
@@ -19,7 +19,7 @@ def init_correction_wf(
     omp_nthreads : int
         Threads the correction may use.
     seed : int
-        Random seed (zero-shot).
+        Random seed of a seeded method (default: its settings' own).
     name : str
         Workflow name (default ``<method>_wf``).
 
@@ -42,9 +42,9 @@ def init_correction_wf(
     if method not in METHODS:
         raise ValueError(f"unknown correction method '{method}'; choose from {', '.join(METHODS)}")
     entry = METHODS[method]
-    seeded = {"seed": seed} if entry.seeded else {}
-    # the interfaces' defaults are these settings' defaults
-    interface = getattr(correction, entry.interface)(num_threads=omp_nthreads, **seeded)
+    seeded = {"seed": seed} if entry.seeded and seed is not None else {}
+    # the interface's inputs default to the settings' defaults
+    interface = correction_interface(method)(num_threads=omp_nthreads, **seeded)
     workflow = pe.Workflow(name=name or f"{method}_wf")
     workflow.__desc__ = entry.settings(**seeded).describe()
     inputnode = pe.Node(IdentityInterface(fields=["in_file", "mask_file"]), name="inputnode")

@@ -22,7 +22,7 @@ def init_segmentation_wf(
     *,
     run: ImageRun,
     omp_nthreads: int,
-    seed: int = 0,
+    seed: int | None = None,
     reuse_t1w: bool = False,
     dixon_pair: tuple[Path, Path] | None = None,
     user_masks: UserMasks | None = None,
@@ -59,7 +59,7 @@ def init_segmentation_wf(
         IdentityInterface(fields=["in_file", "corrected_files", *T1W_FIELDS]), name="inputnode"
     )
     outputnode = pe.Node(IdentityInterface(fields=list(OUTPUTS)), name="outputnode")
-    threads = {"seed": seed, "num_threads": omp_nthreads}
+    threads = {"num_threads": omp_nthreads, **({"seed": seed} if seed is not None else {})}
     inputs = ["in_file"]
     if user_masks.dseg:
         interface = UserSegmentation(user_dseg=str(user_masks.dseg), user_dseg_tsv=str(user_masks.dseg_tsv))

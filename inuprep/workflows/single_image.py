@@ -49,7 +49,7 @@ def init_image_wf(
     methods: tuple[str, ...],
     output_dir: Path,
     omp_nthreads: int,
-    seed: int = 0,
+    seed: int | None = None,
     reuse_t1w: bool = False,
     dixon_pair: tuple[Path, Path] | None = None,
     user_masks: UserMasks | None = None,
@@ -69,7 +69,7 @@ def init_image_wf(
     omp_nthreads : int
         Threads per node.
     seed : int
-        Random seed of stochastic corrections.
+        Random seed of the stochastic steps (default: each step's own).
     reuse_t1w : bool
         A T2w whose masks come from its session's T1w (connected to the ``t1w_*`` inputs).
     dixon_pair : tuple of Path

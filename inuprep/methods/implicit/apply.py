@@ -8,67 +8,27 @@ Gaussian convolution) and resampled (linear) onto the image's grid.
 """
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass
+import io
 from functools import lru_cache
 from importlib.resources import files
 
 import numpy as np
+import torch
 
-from inuprep.implicit import INPUT_SIZE
-
-WEIGHTS, RECORD = "getnet.pt", "getnet.json"
-
-
-@dataclass(frozen=True)
-class ImplicitSettings:
-    """Parameters of the slice-wise application (none was tuned on brain images)."""
-
-    field_smoothing_mm: float = 12.0  # Gaussian sigma of the combined 3D log-field (the 2D fields' 16-grid)
-    min_slice_fraction: float = 0.1  # slices with less foreground than this share of the fullest are skipped
-    margin: float = 0.05  # the cube's padding around the foreground, a fraction of its largest extent
-
-    def resolved(self, zooms: tuple[float, ...]) -> "ImplicitSettings":
-        """Return these settings (nothing depends on the voxel size)."""
-        return self
-
-    def to_dict(self) -> dict:
-        """Return the settings and the weights' checksum as JSON-ready metadata."""
-        return {**asdict(self), "weights_sha256": weights_record()["sha256"]}
-
-    def describe(self) -> str:
-        """Return these settings as a methods sentence (``[@key]`` marks a citation)."""
-        record = weights_record()
-        return (
-            f"Implicitly trained bias correction [@implicit] was run with inuprep: a 2D residual CNN "
-            f"({record['parameters']:,} parameters) trained with the implicit loss on procedural dead-leaves "
-            f"images and {len(record['photos'])} non-medical photographs only (seed {record['seed']}) "
-            f"predicted a log-field for every slice of the image's foreground resampled to a "
-            f"{INPUT_SIZE}^3 grid in each of the three orientations; the three were made to agree, averaged, "
-            f"smoothed (Gaussian, sigma {self.field_smoothing_mm:g} mm) and resampled to the image."
-        )
-
-
-@lru_cache(maxsize=1)
-def weights_record() -> dict:
-    """Return the record written beside the shipped weights by the training script."""
-    return json.loads(files("inuprep.implicit").joinpath(RECORD).read_text())
+from inuprep.methods.base import Corrected
+from inuprep.methods.implicit.model import GetNet, log_field
+from inuprep.methods.implicit.settings import INPUT_SIZE, WEIGHTS, ImplicitSettings, weights_record
+from inuprep.runtime import torch_device
 
 
 @lru_cache(maxsize=2)
 def load_getnet(device: str = "cpu"):
     """Return the shipped GetNet in eval mode on ``device``; raise ValueError if the file is not the one
     the training script recorded."""
-    import io
-
-    import torch
-
-    from inuprep.implicit.model import GetNet
-
-    blob = files("inuprep.implicit").joinpath(WEIGHTS).read_bytes()
+    blob = files(__package__).joinpath(WEIGHTS).read_bytes()
     if hashlib.sha256(blob).hexdigest() != weights_record()["sha256"]:
         raise ValueError(
-            f"inuprep/implicit/{WEIGHTS} does not match its recorded checksum; reinstall inuprep"
+            f"inuprep/methods/implicit/{WEIGHTS} does not match its recorded checksum; reinstall inuprep"
         )
     net = GetNet()
     net.load_state_dict(torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True))
@@ -76,9 +36,10 @@ def load_getnet(device: str = "cpu"):
 
 
 def implicit_correct(
-    data: np.ndarray, zooms, mask: np.ndarray, settings: ImplicitSettings = ImplicitSettings(), device="cpu"
+    data: np.ndarray, zooms, mask: np.ndarray, settings: ImplicitSettings | None = None, device="cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the corrected image and the multiplicative field (data = corrected * field)."""
+    settings = settings or ImplicitSettings()
     data = np.clip(np.asarray(data, dtype=np.float32), 0, None)
     inside = (np.asarray(mask) > 0) & (data > 0)
     if not inside.any():  # nothing to estimate a field from: the image is left as it is
@@ -149,10 +110,6 @@ def separable(volume: np.ndarray, matrices: list[np.ndarray]) -> np.ndarray:
 
 def slice_fields(log_cube: np.ndarray, cube_mask: np.ndarray, min_fraction: float, device: str) -> list:
     """Return, per axis, the cube of the 2D log-fields of its slices (NaN outside the mask and skipped)."""
-    import torch
-
-    from inuprep.implicit.model import log_field
-
     net = load_getnet(device)
     fields = []
     for axis in range(3):
@@ -189,3 +146,12 @@ def combine(fields: list[np.ndarray], cube_mask: np.ndarray, rounds: int = 20) -
     count = sum(k.astype(np.float32) for k in known)
     mean = sum(values) / np.maximum(count, 1)
     return np.where((count > 0) & cube_mask, mean, np.nan).astype(np.float32)
+
+
+def correct(
+    data, zooms, mask, settings: ImplicitSettings, num_threads=1, device="auto", progress=None
+) -> Corrected:
+    """Return :func:`implicit_correct`'s image and field, and the device for the sidecar."""
+    device = torch_device(num_threads, device)
+    corrected, field = implicit_correct(data, zooms, mask, settings, device=device)
+    return corrected, field, {"Device": device}

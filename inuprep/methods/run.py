@@ -1,6 +1,7 @@
-"""``inuprep-correct``: correct one NIfTI image with the zero-shot network, N4 or the implicit network.
+"""The runner of every correction method, in a process of its own: ``inuprep-correct`` and the workflows'
+correction nodes (``python -m inuprep.methods.run``) alike.
 
-torch is imported inside ``main`` only, so nipype workflows can run this in its own process.
+torch and antspyx are imported only by the method that runs, after the arguments are checked.
 """
 
 import argparse
@@ -11,47 +12,59 @@ from pathlib import Path
 
 from inuprep.methods import METHODS
 from inuprep.runtime import terminate_on_signals, unwritable_reason
-from inuprep.utils.bids import sidecar_path
+from inuprep.utils.bids import sidecar_path, split_extension
 from inuprep.utils.io import replacing, write_json
-from inuprep.zeroshot.fit import VARIANTS
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+DEFAULT_METHOD = "zeroshot"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the parser of ``inuprep-correct IN OUT [options]``."""
+def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
+    """Return the parser of ``inuprep-correct IN OUT [options]`` with ``method``'s settings as options."""
     parser = argparse.ArgumentParser(
         prog="inuprep-correct",
         description="Correct the bias field of one 3D NIfTI image. Writes OUT (same shape, affine and header "
-        "as IN, float32) and a JSON sidecar beside it with the method, its settings, losses and runtime.",
+        "as IN, float32) and a JSON sidecar beside it with the method, its settings, losses and runtime. "
+        "Each method has settings of its own: inuprep-correct --method M --help lists M's.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("in_file", type=Path, help="the image to correct")
     parser.add_argument("out_file", type=Path, help="the corrected image (.nii or .nii.gz)")
-    parser.add_argument("--method", choices=list(METHODS), default="zeroshot", help="the correction")
+    parser.add_argument("--method", choices=list(METHODS), default=DEFAULT_METHOD, help="the correction")
     parser.add_argument("--field", type=Path, help="also write the multiplicative field (IN ~ OUT x FIELD)")
     parser.add_argument("--mask", type=Path, help="restrict the fit to this mask (default: the foreground)")
-    parser.add_argument(
-        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device (zeroshot, implicit)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the zero-shot optimisation")
-    parser.add_argument("--variant", choices=VARIANTS, default=VARIANTS[0],
-                        help="zero-shot variant: N4's sharpening target or the entropy of the histogram, "
-                        "each with a smooth log-field, or the paper's losses as printed")  # fmt: skip
-    parser.add_argument("--iterations", type=int, default=0,
-                        help="zero-shot optimisation steps (0: the variant's, 250, 200 or 100)")  # fmt: skip
-    parser.add_argument("--learning-rate", type=float, default=0.0,
-                        help="zero-shot Adam step (0: the variant's, 0.02 or 0.005; the paper used 0.0005 "
-                        "for Dixon images)")  # fmt: skip
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="torch device (the torch methods)")  # fmt: skip
     parser.add_argument("--num-threads", type=int, default=1, help="CPU threads for torch or ITK")
+    entry = METHODS[method]
+    group = parser.add_argument_group(f"{entry.label} settings (--method {entry.name})")
+    for option in entry.options:
+        group.add_argument(
+            option.flag, type=option.kind, default=option.default, choices=option.choices,
+            nargs="+" if option.many else None, help=option.help,
+        )  # fmt: skip
     return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Return the arguments, parsed with the options of the method that ``--method`` names."""
+    method = argparse.ArgumentParser(add_help=False)
+    method.add_argument("--method", choices=list(METHODS), default=DEFAULT_METHOD)
+    name = method.parse_known_args(argv)[0].method
+    parser = build_parser(name)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        owners = [m.name for m in METHODS.values() if any(o.flag == unknown[0] for o in m.options)]
+        fix = f"it is a setting of --method {' or '.join(owners)}" if owners else "see --help"
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (with --method {name}; {fix})")
+    return args
 
 
 def save_atomically(data, reference, path: Path) -> None:
     """Write ``data`` as float32 on the reference's grid and header, through a temporary file."""
     from inuprep.utils.io import save_like
 
-    with replacing(path, suffix="".join(path.suffixes) or ".nii") as tmp:
+    with replacing(path, suffix=split_extension(path.name)[1] or ".nii") as tmp:
         save_like(data, reference, tmp)
 
 
@@ -71,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def correct(argv: list[str] | None) -> int:
     """Parse ``argv``, correct the image and write the outputs; return the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     outputs = [args.out_file] + ([args.field] if args.field is not None else [])
     clash = overwritten_input(args)
     unwritable = {path.parent: unwritable_reason(path.parent) for path in outputs}
@@ -105,7 +118,9 @@ def correct(argv: list[str] | None) -> int:
     zooms = img.header.get_zooms()[:3]
     start = time.perf_counter()
     method = METHODS[args.method]
-    settings = method.settings(**{option: getattr(args, option) for option in method.options}).resolved(zooms)
+    chosen = {option.name: getattr(args, option.name) for option in method.options}
+    chosen = {name: tuple(value) if isinstance(value, list) else value for name, value in chosen.items()}
+    settings = method.settings(**chosen).resolved(zooms)
     steps = getattr(settings, "iterations", 0)
 
     def report(step, loss):  # a line at each quarter of an optimisation, for the terminal and logs
@@ -113,10 +128,9 @@ def correct(argv: list[str] | None) -> int:
             elapsed = time.perf_counter() - start
             print(f"{method.label}: step {step}/{steps}, loss {loss:.4f}, {elapsed:.1f} s", flush=True)
 
-    corrected, field, extra = method.correct(
-        data, zooms, mask, settings, args.num_threads, args.device, report
-    )
+    corrected, field, extra = method.run(data, zooms, mask, settings, args.num_threads, args.device, report)
     meta = {"BiasCorrectionMethod": method.label, **extra, "BiasCorrectionParameters": settings.to_dict()}
+    meta["ThreadsUsed"] = args.num_threads
     meta["RuntimeSeconds"] = round(time.perf_counter() - start, 2)
     print(f"{meta['BiasCorrectionMethod']}: corrected in {meta['RuntimeSeconds']:.1f} s", flush=True)
     reference = nb.load(args.in_file)

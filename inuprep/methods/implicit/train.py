@@ -1,6 +1,6 @@
 """Train GetNet on non-medical images with Simko's implicit loss; write the weights and how they were made.
 
-    python -m inuprep.implicit.train --out inuprep/implicit --seed 0 [--steps 8000] [--threads 2]
+    python -m inuprep.methods.implicit.train --out inuprep/implicit --seed 0 [--steps 8000] [--threads 2]
 
 Each step draws a batch of images v (procedural dead leaves and crops of the photographs packages ship,
 random crops, flips and masks), each times a random gain field of its own, and a second random gain field k
@@ -23,8 +23,9 @@ from pathlib import Path
 
 import torch
 
-from inuprep.implicit import INPUT_SIZE, data
-from inuprep.implicit.model import GetNet, log_field, masked_mean
+from inuprep.methods.implicit import data
+from inuprep.methods.implicit.model import GetNet, log_field, masked_mean
+from inuprep.methods.implicit.settings import INPUT_SIZE
 
 POOL_SIZE = 80  # pool images are cropped to the network's 64 at each step
 
@@ -139,7 +140,7 @@ def train(seed: int, steps: int, batch_size: int = 64, learning_rate: float = 2e
 def main(argv: list[str] | None = None) -> int:
     """Train and write ``getnet.pt`` and ``getnet.json`` (checksum, command, seed, data, log) into --out."""
     parser = argparse.ArgumentParser(
-        prog="python -m inuprep.implicit.train", description=__doc__.split("\n")[0]
+        prog="python -m inuprep.methods.implicit.train", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for getnet.pt and getnet.json")
     parser.add_argument("--seed", type=int, default=0)
@@ -158,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.save(net.state_dict(), weights)
     record = {
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-        "command": "python -m inuprep.implicit.train " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python -m inuprep.methods.implicit.train "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "seed": args.seed,
         "parameters": sum(p.numel() for p in net.parameters()),
         "torch": torch.__version__,
