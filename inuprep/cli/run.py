@@ -118,6 +118,11 @@ def disk_space_error(runs, settings) -> str | None:
     return None
 
 
+def crash_files(settings, subject: str = "*") -> list[Path]:
+    """Return this run's nipype crash files (of one participant, or of all): where failures are read."""
+    return sorted(settings.output_dir.glob(f"sub-{subject}/log/{settings.run_uuid}/crash-*.txt"))
+
+
 def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
     """Return one line per failure of ``subject``'s images: its crash files, else each missing derivative.
 
@@ -126,14 +131,14 @@ def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
     """
     from inuprep.utils.bids import output_paths
 
-    crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
-    crashes = [f"{crash_reason(crash)} (details: {crash})" for crash in sorted(crash_dir.glob("crash-*.txt"))]
+    crashes = [f"{crash_reason(crash)} (details: {crash})" for crash in crash_files(settings, subject)]
     if any("No space left on device" in crash for crash in crashes):  # one cause, often many crash files
         free = {
             f"{name} {folder}": shutil.disk_usage(existing_ancestor(folder)).free
             for name, folder in written_folders(settings)
         }
         where = min(free, key=free.get)
+        crash_dir = settings.output_dir / f"sub-{subject}" / "log" / settings.run_uuid
         return [
             f"a disk filled up during the run ({where} has {free[where] / 1e6:.0f} MB free now): free "
             f"space, then rerun the same command to resume from the finished steps (details: {crash_dir})"
@@ -164,42 +169,42 @@ def write_report(subject: str, runs, settings, failures: list[str], methods: str
     return f" (report: {path})"
 
 
-def run_participants(settings) -> int:
-    """Discover, build and run the participant workflow; report each participant; return the exit code."""
-    from nipype import config as nipype_config
+def select_images(settings) -> tuple[list, dict[str, list[str]]]:
+    """Return the images that can start and {participant: reasons} for those that cannot (logged).
 
+    Raises DiscoveryError (a usage error) for a dataset pybids cannot index, a selection that matches
+    nothing, or a disk too small for the images.
+    """
     from inuprep.inputs.discovery import discover_runs, load_layout, malformed_sidecars, summarize
     from inuprep.inputs.images import DiscoveryError
-    from inuprep.utils.bids import write_dataset_files
 
     bad_sidecars = malformed_sidecars(settings.bids_dir)
-    try:
-        layout = load_layout(settings.bids_dir, ignore=bad_sidecars)
-        runs, warnings = discover_runs(
-            layout, settings.participant_label, settings.session_label, settings.bids_filters
-        )
-    except DiscoveryError as err:
-        LOGGER.error(f"inuprep: error: {err}")
-        return EXIT_USAGE
+    layout = load_layout(settings.bids_dir, ignore=bad_sidecars)
+    runs, warnings = discover_runs(
+        layout, settings.participant_label, settings.session_label, settings.bids_filters
+    )
     for warning in warnings:
         LOGGER.warning(f"warning: {warning}")
     if not runs:
-        LOGGER.error(
-            f"inuprep: error: no T1w, T2w or Dixon images in {settings.bids_dir} match the selection; "
+        raise DiscoveryError(
+            f"no T1w, T2w or Dixon images in {settings.bids_dir} match the selection; "
             "check --participant-label, --session-label and --bids-filter-file"
         )
-        return EXIT_USAGE
     runs, failures = preflight(runs, bad_sidecars)
     for reasons in failures.values():
         for reason in reasons:
             LOGGER.error(f"inuprep: error: {reason}")
-    if not runs:
-        return EXIT_USAGE
-    full = disk_space_error(runs, settings)
+    full = disk_space_error(runs, settings) if runs else None
     if full:
-        LOGGER.error(f"inuprep: error: {full}")
-        return EXIT_USAGE
-    LOGGER.info(summarize(runs))
+        raise DiscoveryError(full)
+    if runs:
+        LOGGER.info(summarize(runs))
+    return runs, failures
+
+
+def configure_nipype(settings) -> None:
+    """Set nipype's execution options for this run: text crash files, kept outputs, no version checks."""
+    from nipype import config as nipype_config
 
     nipype_config.update_config(
         {
@@ -213,13 +218,50 @@ def run_participants(settings) -> int:
             "monitoring": {"enabled": False},
         }
     )
+
+
+def execute(workflow, runs, settings) -> str | None:
+    """Run the workflow with progress lines; return why it stopped without any crash file (else None).
+
+    Raises Terminated when a signal stopped the run (its worker processes are stopped by then).
+    """
     from inuprep.cli.progress import Progress
-    from inuprep.workflows.base import init_inuprep_wf, methods_text, subject_wf_name
     from inuprep.workflows.single_image import image_wf_name
 
+    plugin = settings.plugin_settings()
+    ensure_login_name()  # nipype's SLURM/SGE/PBS plugins name jobs after it
+    images = {image_wf_name(run): f"sub-{run.subject} {run.label} ({run.path.name})" for run in runs}
+    plugin["plugin_args"]["status_callback"] = Progress(images, LOGGER)
+    os.register_at_fork(after_in_child=die_with_parent)  # workers end with the App, even on SIGKILL
     try:
+        with terminate_on_signals():  # the forked workers inherit it
+            try:
+                workflow.run(**plugin)
+            finally:
+                raise_if_terminated()  # a signal a node's interface swallowed (the Linear plugin)
+    except Terminated:
+        stop_descendants()
+        raise
+    except Exception as err:  # nipype raises once at the end; failures are read from crash files
+        LOGGER.debug(f"nipype: {err}")
+        if not crash_files(settings):
+            return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
+    return None
+
+
+def run_participants(settings) -> int:
+    """Select the images, build and run the participant workflow, report each participant; return the
+    exit code."""
+    from inuprep.utils.bids import write_dataset_files
+    from inuprep.workflows.base import init_inuprep_wf, methods_text, subject_wf_name
+
+    try:
+        runs, failures = select_images(settings)
+        if not runs:
+            return EXIT_USAGE
+        configure_nipype(settings)
         workflow = init_inuprep_wf(runs=runs, **settings.workflow_args())
-    except ValueError as err:
+    except ValueError as err:  # a DiscoveryError, or two inputs that would share an output name
         LOGGER.error(f"inuprep: error: {err}")
         return EXIT_USAGE
     write_dataset_files(settings.output_dir, settings.bids_dir)
@@ -228,30 +270,14 @@ def run_participants(settings) -> int:
     LOGGER.info(f"Settings written to {settings.write()}")
     if settings.write_graph:
         workflow.write_graph(graph2use="colored", format="svg", simple_form=True)
-    plugin = settings.plugin_settings()
-    ensure_login_name()  # nipype's SLURM/SGE/PBS plugins name jobs after it
-    images = {image_wf_name(run): f"sub-{run.subject} {run.label} ({run.path.name})" for run in runs}
-    plugin["plugin_args"]["status_callback"] = Progress(images, LOGGER)
-    broken = None
-    os.register_at_fork(after_in_child=die_with_parent)  # workers end with the App, even on SIGKILL
     try:
-        with terminate_on_signals():  # the forked workers inherit it
-            try:
-                workflow.run(**plugin)
-            finally:
-                raise_if_terminated()  # a signal a node's interface swallowed (the Linear plugin)
+        broken = execute(workflow, runs, settings)
     except Terminated as stop:
-        stop_descendants()
         LOGGER.error(
             f"inuprep: {stop}; its processes are stopped and finished steps kept in {settings.work_dir}: "
             "rerun the same command to resume"
         )
         return stop.code
-    except Exception as err:  # nipype raises once at the end; failures are read from crash files below
-        LOGGER.debug(f"nipype: {err}")
-        if not any(settings.output_dir.glob(f"sub-*/log/{settings.run_uuid}/crash-*.txt")):
-            broken = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
-
     for subject in sorted(subjects | set(failures)):
         subject_runs = [run for run in runs if run.subject == subject]
         failures[subject] += run_failures(subject, subject_runs, settings, broken)
