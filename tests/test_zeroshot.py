@@ -53,6 +53,7 @@ def test_output_keeps_shape_and_explains_the_input(known_field, entropy_result):
     assert np.all(corrected[biased == 0] == 0)
 
 
+@pytest.mark.slow  # two optimisations per variant: 8-35 s
 @pytest.mark.parametrize("variant", ["sharpen", "entropy"])
 def test_same_seed_same_output(known_field, variant):
     _, _, biased, mask, _, _ = known_field
