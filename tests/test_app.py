@@ -225,7 +225,7 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
 
 
 def test_the_group_table_of_an_image_is_its_discovered_contrast(tmp_path):
-    from inuprep.cli.group import table_key
+    from inuprep.reports.group import table_key
 
     # a Dixon image told apart by its sidecar's ImageType only, and rec-W: both named by discovery
     named = {

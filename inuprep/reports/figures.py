@@ -124,14 +124,17 @@ def fields_figure(fields: dict[str, Path], dseg: Path, out_file: Path) -> Path:
     return out_file
 
 
-def losses_figure(losses: list[float], out_file: Path) -> Path:
-    """Plot the zero-shot loss of every optimisation step; return the PNG."""
+def losses_figure(losses: dict[str, list[float]], out_file: Path) -> Path:
+    """Plot each method's loss at every optimisation step ({method: losses}) in its colour; return the PNG."""
     fig = _figure(figsize=(5, 2.6))
     ax = fig.subplots()
-    ax.plot(np.arange(1, len(losses) + 1), losses, color=COLOURS["zeroshot"])
-    ax.set_xlabel("Adam step")
+    for method, values in losses.items():
+        ax.plot(np.arange(1, len(values) + 1), values, color=COLOURS[method], label=LABELS[method])
+    if len(losses) > 1:
+        ax.legend(fontsize=8, frameon=False)
+    ax.set_xlabel("optimisation step")
     ax.set_ylabel("loss")
-    ax.set_title("zero-shot optimisation", fontsize=10)
+    ax.set_title(f"{', '.join(LABELS[m] for m in losses)} optimisation", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=90, format="png")
     return out_file

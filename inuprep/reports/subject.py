@@ -7,10 +7,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from inuprep.inputs.images import ImageRun
 from inuprep.methods import LABELS, METHODS
-from inuprep.reports import figures
+from inuprep.reports import figures, render
 from inuprep.segmentation import read_label_table
 from inuprep.utils.bids import derivative_path, output_paths, sidecar_path
 from inuprep.utils.io import atomic_write_text, replacing
@@ -31,12 +32,6 @@ CITATIONS = {
     "a data-driven approach to define input algorithm parameters. Front Neuroinform 10:10, 2016 (CJV).",
 }
 _CITE = re.compile(r"\[@(\w+)\]")
-_BROKEN_IMAGES = (
-    "<script>window.addEventListener('load',()=>{const bad=[...document.images].filter("
-    "i=>!i.complete||i.naturalWidth===0);document.body.dataset.brokenImages=bad.length;"
-    "bad.forEach(i=>i.insertAdjacentHTML('afterend','<p class=\"failed\">image missing: '+"
-    "i.getAttribute('src')+'</p>'))});</script>"
-)
 
 
 def _version(name: str) -> str:
@@ -46,70 +41,70 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, figures_dir: Path) -> str:
-    """Return the HTML of one image's section, drawing its figures into ``figures_dir``."""
+def _losses(corrected: dict[str, Path]) -> dict[str, list[float]]:
+    """Return {method: loss per optimisation step} of the corrected images whose sidecar lists ``Losses``."""
+    sidecars = {m: sidecar_path(path) for m, path in corrected.items()}
+    found = {m: json.loads(path.read_text()).get("Losses") for m, path in sidecars.items() if path.is_file()}
+    return {m: losses for m, losses in found.items() if losses}
+
+
+def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, figures_dir: Path) -> dict:
+    """Return what ``subject.html`` shows of one image, drawing its figures into ``figures_dir``."""
     paths = {key: output_dir / path for key, path in output_paths(run, methods).items()}
-    parts = [f"<h2>{html.escape(run.label)}: {html.escape(run.path.name)}</h2>"]
+    section = {"title": f"{run.label}: {run.path.name}", "unfinished": None, "figures": []}
     corrected = {m: paths[f"{m}_file"] for m in methods if paths[f"{m}_file"].is_file()}
     if len(corrected) < len(methods) or not paths["metrics_tsv"].is_file():
-        done = ", ".join(corrected) or "none"
-        parts.append(f'<p class="failed">This image did not finish (corrections written: {done}); the '
-                     "subject's log names the reason.</p>")  # fmt: skip
+        section["unfinished"] = ", ".join(corrected) or "none"
     if not paths["dseg_file"].is_file():
-        return "".join(parts)
+        return section
     seg = json.loads(sidecar_path(paths["dseg_file"]).read_text())
     reason = f" Deep model not used: {seg['FallbackReason']}." if seg.get("FallbackReason") else ""
-    parts.append(f"<p><b>Tissue masks</b> ({html.escape(seg['SegmentationSource'])}): "
-                 f"{html.escape(seg['SegmentationMethod'])}.{html.escape(reason)}</p>")  # fmt: skip
+    section["masks"] = {
+        "source": seg["SegmentationSource"],
+        "method": seg["SegmentationMethod"],
+        "reason": reason,
+    }
     if paths["metrics_tsv"].is_file():
         table = pd.read_csv(paths["metrics_tsv"], sep="\t").drop(columns="segmentation", errors="ignore")
         table["method"] = table["method"].map(lambda m: LABELS.get(m, m))
-        parts.append(table.to_html(index=False, border=0, float_format="{:.4f}".format, classes="metrics"))
+        section["metrics"] = table.to_html(
+            index=False, border=0, float_format="{:.4f}".format, classes="metrics"
+        )
 
-    def figure(kind, draw, caption):  # draw into sub-<label>/figures/, atomically; return its <figure>
+    def figure(kind, draw, caption):  # draw into sub-<label>/figures/, atomically
         path = figures_dir / derivative_path(run.path, desc=kind, extension=".png").name
         with replacing(path) as tmp:
             draw(tmp)
-        src, caption = html.escape(str(path.relative_to(output_dir))), html.escape(caption)
-        return f'<figure><img src="{src}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+        section["figures"].append({"src": str(path.relative_to(output_dir)), "caption": caption})
 
     _, tissues = read_label_table(paths["dseg_tsv"])
     images = {"original": run.path, **corrected}
-    parts.append(
-        figure(
-            "views",
-            lambda f: figures.views_figure(images, paths["dseg_file"], tissues, f),
-            "Original and corrected images in three planes on one intensity window (each scaled "
-            "to the original's median in the masks), with the outlines of the evaluated tissues.",
-        )
+    figure(
+        "views",
+        lambda f: figures.views_figure(images, paths["dseg_file"], tissues, f),
+        "Original and corrected images in three planes on one intensity window (each scaled "
+        "to the original's median in the masks), with the outlines of the evaluated tissues.",
     )
     fields = {m: paths[f"{m}_field"] for m in corrected if paths[f"{m}_field"].is_file()}
     if fields:
-        parts.append(
-            figure(
-                "fields",
-                lambda f: figures.fields_figure(fields, paths["dseg_file"], f),
-                "Estimated multiplicative fields (source = corrected x field), each divided by "
-                "its median in the masks, on one colour scale.",
-            )
+        figure(
+            "fields",
+            lambda f: figures.fields_figure(fields, paths["dseg_file"], f),
+            "Estimated multiplicative fields (source = corrected x field), each divided by "
+            "its median in the masks, on one colour scale.",
         )
-    losses = (
-        json.loads(sidecar_path(paths["zeroshot_file"]).read_text()).get("Losses")
-        if "zeroshot" in corrected
-        else None
-    )
+    losses = _losses(corrected)
     if losses:
-        parts.append(
-            figure(
-                "losses",
-                lambda f: figures.losses_figure(losses, f),
-                "Zero-shot loss at every optimisation step.",
-            )
+        labels = ", ".join(LABELS.get(m, m) for m in losses)
+        figure(
+            "losses",
+            lambda f: figures.losses_figure(losses, f),
+            f"Loss at every optimisation step ({labels}).",
         )
-    return "".join(parts)  # fmt: skip
+    return section
 
 
-def methods_section(text: str) -> str:
+def methods_section(text: str) -> Markup:
     """Return the HTML of the methods text (paragraphs apart by a blank line; ``[@key]`` cites CITATIONS)."""
     cited = list(dict.fromkeys(key for key in _CITE.findall(text) if key in CITATIONS))
     number = {key: index for index, key in enumerate(cited, start=1)}
@@ -118,9 +113,10 @@ def methods_section(text: str) -> str:
         key = match.group(1)
         return f'<a href="#ref-{key}">[{number[key]}]</a>' if key in number else match.group(0)
 
-    paragraphs = "".join(f"<p>{_CITE.sub(link, html.escape(p))}</p>" for p in text.split("\n\n"))
-    references = "".join(f'<li id="ref-{key}">{html.escape(CITATIONS[key])}</li>' for key in cited)
-    return f"<h2>Methods</h2>{paragraphs}<h3>References</h3><ol>{references}</ol>"
+    # the text is escaped before the links go in, so the links are the only markup
+    paragraphs = [Markup(_CITE.sub(link, html.escape(p))) for p in text.split("\n\n")]
+    references = [(key, CITATIONS[key]) for key in cited]
+    return Markup(render("methods.html", paragraphs=paragraphs, references=references))
 
 
 def write_subject_report(
@@ -139,22 +135,15 @@ def write_subject_report(
     sections = []
     for run in runs:
         try:
-            sections.append(f"<section>{image_section(run, methods, output_dir, figures_dir)}</section>")
+            sections.append(image_section(run, methods, output_dir, figures_dir))
         except Exception as err:  # one image's figures must not cost the others their report
-            sections.append(f'<section><h2>{html.escape(run.path.name)}</h2><p class="failed">Report '
-                            f"section failed: {html.escape(type(err).__name__)}: {html.escape(str(err))}</p>"
-                            "</section>")  # fmt: skip
-    failed = "".join(f"<li>{html.escape(reason)}</li>" for reason in failures)
-    status = f'<p class="failed">Failed:</p><ul>{failed}</ul>' if failures else "<p>Every image finished.</p>"
-    software = "".join(f"<li>{name} {html.escape(_version(name))}</li>" for name in SOFTWARE)
-    page = (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>inuprep: sub-{html.escape(subject)}</title>"
-        "<style>body{font-family:sans-serif;max-width:64em;margin:2em auto;line-height:1.4}"
-        "table{border-collapse:collapse;margin:0.5em 0}td,th{padding:0.2em 0.8em;text-align:right}"
-        "img{max-width:100%}figure{margin:1em 0}figcaption{color:#555;font-size:0.9em}"
-        ".failed{color:#b00020;font-weight:bold}section{border-top:1px solid #ccc;margin-top:2em}</style>"
-        f"</head><body><h1>inuprep report: sub-{html.escape(subject)}</h1>{status}{''.join(sections)}"
-        f"<section>{methods_section(methods_text) if methods_text else ''}<h3>Software</h3>"
-        f"<ul>{software}</ul></section>{_BROKEN_IMAGES}</body></html>\n"
+            sections.append({"name": run.path.name, "error": f"{type(err).__name__}: {err}"})
+    page = render(
+        "subject.html",
+        subject=subject,
+        failures=failures,
+        sections=sections,
+        methods=methods_section(methods_text) if methods_text else "",
+        software=[(name, _version(name)) for name in SOFTWARE],
     )
     return atomic_write_text(page, output_dir / f"sub-{subject}.html")

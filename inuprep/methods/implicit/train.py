@@ -1,6 +1,7 @@
 """Train GetNet on non-medical images with Simko's implicit loss; write the weights and how they were made.
 
-    python -m inuprep.methods.implicit.train --out inuprep/methods/implicit --seed 0 [--steps 8000] [--threads 2]
+    python -m inuprep.methods.implicit.train --out inuprep/methods/implicit --seed 0 [--steps 8000] \
+        [--threads 2]
 
 Each step draws a batch of images v (procedural dead leaves and crops of the photographs packages ship,
 random crops, flips and masks), each times a random gain field of its own, and a second random gain field k

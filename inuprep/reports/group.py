@@ -1,0 +1,112 @@
+"""Group level: the paper's Table 1 (mean(std) per tissue and method) per contrast, a figure, an HTML page."""
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from inuprep.methods import LABELS
+from inuprep.metrics import summary_columns
+from inuprep.reports import render
+from inuprep.reports.figures import group_figure
+from inuprep.utils.bids import split_name
+from inuprep.utils.io import atomic_write_text, replacing, write_json
+
+_REC = re.compile(r"_rec-([A-Za-z0-9]+)_")
+
+
+def table_key(tsv: Path) -> str:
+    """Return the contrast a metrics table belongs to, as discovery found it (its sidecar's ``Contrast``).
+
+    Tables written before the sidecar recorded it fall back to the name: the source suffix, or
+    dixon-<rec> for Dixon images.
+    """
+    try:
+        return json.loads(tsv.with_suffix(".json").read_text())["Contrast"]
+    except (OSError, ValueError, KeyError):
+        pass
+    name = tsv.name
+    if "dixon" in name.lower() and _REC.search(name):
+        return f"dixon-{_REC.search(name).group(1)}"
+    return dict(split_name(name)[0]).get("mod", "unknown")
+
+
+def collect_metrics(output_dir: Path) -> dict[str, pd.DataFrame]:
+    """Return {contrast: one row per image and method} from a participant-level output folder."""
+    tables = {}
+    for tsv in sorted(output_dir.glob("sub-*/**/*_metrics.tsv")):
+        frame = pd.read_csv(tsv, sep="\t")
+        frame.insert(0, "source", tsv.name.replace("_metrics.tsv", ""))
+        frame.insert(0, "subject", tsv.name.split("_")[0][4:])
+        tables.setdefault(table_key(tsv), []).append(frame)
+    return {key: pd.concat(frames, ignore_index=True) for key, frames in sorted(tables.items())}
+
+
+def summary_table(images: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per tissue (CV), CJV (and the error when known), one column per method, each cell
+    mean(std) over images."""
+    metrics = summary_columns(images.columns)
+    methods = [m for m in LABELS if m in set(images.method)]
+    rows = []
+    for metric in metrics:
+        grouped = images.groupby("method")[metric]
+        mean, std, count = grouped.mean(), grouped.std(ddof=1), grouped.count()
+        kind, _, tissue = metric.partition("_") if metric.startswith("cv_") else (metric, "", "")
+        row = {"metric": kind, "tissue": tissue, "n_images": int(count.max())}
+        for method in methods:
+            row[method] = (
+                "n/a" if pd.isna(mean[method]) else f"{mean[method]:.4f}({std.fillna(0)[method]:.4f})"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def data_dictionary(key: str, table: pd.DataFrame) -> dict:
+    """Return the JSON data dictionary of ``group_<key>.tsv``."""
+    metric = (
+        "cv: coefficient of variation (std/mean) inside one tissue, the paper's metric; cjv: coefficient "
+        "of joint variation (MRIQC), which compressing contrast does not improve; rel_error (images whose "
+        "field is known): relative error against the bias-free image"
+    )
+    columns = {
+        "metric": {"Description": metric},
+        "tissue": {"Description": "the tissue of a cv row (from each image's dseg.tsv); empty otherwise"},
+        "n_images": {"Description": f"{key} images with a value"},
+    }
+    for method in table.columns[3:]:
+        columns[method] = {
+            "Description": f"{LABELS[method]}: mean(standard deviation) over the images, 4 decimals",
+        }
+    return columns
+
+
+def write_group_outputs(
+    output_dir: Path, tables: dict[str, pd.DataFrame], missing: list[str]
+) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """Write per contrast ``group_<key>.tsv`` (+ .json, + ``_images.tsv``, + .png) and ``group.html``;
+    return (contrast, summary table, images) of each.
+
+    ``tables``: from :func:`collect_metrics`; ``missing``: the images without metrics, named on the page.
+    """
+    written = []
+    for key, images in tables.items():
+        table = summary_table(images)
+        atomic_write_text(table.to_csv(sep="\t", index=False), output_dir / f"group_{key}.tsv")
+        write_json(data_dictionary(key, table), output_dir / f"group_{key}.json")
+        atomic_write_text(
+            images.to_csv(sep="\t", index=False, float_format="%.6f"), output_dir / f"group_{key}_images.tsv"
+        )
+        with replacing(output_dir / f"group_{key}.png") as tmp:
+            group_figure(images, key, tmp)
+        written.append((key, table, images))
+    sections = [
+        {
+            "key": key,
+            "table": table.to_html(index=False, escape=True, border=0, classes="table"),
+            "figure": f"group_{key}.png",
+        }
+        for key, table, _ in written
+    ]
+    atomic_write_text(render("group.html", sections=sections, missing=missing), output_dir / "group.html")
+    return written
