@@ -1,9 +1,6 @@
 """Per-image optimisation of the zero-shot network: no training data, one image, a few seconds.
 
-Shared setup of every variant (:class:`_Objective`): intensities scaled by the 99.5th percentile inside the
-mask and clipped to [0, 1]; the network sees the image averaged onto a coarse grid plus, for the field
-variants, the voxel coordinates (from the image alone a field could only follow the local anatomy); the
-losses are computed on a grid of about 4 mm. The variants and their settings: :mod:`.settings`.
+The variants and their settings: :mod:`.settings`; what each choice measured: ``benchmarks/README.md``.
 """
 
 from dataclasses import dataclass, field
