@@ -66,3 +66,40 @@ def test_evaluation_writes_one_row_per_method_and_the_error_when_the_field_is_kn
     interface.inputs.known_field = str(tmp_path / "moved.nii.gz")
     with pytest.raises(ValueError, match="moved.nii.gz is not on the image's grid"):
         interface.run(cwd=tmp_path)
+
+
+def test_image_figures_are_drawn_into_the_derivatives_and_a_stale_one_is_removed(tmp_path):
+    import matplotlib.image
+
+    from inuprep.interfaces.reports import ImageFigures
+
+    dseg = np.zeros((16, 16, 16), np.uint8)
+    dseg[3:13, 3:13, 3:8], dseg[3:13, 3:13, 8:13] = 2, 3
+    image = np.where(dseg == 3, 100.0, np.where(dseg == 2, 60.0, 5.0))
+    field = np.exp(np.linspace(-0.3, 0.3, 16))[:, None, None] * np.ones(dseg.shape)
+    source = tmp_path / "bids" / "sub-01" / "anat" / "sub-01_acq-1.5T_T1w.nii.gz"
+    source.parent.mkdir(parents=True)
+    save(image * field, source)
+    (tmp_path / "dseg.tsv").write_text("index\tname\ttissue\n2\tGM\tGM\n3\tWM\tWM\n")
+    figures = tmp_path / "out" / "sub-01" / "figures"
+    figures.mkdir(parents=True)
+    stale = figures / "sub-01_acq-1.5T_desc-losses_T1w.png"
+    stale.write_bytes(b"an earlier run's")
+    result = (
+        ImageFigures(
+            source=str(source),
+            methods=["n4"],
+            corrected_files=[save(image, tmp_path / "corrected.nii.gz")],
+            field_files=[save(field, tmp_path / "field.nii.gz")],
+            metadata=[{"BiasCorrectionMethod": "N4"}],  # no losses: no loss figure
+            dseg_file=save(dseg, tmp_path / "dseg.nii.gz"),
+            dseg_tsv=str(tmp_path / "dseg.tsv"),
+            output_dir=str(tmp_path / "out"),
+        )
+        .run(cwd=tmp_path)
+        .outputs
+    )
+    names = ["sub-01_acq-1.5T_desc-views_T1w.png", "sub-01_acq-1.5T_desc-fields_T1w.png"]
+    assert result.figures == [str(figures / name) for name in names]
+    assert sorted(path.name for path in figures.iterdir()) == sorted(names)  # no temporary file either
+    assert all(matplotlib.image.imread(figures / name)[..., :3].std() > 0.05 for name in names)

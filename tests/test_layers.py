@@ -15,7 +15,7 @@ PACKAGE = Path(inuprep.__file__).parent
 LAYERS = {"interfaces": "interfaces", "workflows": "workflows", "cli": "cli", "reports": "reports"}
 ALLOWED = {
     "core": {"core"},
-    "interfaces": {"core", "interfaces"},
+    "interfaces": {"core", "interfaces", "reports"},  # reportlets draw with reports' figures
     "reports": {"core", "reports"},
     "workflows": {"core", "interfaces", "workflows"},
     "cli": {"core", "interfaces", "reports", "workflows", "cli"},

@@ -7,9 +7,19 @@ import pandas as pd
 
 from inuprep.methods import COLOURS, LABELS
 from inuprep.metrics import summary_columns
+from inuprep.segmentation import read_label_table
+from inuprep.utils.io import replacing
 
 #: panel titles of the metrics that are not a CV
 TITLES = {"cjv": "CJV", "rel_error": "error vs truth"}
+#: the figures of one image, in the report's order, with their captions
+IMAGE_FIGURES = {
+    "views": "Original and corrected images in three planes on one intensity window (each scaled to the "
+    "original's median in the masks), with the outlines of the evaluated tissues.",
+    "fields": "Estimated multiplicative fields (source = corrected x field), each divided by its median in "
+    "the masks, on one colour scale.",
+    "losses": "Loss at every optimisation step of each method that optimises on the image.",
+}
 
 
 def _figure(**kwargs):
@@ -138,3 +148,29 @@ def losses_figure(losses: dict[str, list[float]], out_file: Path) -> Path:
     fig.tight_layout()
     fig.savefig(out_file, dpi=90, format="png")
     return out_file
+
+
+def draw_image_figures(
+    source: Path,
+    corrected: dict[str, Path],
+    fields: dict[str, Path],
+    losses: dict[str, list[float]],
+    dseg: Path,
+    dseg_tsv: Path,
+    out_paths: dict[str, Path],
+) -> list[Path]:
+    """Draw one image's figures (``IMAGE_FIGURES``) atomically at ``out_paths`` ({kind: path}) and return
+    them; a kind with nothing to show (no method with losses) is removed, so no earlier run's copy stays."""
+    _, tissues = read_label_table(dseg_tsv)
+    draw = {"views": lambda f: views_figure({"original": source, **corrected}, dseg, tissues, f)}
+    if fields:
+        draw["fields"] = lambda f: fields_figure(fields, dseg, f)
+    if losses:
+        draw["losses"] = lambda f: losses_figure(losses, f)
+    for kind, path in out_paths.items():
+        if kind not in draw:
+            path.unlink(missing_ok=True)
+            continue
+        with replacing(path) as tmp:
+            draw[kind](tmp)
+    return [out_paths[kind] for kind in draw]

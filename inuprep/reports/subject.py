@@ -1,4 +1,4 @@
-"""The per-subject HTML report: for every image, before/after views, fields, masks, metrics and losses."""
+"""The per-subject HTML report: for every image its masks, metrics and figures, then the methods."""
 
 import html
 import json
@@ -12,9 +12,8 @@ from markupsafe import Markup
 from inuprep.inputs.images import ImageRun
 from inuprep.methods import LABELS, METHODS
 from inuprep.reports import figures, render
-from inuprep.segmentation import read_label_table
-from inuprep.utils.bids import derivative_path, output_paths, sidecar_path
-from inuprep.utils.io import atomic_write_text, replacing
+from inuprep.utils.bids import figure_path, output_paths, sidecar_path
+from inuprep.utils.io import atomic_write_text
 
 SOFTWARE = ("inuprep", "torch", "antspyx", "antspynet", "deepbet", "nipype", "pybids", "nibabel", "nilearn")
 CITATIONS = {
@@ -41,15 +40,9 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _losses(corrected: dict[str, Path]) -> dict[str, list[float]]:
-    """Return {method: loss per optimisation step} of the corrected images whose sidecar lists ``Losses``."""
-    sidecars = {m: sidecar_path(path) for m, path in corrected.items()}
-    found = {m: json.loads(path.read_text()).get("Losses") for m, path in sidecars.items() if path.is_file()}
-    return {m: losses for m, losses in found.items() if losses}
-
-
-def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, figures_dir: Path) -> dict:
-    """Return what ``subject.html`` shows of one image, drawing its figures into ``figures_dir``."""
+def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path) -> dict:
+    """Return what ``subject.html`` shows of one image: its masks, metrics and the figures its workflow drew
+    (:class:`inuprep.interfaces.reports.ImageFigures`)."""
     paths = {key: output_dir / path for key, path in output_paths(run, methods).items()}
     section = {"title": f"{run.label}: {run.path.name}", "unfinished": None, "figures": []}
     corrected = {m: paths[f"{m}_file"] for m in methods if paths[f"{m}_file"].is_file()}
@@ -71,36 +64,10 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path, fig
             index=False, border=0, float_format="{:.4f}".format, classes="metrics"
         )
 
-    def figure(kind, draw, caption):  # draw into sub-<label>/figures/, atomically
-        path = figures_dir / derivative_path(run.path, desc=kind, extension=".png").name
-        with replacing(path) as tmp:
-            draw(tmp)
-        section["figures"].append({"src": str(path.relative_to(output_dir)), "caption": caption})
-
-    _, tissues = read_label_table(paths["dseg_tsv"])
-    images = {"original": run.path, **corrected}
-    figure(
-        "views",
-        lambda f: figures.views_figure(images, paths["dseg_file"], tissues, f),
-        "Original and corrected images in three planes on one intensity window (each scaled "
-        "to the original's median in the masks), with the outlines of the evaluated tissues.",
-    )
-    fields = {m: paths[f"{m}_field"] for m in corrected if paths[f"{m}_field"].is_file()}
-    if fields:
-        figure(
-            "fields",
-            lambda f: figures.fields_figure(fields, paths["dseg_file"], f),
-            "Estimated multiplicative fields (source = corrected x field), each divided by "
-            "its median in the masks, on one colour scale.",
-        )
-    losses = _losses(corrected)
-    if losses:
-        labels = ", ".join(LABELS.get(m, m) for m in losses)
-        figure(
-            "losses",
-            lambda f: figures.losses_figure(losses, f),
-            f"Loss at every optimisation step ({labels}).",
-        )
+    for kind, caption in figures.IMAGE_FIGURES.items():
+        path = output_dir / figure_path(run.path, kind)
+        if path.is_file():
+            section["figures"].append({"src": str(path.relative_to(output_dir)), "caption": caption})
     return section
 
 
@@ -127,16 +94,15 @@ def write_subject_report(
     failures: list[str],
     methods_text: str = "",
 ) -> Path:
-    """Write ``<output_dir>/sub-<subject>.html`` and its figures under ``sub-<subject>/figures/``.
+    """Write ``<output_dir>/sub-<subject>.html``, showing the figures under ``sub-<subject>/figures/``.
 
     ``methods_text``: what was done, from the workflows that ran (``inuprep.workflows.base.methods_text``).
     """
-    figures_dir = output_dir / f"sub-{subject}" / "figures"  # made by the first figure written
     sections = []
     for run in runs:
         try:
-            sections.append(image_section(run, methods, output_dir, figures_dir))
-        except Exception as err:  # one image's figures must not cost the others their report
+            sections.append(image_section(run, methods, output_dir))
+        except Exception as err:  # one image's section must not cost the others their report
             sections.append({"name": run.path.name, "error": f"{type(err).__name__}: {err}"})
     page = render(
         "subject.html",

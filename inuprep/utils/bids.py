@@ -75,6 +75,13 @@ def derivative_path(
     return folder / (datatype if datatype in {"anat", "func", "dwi", "fmap", "perf"} else "anat") / name
 
 
+def figure_path(source: str | Path, kind: str) -> Path:
+    """Return the path, relative to the derivatives root, of the report figure ``kind`` of ``source``
+    (``sub-<label>/figures/<source's entities>_desc-<kind>_<suffix>.png``)."""
+    subject = dict(split_name(source)[0])["sub"]
+    return Path(f"sub-{subject}") / "figures" / derivative_path(source, desc=kind, extension=".png").name
+
+
 def write_dataset_files(output_dir: Path, bids_dir: Path) -> None:
     """Write ``dataset_description.json`` and ``.bidsignore`` at the derivatives root."""
     container = container_type()

@@ -1,4 +1,5 @@
-"""The per-image workflow: check, tissue masks, one branch per correction, evaluation, derivatives."""
+"""The per-image workflow: check, tissue masks, one branch per correction, evaluation, derivatives and the
+report's figures."""
 
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from nipype.pipeline import engine as pe
 from inuprep.inputs.images import ImageRun, UserMasks
 from inuprep.interfaces.checks import CheckImage
 from inuprep.interfaces.evaluation import EvaluateCorrections
+from inuprep.interfaces.reports import ImageFigures
 from inuprep.segmentation import tissue_names
 from inuprep.utils.bids import split_extension
 from inuprep.workflows.correction import init_correction_wf
@@ -56,7 +58,8 @@ def init_image_wf(
     antsxnet_cache: Path | None = None,
     name: str | None = None,
 ) -> pe.Workflow:
-    """Build the workflow that corrects and evaluates one image.
+    """Build the workflow that corrects and evaluates one image, writes its derivatives and draws its
+    report figures (under ``sub-<label>/figures/``).
 
     Parameters
     ----------
@@ -107,6 +110,8 @@ def init_image_wf(
         user_masks=user_masks, antsxnet_cache=antsxnet_cache,
     )  # fmt: skip
     corrections = pe.Node(Merge(len(methods)), name="corrections", run_without_submitting=True)
+    fields = pe.Node(Merge(len(methods)), name="fields", run_without_submitting=True)
+    metadata = pe.Node(Merge(len(methods)), name="metadata", run_without_submitting=True)
     images = pe.Node(Merge(2), name="images", run_without_submitting=True)  # the original, then each
     evaluate = pe.Node(
         EvaluateCorrections(methods=["original", *methods], contrast=run.label), name="evaluate"
@@ -118,6 +123,9 @@ def init_image_wf(
         evaluate.inputs.region_files = [str(path) for _, path in user_masks.regions]
     tissues = tissue_names(run, dixon_pair=bool(dixon_pair), user_dseg=bool(user_masks.dseg))
     outputs_wf = init_image_outputs_wf(run=run, methods=methods, tissues=tissues, output_dir=output_dir)
+    figures = pe.Node(
+        ImageFigures(methods=list(methods), output_dir=str(output_dir)), name="figures", mem_gb=1
+    )
 
     connections = [
         (inputnode, check, [("in_file", "in_file")]),
@@ -137,6 +145,12 @@ def init_image_wf(
         (evaluate, outputs_wf, [("out_tsv", "inputnode.metrics_tsv"),
                                 ("out_json", "inputnode.metrics_json")]),
         (evaluate, outputnode, [("out_tsv", "metrics_tsv")]),
+        (inputnode, figures, [("in_file", "source")]),
+        (corrections, figures, [("out", "corrected_files")]),
+        (fields, figures, [("out", "field_files")]),
+        (metadata, figures, [("out", "metadata")]),
+        (segmentation_wf, figures, [("outputnode.dseg_file", "dseg_file"),
+                                    ("outputnode.dseg_tsv", "dseg_tsv")]),
         (check, outputnode, [("out_file", "anat_file")]),
         (segmentation_wf, outputnode, [("outputnode.dseg_file", "dseg_file"),
                                        ("outputnode.dseg_tsv", "dseg_tsv"),
@@ -150,6 +164,8 @@ def init_image_wf(
         connections += [
             (check, correction_wf, [("out_file", "inputnode.in_file"), ("mask_file", "inputnode.mask_file")]),
             (correction_wf, corrections, [("outputnode.out_file", f"in{index}")]),
+            (correction_wf, fields, [("outputnode.bias_field", f"in{index}")]),
+            (correction_wf, metadata, [("outputnode.metadata", f"in{index}")]),
             (correction_wf, outputs_wf, [("outputnode.out_file", f"inputnode.{method}_file"),
                                          ("outputnode.bias_field", f"inputnode.{method}_field"),
                                          ("outputnode.metadata", f"inputnode.{method}_metadata")]),
