@@ -263,6 +263,22 @@ def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_pa
     assert result.returncode == 2 and "no label table" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_figure_that_cannot_be_drawn_is_a_warning_not_a_failure(tmp_path):
+    water, fat = dixon_pair()
+    bids = make_bids(tmp_path / "bids", {}, None)
+    save(water, bids / "sub-01/anat/sub-01_acq-dixon_rec-water_T1w.nii.gz", np.diag([3.0, 3, 3, 1]))
+    save(fat, bids / "sub-01/anat/sub-01_acq-dixon_rec-fat_T1w.nii.gz", np.diag([3.0, 3, 3, 1]))
+    out = tmp_path / "out"
+    (out / "sub-01").mkdir(parents=True)
+    (out / "sub-01" / "figures").write_text("a file where the figures folder goes")
+    result = inuprep(bids, out, "participant", "-w", tmp_path / "work", "--methods", "n4", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "a report figure could not be drawn" in line]
+    assert len(warnings) == 2 and all("details: " in line for line in warnings), result.stderr
+    assert "sub-01: done (report:" in result.stdout and "Traceback" not in result.stderr
+    assert (out / "sub-01/anat/sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv").is_file()
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -123,6 +123,19 @@ def crash_files(settings, subject: str = "*") -> list[Path]:
     return sorted(settings.output_dir.glob(f"sub-{subject}/log/{settings.run_uuid}/crash-*.txt"))
 
 
+def is_figure_crash(crash_file: Path) -> bool:
+    """Return whether a crash file is a report figure's (a warning: the image's derivatives stand)."""
+    from inuprep.workflows.single_image import FIGURES_NODE
+
+    return re.search(rf"-{FIGURES_NODE}-[0-9a-f-]{{36}}\.txt$", crash_file.name) is not None
+
+
+def figure_warnings(subject: str, settings) -> list[str]:
+    """Return one line per figure of ``subject``'s report that could not be drawn."""
+    crashes = [crash for crash in crash_files(settings, subject) if is_figure_crash(crash)]
+    return [f"{crash_reason(crash)} (details: {crash})" for crash in crashes]
+
+
 def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
     """Return one line per failure of ``subject``'s images: its crash files, else each missing derivative.
 
@@ -131,7 +144,11 @@ def run_failures(subject: str, runs, settings, broken: str | None) -> list[str]:
     """
     from inuprep.utils.bids import output_paths
 
-    crashes = [f"{crash_reason(crash)} (details: {crash})" for crash in crash_files(settings, subject)]
+    crashes = [
+        f"{crash_reason(crash)} (details: {crash})"
+        for crash in crash_files(settings, subject)
+        if not is_figure_crash(crash)
+    ]
     if any("No space left on device" in crash for crash in crashes):  # one cause, often many crash files
         free = {
             f"{name} {folder}": shutil.disk_usage(existing_ancestor(folder)).free
@@ -281,6 +298,8 @@ def run_participants(settings) -> int:
     for subject in sorted(subjects | set(failures)):
         subject_runs = [run for run in runs if run.subject == subject]
         failures[subject] += run_failures(subject, subject_runs, settings, broken)
+        for warning in figure_warnings(subject, settings):
+            LOGGER.warning(f"sub-{subject}: a report figure could not be drawn: {warning}")
         report = write_report(subject, subject_runs, settings, failures[subject], methods.get(subject, ""))
         if failures[subject]:
             LOGGER.error(f"sub-{subject}: FAILED: " + "; ".join(failures[subject]) + report)

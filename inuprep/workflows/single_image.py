@@ -16,6 +16,8 @@ from inuprep.workflows.correction import init_correction_wf
 from inuprep.workflows.outputs import init_image_outputs_wf
 from inuprep.workflows.segmentation import T1W_FIELDS, describe_masks, init_segmentation_wf
 
+#: the node that draws the report's figures: its failure is a warning, not the image's (cli/run.py)
+FIGURES_NODE = "figures"
 #: outputs of a T1w's workflow that feed its session's T2w (its inputs T1W_FIELDS, in this order)
 SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata")
 
@@ -124,7 +126,7 @@ def init_image_wf(
     tissues = tissue_names(run, dixon_pair=bool(dixon_pair), user_dseg=bool(user_masks.dseg))
     outputs_wf = init_image_outputs_wf(run=run, methods=methods, tissues=tissues, output_dir=output_dir)
     figures = pe.Node(
-        ImageFigures(methods=list(methods), output_dir=str(output_dir)), name="figures", mem_gb=1
+        ImageFigures(methods=list(methods), output_dir=str(output_dir)), name=FIGURES_NODE, mem_gb=1
     )
 
     connections = [
