@@ -139,9 +139,16 @@ def test_version_help_and_input_errors_keep_the_apps_exit_codes(image, scratch, 
 
 
 def host_run(*argv):
-    """Run this environment's App with the image's OMP_NUM_THREADS=1 (deepbet's torch threads follow it)."""
+    """Run this environment's App as the image's environment does: OMP_NUM_THREADS=1 (deepbet's torch threads
+    follow it) and OpenBLAS choosing its kernels for the CPU.
+
+    A host may pin OpenBLAS's kernels (OPENBLAS_CORETYPE=Haswell here, where the CPU has AVX-512): the two
+    kernels differ in the last bits of a float32 matrix product (the implicit field by 2e-7), enough to move
+    a tissue-mask voxel and a metric by 1e-5.
+    """
     command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OPENBLAS_")}
+    env["OMP_NUM_THREADS"] = "1"
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
 
 
