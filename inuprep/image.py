@@ -120,6 +120,27 @@ def foreground_mask(data: np.ndarray) -> np.ndarray:
     return ndimage.binary_fill_holes(mask)
 
 
+def load_with_mask(
+    path: Path, mask_path: Path | None = None
+) -> tuple[nb.Nifti1Image, np.ndarray, np.ndarray]:
+    """Return the checked image, its float32 data and its mask: ``mask_path``'s nonzero voxels (same grid),
+    else the foreground; raise ImageError naming the file when either cannot be used."""
+    img = load_checked(path)
+    data = img.get_fdata(dtype=np.float32)
+    if mask_path is None:
+        mask = foreground_mask(data)
+    else:
+        mask_img = check_header(mask_path)
+        if mask_img.shape[:3] != data.shape:
+            raise ImageError(
+                f"{mask_path}: mask shape {mask_img.shape} differs from the image's {data.shape}"
+            )
+        mask = np.asanyarray(mask_img.dataobj).reshape(data.shape) > 0
+    if not mask.any():
+        raise ImageError(f"{path}: no foreground found; give a mask")
+    return img, data, mask
+
+
 def fill_from_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Return ``values`` where ``valid``, elsewhere the value of the nearest valid voxel."""
     if valid.all() or not valid.any():

@@ -14,7 +14,8 @@ from nipype.interfaces.base import CommandLine, CommandLineInputSpec, File, Trai
 
 from inuprep import __version__
 from inuprep.methods import METHODS
-from inuprep.methods.base import Method, Option
+from inuprep.methods.base import Method
+from inuprep.options import Option
 from inuprep.utils.bids import sidecar_path
 
 RUNNER = "inuprep.methods.run"

@@ -1,53 +1,20 @@
-"""What a correction method is: its description for people and the options its settings expose.
+"""What a correction method is: its description for people, its settings and where its code is.
 
 Each method's folder describes itself with one :class:`Method` (in its ``__init__``, torch-free); the
 registry (:mod:`inuprep.methods`) lists them. The runner's options and the nipype interface's inputs both
-come from :meth:`Method.options`: the fields of the method's settings that carry a ``help`` text.
+come from :meth:`Method.options` (:mod:`inuprep.options`).
 """
 
 import re
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass
 from importlib import import_module
 
 import numpy as np
 
+from inuprep.options import Option, settings_options
+
 #: what a method's correction returns: the corrected image, the multiplicative field, extra sidecar fields
 Corrected = tuple[np.ndarray, np.ndarray, dict]
-
-
-@dataclass(frozen=True)
-class Option:
-    """A settings field that users may set (``inuprep-correct --<name>``, an interface input)."""
-
-    name: str
-    kind: type  # int, float or str; of each element when ``many``
-    default: object
-    help: str
-    choices: tuple | None = None
-    many: bool = False  # a tuple of values
-
-    @property
-    def flag(self) -> str:
-        """Return the command-line flag, e.g. ``--learning-rate``."""
-        return "--" + self.name.replace("_", "-")
-
-
-def setting(default, help: str, choices: tuple | None = None):
-    """Return a dataclass field that users may set, with its help text (and allowed values)."""
-    return field(default=default, metadata={"help": help, "choices": choices})
-
-
-def settings_options(settings: type) -> tuple[Option, ...]:
-    """Return the fields of a settings dataclass made with :func:`setting`, as options."""
-    options = []
-    for item in fields(settings):
-        if "help" not in item.metadata or item.default is MISSING:
-            continue
-        default, many = item.default, isinstance(item.default, tuple)
-        kind = type(default[0] if many else default)
-        help, choices = item.metadata["help"], item.metadata["choices"]
-        options.append(Option(item.name, kind, default, help, choices, many))
-    return tuple(options)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,12 @@ torch and antspyx are imported only by the method that runs, after the arguments
 import argparse
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from inuprep.methods import METHODS
-from inuprep.runtime import terminate_on_signals, unwritable_reason
-from inuprep.utils.bids import sidecar_path, split_extension
-from inuprep.utils.io import replacing, write_json
+from inuprep.runtime import terminate_on_signals
+from inuprep.utils.bids import sidecar_path
+from inuprep.utils.io import output_problem, write_image_set
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 DEFAULT_METHOD = "zeroshot"
@@ -60,22 +59,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def save_atomically(data, reference, path: Path) -> None:
-    """Write ``data`` as float32 on the reference's grid and header, through a temporary file."""
-    from inuprep.utils.io import save_like
-
-    with replacing(path, suffix=split_extension(path.name)[1] or ".nii") as tmp:
-        save_like(data, reference, tmp)
-
-
-def overwritten_input(args: argparse.Namespace) -> Path | None:
-    """Return the first output path (image, field, sidecar) that is an input or its sidecar, else None."""
-    inputs = [args.in_file, sidecar_path(args.in_file)] + ([args.mask] if args.mask else [])
-    outputs = [args.out_file, sidecar_path(args.out_file)] + ([args.field] if args.field else [])
-    taken = {path.resolve() for path in inputs}
-    return next((path for path in outputs if path.resolve() in taken), None)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Correct one image; return 0, 2 for bad input or 1 for a failed write (a one-line error, no output)."""
     with terminate_on_signals():  # SIGTERM from a scheduler or the App: finally blocks run
@@ -86,32 +69,17 @@ def correct(argv: list[str] | None) -> int:
     """Parse ``argv``, correct the image and write the outputs; return the exit code."""
     args = parse_args(argv)
     outputs = [args.out_file] + ([args.field] if args.field is not None else [])
-    clash = overwritten_input(args)
-    unwritable = {path.parent: unwritable_reason(path.parent) for path in outputs}
-    where = next((folder for folder, reason in unwritable.items() if reason), None)
-    if clash or where:
-        problem = f"{clash} would overwrite an input" if clash else f"{where} {unwritable[where]}"
+    inputs = [args.in_file, sidecar_path(args.in_file)] + ([args.mask] if args.mask else [])
+    problem = output_problem(inputs, [*outputs, sidecar_path(args.out_file)])
+    if problem:
         print(f"inuprep-correct: error: {problem}; choose another output path", file=sys.stderr)
         return EXIT_INPUT
     import nibabel as nb
-    import numpy as np
 
-    from inuprep.image import ImageError, check_header, foreground_mask, load_checked
+    from inuprep.image import ImageError, load_with_mask
 
     try:
-        img = load_checked(args.in_file)
-        data = img.get_fdata(dtype=np.float32)
-        if args.mask is not None:
-            mask_img = check_header(args.mask)
-            if mask_img.shape[:3] != data.shape:
-                raise ImageError(
-                    f"{args.mask}: mask shape {mask_img.shape} differs from the image's {data.shape}"
-                )
-            mask = np.asanyarray(mask_img.dataobj).reshape(data.shape) > 0
-        else:
-            mask = foreground_mask(data)
-        if not mask.any():
-            raise ImageError(f"{args.in_file}: no foreground found; give a --mask")
+        img, data, mask = load_with_mask(args.in_file, args.mask)
     except ImageError as err:
         print(f"inuprep-correct: error: {err}", file=sys.stderr)
         return EXIT_INPUT
@@ -133,18 +101,10 @@ def correct(argv: list[str] | None) -> int:
     meta["ThreadsUsed"] = args.num_threads
     meta["RuntimeSeconds"] = round(time.perf_counter() - start, 2)
     print(f"{meta['BiasCorrectionMethod']}: corrected in {meta['RuntimeSeconds']:.1f} s", flush=True)
-    reference = nb.load(args.in_file)
-    new = [path for path in [*outputs, sidecar_path(args.out_file)] if not path.exists()]
+    images = dict(zip(outputs, [corrected, field], strict=False))
     try:
-        with ThreadPoolExecutor(len(outputs)) as pool:  # gzip releases the GIL: both files at once
-            images = zip([corrected, field][: len(outputs)], outputs, strict=True)
-            jobs = [pool.submit(save_atomically, image, reference, path) for image, path in images]
-            for job in jobs:
-                job.result()
-        write_json(meta, sidecar_path(args.out_file))
-    except OSError as err:  # a full disk, a folder gone: no output set is left half written
-        for path in new:
-            path.unlink(missing_ok=True)
+        write_image_set(images, nb.load(args.in_file), meta, sidecar_path(args.out_file))
+    except OSError as err:  # no output set is left half written
         folder = Path(err.filename).parent if err.filename else args.out_file.parent
         print(f"inuprep-correct: error: cannot write into {folder} ({err.strerror or err}); free space or "
               "choose another output path", file=sys.stderr)  # fmt: skip

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,6 +44,41 @@ def atomic_write_text(text: str, dest: Path) -> Path:
 def write_json(data: dict, dest: Path) -> Path:
     """Write ``data`` as indented JSON, atomically."""
     return atomic_write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", dest)
+
+
+def output_problem(inputs: list[Path], outputs: list[Path]) -> str | None:
+    """Return why ``outputs`` cannot be written (one is an input, or its folder cannot be written), else
+    None; checks only."""
+    from inuprep.runtime import unwritable_reason
+
+    taken = {path.resolve() for path in inputs}
+    clash = next((path for path in outputs if path.resolve() in taken), None)
+    if clash:
+        return f"{clash} would overwrite an input"
+    reasons = {path.parent: unwritable_reason(path.parent) for path in outputs}
+    return next((f"{folder} {reason}" for folder, reason in reasons.items() if reason), None)
+
+
+def write_image_set(images: dict[Path, np.ndarray], reference: nb.Nifti1Image, meta: dict, sidecar: Path):
+    """Write each image (float32 on the reference's grid) and the JSON sidecar, all or none: on an OSError
+    (a full disk, a folder gone) the files this call created are removed and the error raised again."""
+    new = [path for path in [*images, sidecar] if not path.exists()]
+    try:
+        with ThreadPoolExecutor(len(images)) as pool:  # gzip releases the GIL: the images at once
+            for job in [pool.submit(save_atomically, data, reference, path) for path, data in images.items()]:
+                job.result()
+        write_json(meta, sidecar)
+    except OSError:
+        for path in new:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def save_atomically(data: np.ndarray, reference: nb.Nifti1Image, path: Path) -> None:
+    """Write ``data`` as float32 on the reference's grid and header, through a temporary file."""
+    suffix = ".nii.gz" if path.name.endswith(".nii.gz") else ".nii"
+    with replacing(path, suffix=suffix) as tmp:
+        save_like(data, reference, tmp)
 
 
 def save_like(data: np.ndarray, reference: nb.Nifti1Image, path: Path, dtype=np.float32) -> str:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from inuprep.methods.base import setting
+from inuprep.options import setting
 
 
 @dataclass(frozen=True)

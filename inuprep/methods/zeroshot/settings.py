@@ -25,7 +25,7 @@ histogram, the schedule, the output) and what the benchmarks said of each: ``ben
 
 from dataclasses import asdict, dataclass, replace
 
-from inuprep.methods.base import setting
+from inuprep.options import setting
 
 VARIANTS = ("sharpen", "entropy", "paper")
 
