@@ -4,7 +4,7 @@ import argparse
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -36,9 +36,7 @@ class Settings:
     write_graph: bool = False
     verbose: int = 0
     version: str = __version__
-    run_uuid: str = field(
-        default_factory=lambda: f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}_{uuid.uuid4().hex[:8]}"
-    )
+    run_uuid: str = field(default_factory=lambda: f"{datetime.now(UTC):%Y%m%d-%H%M%S}_{uuid.uuid4().hex[:8]}")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Settings":

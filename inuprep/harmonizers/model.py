@@ -1,0 +1,98 @@
+"""A harmonization model folder: what the method learned, and ``model.json`` saying what, how and from what.
+
+``model.json``: the method, the format of the folder, the contrast, the settings, every reference image's
+name and SHA-256, the software versions, the fit's time and loss log, and the SHA-256 of every file the
+method wrote. A folder is written under a temporary name and renamed whole.
+"""
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+from inuprep import __version__
+from inuprep.harmonizers import HARMONIZERS
+from inuprep.harmonizers.base import Harmonizer
+from inuprep.utils.io import write_json
+
+MODEL_FILE = "model.json"
+#: the layout of a model folder; a folder of another format is refused
+MODEL_FORMAT = 1
+
+
+class ModelError(ValueError):
+    """A model folder that cannot be used; the message is one line naming it and the fix."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model folder read back: its method, settings, contrast and record."""
+
+    folder: Path
+    harmonizer: Harmonizer
+    settings: object
+    contrast: str | None
+    record: dict
+
+
+def sha256(path: Path) -> str:
+    """Return the SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fit_model(harmonizer, settings, references: list[Path], images: list, contrast, folder: Path, clock):
+    """Fit ``harmonizer`` on ``images`` (the ``references`` read) and write the model folder ``folder``."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        log = harmonizer.fit(images, contrast, settings, scratch)
+        state = {path.name: sha256(path) for path in sorted(scratch.iterdir())}
+        record = {
+            "HarmonizationMethod": harmonizer.name,
+            "ModelFormat": MODEL_FORMAT,
+            "Contrast": contrast,
+            "Settings": settings.to_dict(),
+            "Description": settings.describe(),
+            "References": [{"name": path.name, "sha256": sha256(path)} for path in references],
+            "Software": {"inuprep": __version__, "numpy": version("numpy"), "nibabel": version("nibabel")},
+            "FitSeconds": round(clock(), 2),
+            "LossLog": log,
+            "Files": state,
+        }
+        write_json(record, scratch / MODEL_FILE)
+        scratch.chmod(0o755)
+        scratch.rename(folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def read_model(folder: Path) -> Model:
+    """Return the model in ``folder``; raise ModelError (one line) when it is missing, of another format or
+    method, or its files are not the ones it recorded."""
+    refit = "fit the model again (inuprep-harmonize fit)"
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise ModelError(f"{folder}: not a harmonization model (no {MODEL_FILE}); {refit}")
+    try:
+        record = json.loads(path.read_text())
+        method, model_format = record["HarmonizationMethod"], record["ModelFormat"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"{path}: unreadable ({type(err).__name__}: {err}); {refit}") from None
+    if model_format != MODEL_FORMAT:
+        raise ModelError(
+            f"{folder}: a model of format {model_format}, this inuprep reads {MODEL_FORMAT}; {refit}"
+        )
+    if method not in HARMONIZERS:
+        raise ModelError(f"{folder}: method '{method}' is not one of {', '.join(HARMONIZERS)}; {refit}")
+    for name, digest in record.get("Files", {}).items():
+        if not (folder / name).is_file() or sha256(folder / name) != digest:
+            raise ModelError(f"{folder / name}: missing or not the file the fit wrote; {refit}")
+    harmonizer = HARMONIZERS[method]
+    try:
+        settings = harmonizer.settings(**record["Settings"])
+    except (KeyError, TypeError) as err:
+        raise ModelError(f"{path}: settings of another version ({err}); {refit}") from None
+    return Model(folder, harmonizer, settings, record.get("Contrast"), record)

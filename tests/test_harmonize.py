@@ -1,0 +1,110 @@
+"""``inuprep-harmonize``: fit on references of one protocol, apply to an image of another, read back."""
+
+import json
+
+import nibabel as nb
+import numpy as np
+import pytest
+
+from inuprep.harmonizers import HARMONIZERS
+from inuprep.harmonizers.model import MODEL_FILE
+from inuprep.harmonizers.run import main
+from inuprep.templates import mni152
+
+#: two protocols: tissue levels (CSF, GM, WM) and a power applied after partial voluming
+PROTOCOLS = {"target": ((250.0, 550.0, 850.0), 1.0), "source": ((60.0, 420.0, 600.0), 0.8)}
+
+
+@pytest.fixture(scope="module")
+def subjects(tmp_path_factory):
+    """Four subjects (the MNI152 anatomy with its own noise) rendered in both protocols, with brain masks."""
+    t1, gm, wm = (img.get_fdata(dtype=np.float32) for img in mni152(3.0, ("T1", "GM", "WM")))
+    affine = mni152(3.0)[0].affine
+    brain = t1 > 0.05 * t1.max()
+    csf = np.clip(brain - gm - wm, 0, 1)
+    root = tmp_path_factory.mktemp("harmonize")
+    files = {}
+    for seed in range(1, 5):
+        texture = 1 + 0.03 * np.random.default_rng(seed).standard_normal(t1.shape)  # the subject's own
+        for protocol, (levels, power) in PROTOCOLS.items():
+            tissue = (csf * levels[0] + gm * levels[1] + wm * levels[2]) * texture
+            data = np.where(brain, np.clip(tissue, 0, None) ** power, 0).astype(np.float32)
+            path = root / protocol / f"sub-{seed:02d}_T1w.nii.gz"
+            path.parent.mkdir(exist_ok=True)
+            nb.Nifti1Image(data, affine).to_filename(path)
+            files[protocol, seed] = path
+        files["mask", seed] = root / f"sub-{seed:02d}_mask.nii.gz"
+        nb.Nifti1Image(brain.astype(np.uint8), affine).to_filename(files["mask", seed])
+    return root, files
+
+
+def relative_error(path, truth_path, mask):
+    image, truth = nb.load(path).get_fdata()[mask], nb.load(truth_path).get_fdata()[mask]
+    return float(np.abs(image - truth).mean() / truth.mean())
+
+
+@pytest.mark.parametrize("method", list(HARMONIZERS))
+def test_a_source_image_comes_closer_to_its_target_rendering(subjects, tmp_path, method, capsys):
+    root, files = subjects
+    refs = [str(files["target", seed]) for seed in (1, 2, 3)]
+    masks = [str(files["mask", seed]) for seed in (1, 2, 3)]
+    model = tmp_path / "model"
+    assert main(["fit", "--method", method, "--out", str(model), *refs, "--masks", *masks]) == 0
+    record = json.loads((model / MODEL_FILE).read_text())
+    assert record["HarmonizationMethod"] == method and record["Contrast"] == "T1w"
+    assert [r["name"] for r in record["References"]] == [f"sub-0{n}_T1w.nii.gz" for n in (1, 2, 3)]
+    out = tmp_path / "sub-04_desc-harmonized_T1w.nii.gz"
+    code = main(["apply", str(model), str(files["source", 4]), str(out), "--mask", str(files["mask", 4])])
+    assert code == 0, capsys.readouterr().err
+    mask = nb.load(files["mask", 4]).get_fdata() > 0
+    before = relative_error(files["source", 4], files["target", 4], mask)
+    after = relative_error(out, files["target", 4], mask)
+    assert after < 0.5 * before and after < 0.15, (before, after)
+    sidecar = json.loads(out.with_name("sub-04_desc-harmonized_T1w.json").read_text())
+    assert sidecar["HarmonizationMethod"] == HARMONIZERS[method].label and sidecar["Model"] == str(model)
+    assert nb.load(out).shape == nb.load(files["source", 4]).shape
+
+
+def test_a_fit_is_deterministic(subjects, tmp_path):
+    _, files = subjects
+    refs = [str(files["target", seed]) for seed in (1, 2)]
+    for name in ("a", "b"):
+        assert main(["fit", "--method", "nyul", "--out", str(tmp_path / name), *refs]) == 0
+    files_a = json.loads((tmp_path / "a" / MODEL_FILE).read_text())["Files"]
+    assert files_a == json.loads((tmp_path / "b" / MODEL_FILE).read_text())["Files"] and files_a
+
+
+def test_bad_models_and_inputs_are_refused_in_one_line(subjects, tmp_path, capsys):
+    _, files = subjects
+    model, source = tmp_path / "model", str(files["source", 4])
+    assert main(["fit", "--out", str(model), str(files["target", 1]), str(files["target", 2])]) == 0
+    assert main(["fit", "--out", str(model), str(files["target", 1])]) == 2  # the folder exists
+    capsys.readouterr()
+
+    def refused(*argv, message):
+        code = main(list(map(str, argv)))
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "out.nii.gz").exists()
+
+    refused(
+        "apply", tmp_path / "nowhere", source, tmp_path / "out.nii.gz", message="not a harmonization model"
+    )
+    t2w = tmp_path / "sub-04_T2w.nii.gz"
+    t2w.write_bytes(files["source", 4].read_bytes())
+    refused("apply", model, t2w, tmp_path / "out.nii.gz", message="use a model of its contrast")
+    refused("apply", model, source, source, message="would overwrite an input")
+    record = json.loads((model / MODEL_FILE).read_text())
+    state = next(iter(record["Files"]))
+    (model / state).write_bytes((model / state).read_bytes()[:-8])  # a truncated copy
+    refused("apply", model, source, tmp_path / "out.nii.gz", message="not the file the fit wrote")
+    (model / MODEL_FILE).write_text(json.dumps({**record, "ModelFormat": 99}))
+    refused("apply", model, source, tmp_path / "out.nii.gz", message="a model of format 99")
+    (model / MODEL_FILE).write_text(json.dumps({**record, "HarmonizationMethod": "cyclegan"}))
+    refused("apply", model, source, tmp_path / "out.nii.gz", message="method 'cyclegan' is not one of")
+    (model / MODEL_FILE).write_text("{not json")
+    refused("apply", model, source, tmp_path / "out.nii.gz", message="unreadable")
+    bad = tmp_path / "bad.nii.gz"
+    nb.Nifti1Image(np.zeros((16, 16, 16), np.float32), np.eye(4)).to_filename(bad)
+    refused("fit", "--out", tmp_path / "new", bad, message="the image is constant")
+    assert not (tmp_path / "new").exists()
