@@ -229,3 +229,17 @@ def test_inuprep_correct_runs_in_the_container(image, scratch, dataset):
     source = nb.load(bids / "sub-01/anat/sub-01_T1w.nii.gz")
     assert corrected.shape == field.shape == source.shape
     assert np.isfinite(corrected.get_fdata()).all()
+
+
+def test_inuprep_harmonize_runs_in_the_container(image, scratch, dataset):
+    bids, _ = dataset
+    out = writable_folder(scratch / "harmonize-out")
+    images = [f"/data/sub-{label}/anat/sub-{label}_T1w.nii.gz" for label in ("01", "02")]
+    binds = [(bids, "/data"), (out, "/out")]
+    tool = "/opt/inuprep/bin/inuprep-harmonize"
+    fit = ch_run(image, tool, "fit", "--out", "/out/model", *images, binds=binds)
+    assert fit.returncode == 0, fit.stderr
+    applied = ch_run(image, tool, "apply", "/out/model", images[0], "/out/harmonized.nii.gz", binds=binds)
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads((out / "harmonized.json").read_text())["HarmonizationMethod"] == "Nyul"
+    assert nb.load(out / "harmonized.nii.gz").shape == nb.load(bids / "sub-01/anat/sub-01_T1w.nii.gz").shape
