@@ -2,8 +2,10 @@
 
 No travelling-subject data can be reached here, so each subject's tissue maps are re-rendered with signal
 equations (``inuprep.protocols``): one target protocol and several sources (other MPRAGE inversion times, a
-spoiled gradient echo, a lower resolution, BlindHarmony's exp / log / gamma shifts), each source rendering
-with its own residual field (max/min 1.1) and Rician noise (1 %). Every harmonizer is fitted on the target
+spoiled gradient echo, a lower resolution, BlindHarmony's exp / log / gamma shifts), each rendering of a
+reference or a source with its own residual field (max/min 1.1) and Rician noise (1 %); renderings are
+scaled to their brain's 99th percentile, so the unharmonized input ("none") is already percentile-normalised,
+a strong baseline (BlindHarmony's inputs are min-max normalised). Every harmonizer is fitted on the target
 renderings of the reference subjects and applied to the source renderings of the other subjects; each result
 is compared with the target rendering of the same subject, inside the brain:
 
@@ -88,14 +90,15 @@ def prepared(name: str, cache: Path) -> dict[str, np.ndarray]:
     return subject
 
 
-def rendering(subject: dict, protocol: Protocol, seed: int) -> np.ndarray:
-    """Return ``subject`` as ``protocol`` sees it; a source gets a residual field and Rician noise."""
+def rendering(subject: dict, protocol: Protocol, seed: int | None = None) -> np.ndarray:
+    """Return ``subject`` as ``protocol`` sees it; with a ``seed``, as acquired and corrected: with a residual
+    field and Rician noise (the truth a result is scored against has neither)."""
     from inuprep.simulate import add_rician_noise, random_field
 
     brain = subject["brain"].astype(bool)
     fractions = {name: subject[name] for name in ("CSF", "GM", "WM")}
     image = render(fractions, brain, subject["texture"], protocol, (ZOOM,) * 3)
-    if protocol is TARGET:
+    if seed is None:
         return image
     field = random_field("polynomial", image.shape, 1.1, seed, brain)
     return np.where(brain, add_rician_noise(image * field, 0.01, seed), 0).astype(np.float32)
@@ -146,7 +149,8 @@ def main() -> None:
     args = parser.parse_args()
     subjects = {name: prepared(name, args.cache) for name in dict.fromkeys(args.references + args.subjects)}
     references = [
-        (rendering(subjects[n], TARGET, 0), subjects[n]["brain"].astype(bool)) for n in args.references
+        (rendering(subjects[name], TARGET, seed), subjects[name]["brain"].astype(bool))
+        for seed, name in enumerate(args.references, start=1)
     ]
     rows = []
     for method in ["none", *args.methods]:
@@ -160,7 +164,7 @@ def main() -> None:
                 )
             for name in args.subjects:
                 subject, brain = subjects[name], subjects[name]["brain"].astype(bool)
-                target = rendering(subject, TARGET, 0)
+                target = rendering(subject, TARGET)
                 target_labels = labels(target, brain)
                 for index, protocol in enumerate(SOURCES):
                     source = rendering(subject, protocol, 100 + index)
