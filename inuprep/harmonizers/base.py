@@ -21,7 +21,7 @@ class Harmonizer:
 
     name: str  # --method value, the model's HarmonizationMethod
     label: str  # for people
-    settings: type  # frozen dataclass with to_dict() and describe(); fields made with setting() are options
+    settings: type  # frozen dataclass with describe(); fields made with setting() are options
     citation: tuple[str, str]  # (key used as [@key] in describe(), the reference)
     code: str  # the module with fit() and apply()
 

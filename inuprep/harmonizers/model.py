@@ -9,7 +9,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def fit_model(harmonizer, settings, references: list[Path], images: list, contra
             "HarmonizationMethod": harmonizer.name,
             "ModelFormat": MODEL_FORMAT,
             "Contrast": contrast,
-            "Settings": settings.to_dict(),
+            "Settings": asdict(settings),
             "Description": settings.describe(),
             "References": [{"name": path.name, "sha256": sha256(path)} for path in references],
             "Software": {"inuprep": __version__, "numpy": version("numpy"), "nibabel": version("nibabel")},

@@ -141,7 +141,7 @@ def apply(args: argparse.Namespace) -> int:
         "Model": str(model.folder.absolute()),
         "ModelReferences": [reference["name"] for reference in model.record["References"]],
         "Contrast": model.contrast,
-        "HarmonizationParameters": model.settings.to_dict(),
+        "HarmonizationParameters": model.record["Settings"],
         "RuntimeSeconds": round(time.perf_counter() - start, 2),
     }
     try:

@@ -1,6 +1,6 @@
 """Nyul's settings: which percentiles of the brain's histogram are the landmarks."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from inuprep.options import setting
 
@@ -12,10 +12,6 @@ class NyulSettings:
     min_percentile: float = setting(1.0, "the lowest landmark (percentile of the masked intensities)")
     max_percentile: float = setting(99.0, "the highest landmark")
     step: float = setting(10.0, "the landmarks between: every step percent from step to 100 - step")
-
-    def to_dict(self) -> dict:
-        """Return the settings as JSON-ready metadata."""
-        return asdict(self)
 
     def describe(self) -> str:
         """Return these settings as a methods sentence (``[@key]`` marks a citation)."""

@@ -1,6 +1,6 @@
 """SSIMH's settings: the common grid the spectra are compared on and how much of the spectrum is replaced."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from inuprep.options import setting
 
@@ -11,10 +11,6 @@ class SSIMHSettings:
 
     grid: int = setting(64, "voxels a side of the common cube the brain is resampled onto")
     radius: float = setting(3.0, "frequencies replaced: within this many bins of DC (the cube's spectrum)")
-
-    def to_dict(self) -> dict:
-        """Return the settings as JSON-ready metadata."""
-        return asdict(self)
 
     def describe(self) -> str:
         """Return these settings as a methods sentence (``[@key]`` marks a citation)."""

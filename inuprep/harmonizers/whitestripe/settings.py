@@ -1,6 +1,6 @@
 """WhiteStripe's settings: how wide the stripe of white-matter intensities is."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from inuprep.options import setting
 
@@ -10,10 +10,6 @@ class WhiteStripeSettings:
     """The stripe: the masked voxels within ``width`` (a quantile) either side of the white-matter mode."""
 
     width: float = setting(0.05, "half-width of the stripe around the white-matter mode (a quantile)")
-
-    def to_dict(self) -> dict:
-        """Return the settings as JSON-ready metadata."""
-        return asdict(self)
 
     def describe(self) -> str:
         """Return these settings as a methods sentence (``[@key]`` marks a citation)."""
