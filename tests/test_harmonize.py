@@ -108,3 +108,38 @@ def test_bad_models_and_inputs_are_refused_in_one_line(subjects, tmp_path, capsy
     nb.Nifti1Image(np.zeros((16, 16, 16), np.float32), np.eye(4)).to_filename(bad)
     refused("fit", "--out", tmp_path / "new", bad, message="the image is constant")
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.slow  # runs the App
+def test_the_app_harmonizes_each_image_of_the_models_contrast(tmp_path, mni_3mm):
+    from conftest import inuprep, make_bids
+    from inuprep.simulate import simulate_bias
+
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    bids = make_bids(
+        tmp_path / "bids",
+        {"sub-01/anat/sub-01_T1w.nii.gz": simulate_bias(t1, 1.5, 1)[1],
+         "sub-01/anat/sub-01_T2w.nii.gz": simulate_bias(t1.max() - t1, 1.5, 2)[1] * (t1 > 0)},
+        affine=mni_3mm.affine,
+    )  # fmt: skip
+    model = tmp_path / "model"
+    assert main(["fit", "--out", str(model), str(bids / "sub-01/anat/sub-01_T1w.nii.gz")]) == 0
+    out, argv = tmp_path / "out", ["--methods", "n4", "--harmonize-model", model]
+    refused = inuprep(bids, out, "participant", *argv, cwd=tmp_path)  # the default correction is not run
+    assert (
+        refused.returncode == 2 and "--harmonize-correction zeroshot is not among --methods" in refused.stderr
+    )
+    result = inuprep(bids, out, "participant", *argv, "--harmonize-correction", "n4", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    anat = out / "sub-01" / "anat"
+    harmonized = anat / "sub-01_desc-harmonized_T1w.nii.gz"
+    assert harmonized.is_file() and not (anat / "sub-01_desc-harmonized_T2w.nii.gz").exists()  # T1w only
+    sidecar = json.loads(harmonized.with_name("sub-01_desc-harmonized_T1w.json").read_text())
+    assert sidecar["HarmonizationMethod"] == "Nyul" and sidecar["HarmonizedCorrection"] == "n4"
+    assert sidecar["ModelReferences"] == ["sub-01_T1w.nii.gz"]
+    assert "piecewise-linear histogram mapping" in (out / "sub-01.html").read_text()
+    (model / MODEL_FILE).write_text("{")
+    broken = inuprep(
+        bids, tmp_path / "out2", "participant", *argv, "--harmonize-correction", "n4", cwd=tmp_path
+    )
+    assert broken.returncode == 2 and "unreadable" in broken.stderr and len(broken.stderr.splitlines()) == 1

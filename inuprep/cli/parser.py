@@ -142,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
         "them the offline fallback segments (default: $INUPREP_ANTSXNET_CACHE, else ~/.keras/ANTsXNet)",
     )
     wf.add_argument("--seed", type=int, default=Settings.seed, help="random seed of every stochastic step")
+    wf.add_argument(
+        "--harmonize-model",
+        type=_existing_dir,
+        metavar="DIR",
+        help="a model folder from inuprep-harmonize fit: each image of its contrast is also written on its "
+        "reference group's intensity scale (desc-harmonized)",
+    )
+    wf.add_argument(
+        "--harmonize-correction",
+        choices=list(METHODS),
+        default=Settings.harmonize_correction,
+        help="the correction --harmonize-model harmonizes (one of --methods)",
+    )
 
     other = parser.add_argument_group("Other")
     other.add_argument(

@@ -219,6 +219,21 @@ def select_images(settings) -> tuple[list, dict[str, list[str]]]:
     return runs, failures
 
 
+def chosen_harmonization(settings) -> tuple | None:
+    """Return (model, correction) of ``--harmonize-model``, or None; raise ValueError (a usage error) for a
+    model that cannot be used or a correction that does not run."""
+    if settings.harmonize_model is None:
+        return None
+    from inuprep.harmonizers.model import read_model
+
+    if settings.harmonize_correction not in settings.methods:
+        raise ValueError(
+            f"--harmonize-correction {settings.harmonize_correction} is not among --methods "
+            f"{' '.join(settings.methods)}; add it or choose another"
+        )
+    return read_model(settings.harmonize_model), settings.harmonize_correction
+
+
 def configure_nipype(settings) -> None:
     """Set nipype's execution options for this run: text crash files, kept outputs, no version checks."""
     from nipype import config as nipype_config
@@ -273,11 +288,12 @@ def run_participants(settings) -> int:
     from inuprep.workflows.base import init_inuprep_wf, methods_text, subject_wf_name
 
     try:
+        harmonization = chosen_harmonization(settings)
         runs, failures = select_images(settings)
         if not runs:
             return EXIT_USAGE
         configure_nipype(settings)
-        workflow = init_inuprep_wf(runs=runs, **settings.workflow_args())
+        workflow = init_inuprep_wf(runs=runs, harmonization=harmonization, **settings.workflow_args())
     except ValueError as err:  # a DiscoveryError, or two inputs that would share an output name
         LOGGER.error(f"inuprep: error: {err}")
         return EXIT_USAGE

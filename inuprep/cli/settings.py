@@ -28,6 +28,8 @@ class Settings:
     seed: int = 20251121
     derivatives: Path | None = None
     antsxnet_cache: Path | None = None
+    harmonize_model: Path | None = None
+    harmonize_correction: str = "zeroshot"
     nprocs: int = 1
     omp_nthreads: int = 1
     mem_gb: float | None = None
@@ -58,6 +60,8 @@ class Settings:
             seed=args.seed,
             derivatives=args.derivatives.absolute() if args.derivatives else None,
             antsxnet_cache=args.antsxnet_cache.absolute() if args.antsxnet_cache else None,
+            harmonize_model=args.harmonize_model.absolute() if args.harmonize_model else None,
+            harmonize_correction=args.harmonize_correction,
             nprocs=args.nprocs,
             omp_nthreads=args.omp_nthreads or min(args.nprocs, 8),
             mem_gb=args.mem_gb,

@@ -119,9 +119,12 @@ def check_unique(paths: list[Path]) -> None:
         seen.add(path)
 
 
-def output_paths(run, methods: tuple[str, ...], tissues: tuple[str, ...] = ()) -> dict[str, Path]:
+def output_paths(
+    run, methods: tuple[str, ...], tissues: tuple[str, ...] = (), harmonized: bool = False
+) -> dict[str, Path]:
     """Return {output field: path relative to the derivatives root} for every derivative of ``run`` (an
-    :class:`~inuprep.inputs.images.ImageRun`), with a ``probseg_<tissue>`` map for each of ``tissues``.
+    :class:`~inuprep.inputs.images.ImageRun`), with a ``probseg_<tissue>`` map for each of ``tissues`` and,
+    when ``harmonized``, the harmonized image.
 
     Corrected images keep the source's suffix and add ``desc-<method>``; outputs with a suffix of their
     own (masks, fields, tables) carry the source's suffix as ``mod-``, so a T1w and a T2w of one session
@@ -136,6 +139,8 @@ def output_paths(run, methods: tuple[str, ...], tissues: tuple[str, ...] = ()) -
         paths[f"{method}_field"] = derivative_path(
             src, mod=mod, desc=method, suffix="biasfield", extension=nii
         )
+    if harmonized:
+        paths["harmonized_file"] = derivative_path(src, desc="harmonized", extension=nii)
     paths["mask_file"] = derivative_path(src, mod=mod, desc=mask_desc, suffix="mask", extension=nii)
     paths["dseg_file"] = derivative_path(src, mod=mod, suffix="dseg", extension=nii)
     paths["dseg_tsv"] = derivative_path(src, mod=mod, suffix="dseg", extension=".tsv")

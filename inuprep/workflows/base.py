@@ -32,6 +32,7 @@ def init_inuprep_wf(
     run_uuid: str,
     derivatives: Path | None = None,
     antsxnet_cache: Path | None = None,
+    harmonization: tuple | None = None,
 ) -> pe.Workflow:
     """Build the participant-level workflow of every selected image.
 
@@ -51,6 +52,8 @@ def init_inuprep_wf(
         A BIDS derivatives folder with the user's masks and known fields (``--derivatives``).
     antsxnet_cache : Path
         ANTsXNet cache with deep_atropos's files.
+    harmonization : tuple of (Model, str)
+        A harmonization model and the correction it harmonizes, for the images of the model's contrast.
 
     Each participant's sub-workflow writes its crash files to ``<output_dir>/sub-<label>/log/<run>/``,
     which is how the App tells which participants failed.
@@ -58,7 +61,8 @@ def init_inuprep_wf(
     user = {run: find_user_masks(derivatives, run) if derivatives else UserMasks() for run in runs}
     check_unique([
         path for run in runs
-        for path in output_paths(run, methods, probseg_tissues(run, runs, user[run])).values()
+        for path in output_paths(run, methods, probseg_tissues(run, runs, user[run]),
+                                 harmonizes(harmonization, run)).values()
     ])  # fmt: skip
     workflow = pe.Workflow(name=TOP_WF, base_dir=str(work_dir))
     by_subject = defaultdict(list)
@@ -67,7 +71,7 @@ def init_inuprep_wf(
     for subject, subject_runs in sorted(by_subject.items()):
         subject_wf = init_single_subject_wf(
             subject=subject, runs=subject_runs, user=user, methods=methods, output_dir=output_dir,
-            omp_nthreads=omp_nthreads, seed=seed, antsxnet_cache=antsxnet_cache,
+            omp_nthreads=omp_nthreads, seed=seed, antsxnet_cache=antsxnet_cache, harmonization=harmonization,
         )  # fmt: skip
         crash_dir = output_dir / f"sub-{subject}" / "log" / run_uuid
         subject_wf.config["execution"]["crashdump_dir"] = str(crash_dir)
@@ -86,6 +90,12 @@ def methods_text(workflow: pe.Workflow) -> str:
     return "\n\n".join(dict.fromkeys(paragraphs))
 
 
+def harmonizes(harmonization: tuple | None, run: ImageRun) -> bool:
+    """Return whether ``harmonization`` (model, correction) applies to ``run``: the model's contrast is the
+    image's (or unknown)."""
+    return harmonization is not None and harmonization[0].contrast in (None, run.label)
+
+
 def probseg_tissues(run: ImageRun, runs: list[ImageRun], user: UserMasks) -> tuple[str, ...]:
     """Return the tissues whose posterior maps ``run``'s workflow writes."""
     return tissue_names(run, dixon_pair=dixon_pair(run, runs) is not None, user_dseg=user.dseg is not None)
@@ -101,6 +111,7 @@ def init_single_subject_wf(
     omp_nthreads: int,
     seed: int,
     antsxnet_cache: Path | None = None,
+    harmonization: tuple | None = None,
 ) -> pe.Workflow:
     """Build the workflow of one participant: one image workflow per run.
 
@@ -112,7 +123,7 @@ def init_single_subject_wf(
         That participant's images.
     user : dict
         The masks ``--derivatives`` supplies, per run.
-    methods, output_dir, omp_nthreads, seed, antsxnet_cache
+    methods, output_dir, omp_nthreads, seed, antsxnet_cache, harmonization
         As for :func:`init_inuprep_wf`.
 
     A T2w reuses the masks of its session's T1w (unless the user supplied a dseg for either: a user's
@@ -140,6 +151,7 @@ def init_single_subject_wf(
             dixon_pair=dixon_pair(run, runs),
             user_masks=user[run],
             antsxnet_cache=antsxnet_cache,
+            harmonization=harmonization if harmonizes(harmonization, run) else None,
         )
         workflow.add_nodes([image_wfs[run]])
     fields = [

@@ -20,6 +20,7 @@ def init_image_outputs_wf(
     methods: tuple[str, ...],
     tissues: tuple[str, ...],
     output_dir: Path,
+    harmonized: bool = False,
     name: str = "outputs_wf",
 ) -> pe.Workflow:
     """Build the sinks of one image's derivatives (names from :func:`output_paths`).
@@ -34,6 +35,8 @@ def init_image_outputs_wf(
         The tissues whose posterior maps are stored (keys of the segmentation's ``probseg``).
     output_dir : Path
         Derivatives root.
+    harmonized : bool
+        Whether the image is harmonized too (``harmonized_file``, ``harmonized_metadata``).
     name : str
         Workflow name.
 
@@ -45,14 +48,16 @@ def init_image_outputs_wf(
         Tissue masks and how they were made.
     metrics_tsv, metrics_json
         The evaluation table and its data dictionary.
+    harmonized_file, harmonized_metadata
+        With ``harmonized``: the harmonized image and its sidecar metadata.
 
     The workflow has no outputs: its nodes write under ``output_dir``.
     """
     workflow = pe.Workflow(name=name)
-    paths = output_paths(run, methods, tissues)
+    paths = output_paths(run, methods, tissues, harmonized)
     fields = [f"{m}_{kind}" for m in methods for kind in ("file", "field", "metadata")]
     fields += ["mask_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata"]
-    fields += ["metrics_tsv", "metrics_json"]
+    fields += ["metrics_tsv", "metrics_json", "harmonized_file", "harmonized_metadata"]
     inputnode = pe.Node(IdentityInterface(fields=fields), name="inputnode")
     sources = {"Sources": [f"bids:raw:{run.path.relative_to(run.path.parents[2 + bool(run.session)])}"]}
 
@@ -71,6 +76,10 @@ def init_image_outputs_wf(
             (inputnode, ds_file, [(f"{method}_file", "in_file"), (f"{method}_metadata", "meta_dict")]),
             (inputnode, ds_field, [(f"{method}_field", "in_file"), (f"{method}_metadata", "meta_dict")]),
         ]
+    if harmonized:
+        ds_harmonized = sink("harmonized_file", SkullStripped=False)
+        connections.append((inputnode, ds_harmonized, [("harmonized_file", "in_file"),
+                                                        ("harmonized_metadata", "meta_dict")]))  # fmt: skip
     for key in ("mask_file", "dseg_file"):
         connections.append((inputnode, sink(key), [(key, "in_file"), ("seg_metadata", "meta_dict")]))
     for tissue in tissues:

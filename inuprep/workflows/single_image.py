@@ -13,6 +13,7 @@ from inuprep.interfaces.reports import ImageFigures
 from inuprep.segmentation import tissue_names
 from inuprep.utils.bids import split_extension
 from inuprep.workflows.correction import init_correction_wf
+from inuprep.workflows.harmonization import init_harmonization_wf
 from inuprep.workflows.outputs import init_image_outputs_wf
 from inuprep.workflows.segmentation import T1W_FIELDS, describe_masks, init_segmentation_wf
 
@@ -58,6 +59,7 @@ def init_image_wf(
     dixon_pair: tuple[Path, Path] | None = None,
     user_masks: UserMasks | None = None,
     antsxnet_cache: Path | None = None,
+    harmonization: tuple | None = None,
     name: str | None = None,
 ) -> pe.Workflow:
     """Build the workflow that corrects and evaluates one image, writes its derivatives and draws its
@@ -83,6 +85,9 @@ def init_image_wf(
         A dseg that replaces the computed masks and label masks evaluated too (``--derivatives``).
     antsxnet_cache : Path
         ANTsXNet cache with deep_atropos's files (default: ``$INUPREP_ANTSXNET_CACHE`` or ``~/.keras``).
+    harmonization : tuple of (Model, str)
+        A harmonization model (:func:`inuprep.harmonizers.model.read_model`) and the correction it puts on
+        its references' scale (one of ``methods``), written as ``desc-harmonized``.
     name : str
         Workflow name (default from the file name).
 
@@ -124,7 +129,9 @@ def init_image_wf(
         evaluate.inputs.region_names = [label for label, _ in user_masks.regions]
         evaluate.inputs.region_files = [str(path) for _, path in user_masks.regions]
     tissues = tissue_names(run, dixon_pair=bool(dixon_pair), user_dseg=bool(user_masks.dseg))
-    outputs_wf = init_image_outputs_wf(run=run, methods=methods, tissues=tissues, output_dir=output_dir)
+    outputs_wf = init_image_outputs_wf(
+        run=run, methods=methods, tissues=tissues, output_dir=output_dir, harmonized=bool(harmonization)
+    )
     figures = pe.Node(
         ImageFigures(methods=list(methods), output_dir=str(output_dir)), name=FIGURES_NODE, mem_gb=1
     )
@@ -161,8 +168,11 @@ def init_image_wf(
     ]  # fmt: skip
     if reuse_t1w:
         connections.append((inputnode, segmentation_wf, [(f, f"inputnode.{f}") for f in T1W_FIELDS]))
+    correction_wfs = {}
     for index, method in enumerate(methods, start=1):
-        correction_wf = init_correction_wf(method=method, omp_nthreads=omp_nthreads, seed=seed)
+        correction_wf = correction_wfs[method] = init_correction_wf(
+            method=method, omp_nthreads=omp_nthreads, seed=seed
+        )
         connections += [
             (check, correction_wf, [("out_file", "inputnode.in_file"), ("mask_file", "inputnode.mask_file")]),
             (correction_wf, corrections, [("outputnode.out_file", f"in{index}")]),
@@ -171,6 +181,17 @@ def init_image_wf(
             (correction_wf, outputs_wf, [("outputnode.out_file", f"inputnode.{method}_file"),
                                          ("outputnode.bias_field", f"inputnode.{method}_field"),
                                          ("outputnode.metadata", f"inputnode.{method}_metadata")]),
+        ]  # fmt: skip
+    if harmonization:
+        model, correction = harmonization
+        harmonization_wf = init_harmonization_wf(
+            model_dir=model.folder, correction=correction, description=model.record.get("Description", "")
+        )
+        connections += [
+            (correction_wfs[correction], harmonization_wf, [("outputnode.out_file", "inputnode.in_file")]),
+            (segmentation_wf, harmonization_wf, [("outputnode.mask_file", "inputnode.mask_file")]),
+            (harmonization_wf, outputs_wf, [("outputnode.out_file", "inputnode.harmonized_file"),
+                                            ("outputnode.metadata", "inputnode.harmonized_metadata")]),
         ]  # fmt: skip
     workflow.connect(connections)
     return workflow
