@@ -131,6 +131,7 @@ def test_the_app_harmonizes_each_image_of_the_models_contrast(tmp_path, mni_3mm)
     )
     result = inuprep(bids, out, "participant", *argv, "--harmonize-correction", "n4", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "sub-01 T1w (sub-01_T1w.nii.gz): harmonization done in" in result.stdout
     anat = out / "sub-01" / "anat"
     harmonized = anat / "sub-01_desc-harmonized_T1w.nii.gz"
     assert harmonized.is_file() and not (anat / "sub-01_desc-harmonized_T2w.nii.gz").exists()  # T1w only

@@ -7,7 +7,12 @@ from inuprep.methods import METHODS
 from inuprep.runtime import raise_if_terminated
 
 #: workflow nodes worth a line, and what to call them
-STEPS = {"correct": "correction", "segment": "tissue masks", "evaluate": "evaluation"}
+STEPS = {
+    "correct": "correction",
+    "segment": "tissue masks",
+    "evaluate": "evaluation",
+    "harmonize": "harmonization",
+}
 
 
 class Progress:
