@@ -139,6 +139,21 @@ def test_the_app_harmonizes_each_image_of_the_models_contrast(tmp_path, mni_3mm)
     assert sidecar["HarmonizationMethod"] == "Nyul" and sidecar["HarmonizedCorrection"] == "n4"
     assert sidecar["ModelReferences"] == ["sub-01_T1w.nii.gz"]
     assert "piecewise-linear histogram mapping" in (out / "sub-01.html").read_text()
+    # the group level fits a model per contrast the reference filter names, on those images' corrections
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps({"t1w": {"subject": "01"}}))
+    group = ["group", "--harmonize-fit", "nyul", "--harmonize-reference", reference, "--harmonize-correction"]
+    result = inuprep(bids, out, *group, "n4", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    fitted = out / "harmonization" / "nyul_T1w"
+    record = json.loads((fitted / MODEL_FILE).read_text())
+    assert record["Correction"] == "n4" and record["References"][0]["name"] == "sub-01_desc-n4_T1w.nii.gz"
+    assert not (out / "harmonization" / "nyul_T2w").exists()  # the filter names T1w only
+    again = inuprep(bids, out, *group, "n4", cwd=tmp_path)
+    assert again.returncode == 2 and "exists; remove it to fit the model again" in again.stderr
+    other = ["--methods", "n4", "zeroshot", "--harmonize-model", fitted]  # fitted on another correction
+    mismatch = inuprep(bids, tmp_path / "out3", "participant", *other, cwd=tmp_path)
+    assert mismatch.returncode == 2 and "use --harmonize-correction n4" in mismatch.stderr
     (model / MODEL_FILE).write_text("{")
     broken = inuprep(
         bids, tmp_path / "out2", "participant", *argv, "--harmonize-correction", "n4", cwd=tmp_path

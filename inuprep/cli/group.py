@@ -44,4 +44,59 @@ def run_group(settings) -> int:
             f"warning: {len(missing)} image(s) have no metrics (failed or not run): {', '.join(missing)}"
         )
     LOGGER.info(f"Summary: {out / 'group.html'}")
+    return fit_harmonization(settings) if settings.harmonize_fit else 0
+
+
+def reference_images(settings) -> dict[str, list[tuple[Path, Path]]]:
+    """Return {contrast: [(corrected image, brain mask)]} of the reference group ``--harmonize-reference``
+    selects, for the contrasts it names; raise DiscoveryError for a correction not written yet."""
+    from inuprep.inputs.discovery import discover_runs, load_layout, malformed_sidecars
+    from inuprep.inputs.images import DiscoveryError
+    from inuprep.utils.bids import output_paths
+
+    layout = load_layout(settings.bids_dir, ignore=malformed_sidecars(settings.bids_dir))
+    filters = settings.harmonize_reference
+    runs, _ = discover_runs(layout, settings.participant_label, settings.session_label, filters)
+    correction, groups = settings.harmonize_correction, {}
+    for run in runs:
+        if run.contrast.lower() not in filters:
+            continue
+        paths = output_paths(run, (correction,))
+        pair = (settings.output_dir / paths[f"{correction}_file"], settings.output_dir / paths["mask_file"])
+        if not all(path.is_file() for path in pair):
+            raise DiscoveryError(
+                f"{pair[0]}: not written; run the participant level with --methods {correction} first"
+            )
+        groups.setdefault(run.label, []).append(pair)
+    if not groups:
+        raise DiscoveryError(f"--harmonize-reference {filters} selects no image; check its queries")
+    return groups
+
+
+def fit_harmonization(settings) -> int:
+    """Fit one model per contrast of the reference group under ``<output_dir>/harmonization/``; return the
+    exit code (2: no references, a correction missing, a model folder already there)."""
+    from inuprep.harmonizers import HARMONIZERS
+    from inuprep.harmonizers.model import fit_model
+    from inuprep.image import ImageError, load_with_mask
+    from inuprep.inputs.images import DiscoveryError
+
+    harmonizer = HARMONIZERS[settings.harmonize_fit]
+    try:
+        groups = reference_images(settings)
+        for contrast, pairs in groups.items():
+            folder = settings.output_dir / "harmonization" / f"{harmonizer.name}_{contrast}"
+            if folder.exists():
+                raise DiscoveryError(f"{folder} exists; remove it to fit the model again")
+            images = [load_with_mask(image, mask)[1:] for image, mask in pairs]
+            record = {
+                "Correction": settings.harmonize_correction,
+                "ReferenceFilter": settings.harmonize_reference,
+            }
+            references = [image for image, _ in pairs]
+            fit_model(harmonizer, harmonizer.settings(), references, images, contrast, folder, record)
+            LOGGER.info(f"{contrast}: {harmonizer.label} model fitted on {len(pairs)} image(s) -> {folder}")
+    except (DiscoveryError, ImageError) as err:
+        LOGGER.error(f"inuprep: error: {err}")
+        return 2
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from inuprep import __version__
 from inuprep.cli.settings import Settings
+from inuprep.harmonizers import HARMONIZERS
 from inuprep.methods import METHODS
 
 
@@ -150,10 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
         "reference group's intensity scale (desc-harmonized)",
     )
     wf.add_argument(
+        "--harmonize-fit",
+        choices=list(HARMONIZERS),
+        help="group level: fit a harmonization model per contrast on the reference images that "
+        "--harmonize-reference selects (their corrections from the participant level), into "
+        "<output_dir>/harmonization/<method>_<contrast>/",
+    )
+    wf.add_argument(
+        "--harmonize-reference",
+        type=_json_filters,
+        metavar="FILE",
+        help="JSON selecting the reference group like --bids-filter-file, e.g. "
+        '{"t1w": {"acquisition": "siemens"}}; only the contrasts it names are fitted',
+    )
+    wf.add_argument(
         "--harmonize-correction",
         choices=list(METHODS),
         default=Settings.harmonize_correction,
-        help="the correction --harmonize-model harmonizes (one of --methods)",
+        help="the correction --harmonize-fit fits on and --harmonize-model harmonizes (one of --methods)",
     )
 
     other = parser.add_argument_group("Other")

@@ -231,7 +231,14 @@ def chosen_harmonization(settings) -> tuple | None:
             f"--harmonize-correction {settings.harmonize_correction} is not among --methods "
             f"{' '.join(settings.methods)}; add it or choose another"
         )
-    return read_model(settings.harmonize_model), settings.harmonize_correction
+    model = read_model(settings.harmonize_model)
+    fitted_on = model.record.get("Correction", settings.harmonize_correction)
+    if fitted_on != settings.harmonize_correction:
+        raise ValueError(
+            f"{settings.harmonize_model}: fitted on the {fitted_on} correction; use --harmonize-correction "
+            f"{fitted_on}"
+        )
+    return model, settings.harmonize_correction
 
 
 def configure_nipype(settings) -> None:

@@ -29,6 +29,8 @@ class Settings:
     derivatives: Path | None = None
     antsxnet_cache: Path | None = None
     harmonize_model: Path | None = None
+    harmonize_fit: str | None = None
+    harmonize_reference: dict = field(default_factory=dict)
     harmonize_correction: str = "zeroshot"
     nprocs: int = 1
     omp_nthreads: int = 1
@@ -62,6 +64,8 @@ class Settings:
             antsxnet_cache=args.antsxnet_cache.absolute() if args.antsxnet_cache else None,
             harmonize_model=args.harmonize_model.absolute() if args.harmonize_model else None,
             harmonize_correction=args.harmonize_correction,
+            harmonize_fit=args.harmonize_fit,
+            harmonize_reference=args.harmonize_reference or {},
             nprocs=args.nprocs,
             omp_nthreads=args.omp_nthreads or min(args.nprocs, 8),
             mem_gb=args.mem_gb,

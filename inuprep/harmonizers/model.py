@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -43,10 +44,12 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def fit_model(harmonizer, settings, references: list[Path], images: list, contrast, folder: Path, clock):
-    """Fit ``harmonizer`` on ``images`` (the ``references`` read) and write the model folder ``folder``."""
+def fit_model(harmonizer, settings, references: list[Path], images: list, contrast, folder: Path, extra=None):
+    """Fit ``harmonizer`` on ``images`` (the ``references`` read) and write the model folder ``folder``;
+    ``extra`` adds fields to its record (the App's correction and reference filter)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    start = time.perf_counter()
     try:
         log = harmonizer.fit(images, contrast, settings, scratch)
         state = {path.name: sha256(path) for path in sorted(scratch.iterdir())}
@@ -58,9 +61,10 @@ def fit_model(harmonizer, settings, references: list[Path], images: list, contra
             "Description": settings.describe(),
             "References": [{"name": path.name, "sha256": sha256(path)} for path in references],
             "Software": {"inuprep": __version__, "numpy": version("numpy"), "nibabel": version("nibabel")},
-            "FitSeconds": round(clock(), 2),
+            "FitSeconds": round(time.perf_counter() - start, 2),
             "LossLog": log,
             "Files": state,
+            **(extra or {}),
         }
         write_json(record, scratch / MODEL_FILE)
         scratch.chmod(0o755)

@@ -102,8 +102,7 @@ def fit(args: argparse.Namespace) -> int:
     )
     start = time.perf_counter()
     try:
-        fit_model(harmonizer, settings, args.references, images, contrast, args.out,
-                  lambda: time.perf_counter() - start)  # fmt: skip
+        fit_model(harmonizer, settings, args.references, images, contrast, args.out)
     except OSError as err:
         return error(
             f"cannot write {args.out} ({err.strerror or err}); free space or choose another folder", 1

@@ -29,6 +29,7 @@ BIDSIGNORE = (
     "group_*.json",
     "group_*.png",
     "sub-*/figures/",
+    "harmonization/",
 )
 
 
