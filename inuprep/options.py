@@ -40,3 +40,16 @@ def settings_options(settings: type) -> tuple[Option, ...]:
         help, choices = item.metadata["help"], item.metadata["choices"]
         options.append(Option(item.name, kind, default, help, choices, many))
     return tuple(options)
+
+
+def add_options(group, options: tuple[Option, ...]) -> None:
+    """Add each option to an argparse parser or group, with its type, default, choices and help."""
+    for option in options:
+        group.add_argument(option.flag, type=option.kind, default=option.default, choices=option.choices,
+                           nargs="+" if option.many else None, help=option.help)  # fmt: skip
+
+
+def settings_from_args(settings: type, args) -> object:
+    """Return ``settings`` built from the options parsed into ``args`` (lists back to tuples)."""
+    values = {option.name: getattr(args, option.name) for option in settings_options(settings)}
+    return settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

@@ -38,6 +38,15 @@ class Model:
     contrast: str | None
     record: dict
 
+    def sidecar(self) -> dict:
+        """Return what a harmonized image's sidecar says of this model: method, settings, references."""
+        return {
+            "HarmonizationMethod": self.harmonizer.label,
+            "HarmonizationParameters": self.record["Settings"],
+            "Model": str(self.folder.absolute()),
+            "ModelReferences": [reference["name"] for reference in self.record["References"]],
+        }
+
 
 def sha256(path: Path) -> str:
     """Return the SHA-256 of a file's bytes."""

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from inuprep.harmonizers import HARMONIZERS
+from inuprep.options import add_options, settings_from_args
 from inuprep.runtime import terminate_on_signals
 from inuprep.utils.bids import sidecar_path, split_name
 
@@ -39,9 +40,7 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     fit.add_argument("--contrast", help="the references' contrast (default: their BIDS suffix, e.g. T1w)")
     harmonizer = HARMONIZERS[method]
     group = fit.add_argument_group(f"{harmonizer.label} settings (--method {harmonizer.name})")
-    for option in harmonizer.options:
-        group.add_argument(option.flag, type=option.kind, default=option.default, choices=option.choices,
-                           nargs="+" if option.many else None, help=option.help)  # fmt: skip
+    add_options(group, harmonizer.options)
     apply = verbs.add_parser(
         "apply",
         help="put one image on a model's intensity scale",
@@ -97,9 +96,7 @@ def fit(args: argparse.Namespace) -> int:
     except ImageError as err:
         return error(str(err))
     harmonizer = HARMONIZERS[args.method]
-    settings = harmonizer.settings(
-        **{option.name: getattr(args, option.name) for option in harmonizer.options}
-    )
+    settings = settings_from_args(harmonizer.settings, args)
     start = time.perf_counter()
     try:
         fit_model(harmonizer, settings, args.references, images, contrast, args.out)
@@ -136,11 +133,8 @@ def apply(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     harmonized = model.harmonizer.apply(data, mask, model.contrast, model.settings, model.folder)
     meta = {
-        "HarmonizationMethod": model.harmonizer.label,
-        "Model": str(model.folder.absolute()),
-        "ModelReferences": [reference["name"] for reference in model.record["References"]],
+        **model.sidecar(),
         "Contrast": model.contrast,
-        "HarmonizationParameters": model.record["Settings"],
         "RuntimeSeconds": round(time.perf_counter() - start, 2),
     }
     try:

@@ -39,11 +39,5 @@ class Harmonize(SimpleInterface):
         img, data, mask = load_with_mask(Path(self.inputs.in_file), Path(self.inputs.mask_file))
         harmonized = model.harmonizer.apply(data, mask, model.contrast, model.settings, model.folder)
         self._results["out_file"] = save_like(harmonized, img, Path(runtime.cwd) / "harmonized.nii.gz")
-        self._results["metadata"] = {
-            "HarmonizationMethod": model.harmonizer.label,
-            "HarmonizationParameters": model.record["Settings"],
-            "Model": str(model.folder),
-            "ModelReferences": [reference["name"] for reference in model.record["References"]],
-            "HarmonizedCorrection": self.inputs.correction,
-        }
+        self._results["metadata"] = {**model.sidecar(), "HarmonizedCorrection": self.inputs.correction}
         return runtime

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from inuprep.methods import METHODS
+from inuprep.options import add_options, settings_from_args
 from inuprep.runtime import terminate_on_signals
 from inuprep.utils.bids import sidecar_path
 from inuprep.utils.io import output_problem, write_image_set
@@ -37,11 +38,7 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     parser.add_argument("--num-threads", type=int, default=1, help="CPU threads for torch or ITK")
     entry = METHODS[method]
     group = parser.add_argument_group(f"{entry.label} settings (--method {entry.name})")
-    for option in entry.options:
-        group.add_argument(
-            option.flag, type=option.kind, default=option.default, choices=option.choices,
-            nargs="+" if option.many else None, help=option.help,
-        )  # fmt: skip
+    add_options(group, entry.options)
     return parser
 
 
@@ -86,9 +83,7 @@ def correct(argv: list[str] | None) -> int:
     zooms = img.header.get_zooms()[:3]
     start = time.perf_counter()
     method = METHODS[args.method]
-    chosen = {option.name: getattr(args, option.name) for option in method.options}
-    chosen = {name: tuple(value) if isinstance(value, list) else value for name, value in chosen.items()}
-    settings = method.settings(**chosen).resolved(zooms)
+    settings = settings_from_args(method.settings, args).resolved(zooms)
     steps = getattr(settings, "iterations", 0)
 
     def report(step, loss):  # a line at each quarter of an optimisation, for the terminal and logs
