@@ -1,6 +1,7 @@
 """``inuprep-harmonize``: fit on references of one protocol, apply to an image of another, read back."""
 
 import json
+import shutil
 
 import nibabel as nb
 import numpy as np
@@ -111,7 +112,7 @@ def test_bad_models_and_inputs_are_refused_in_one_line(subjects, tmp_path, capsy
 
 
 @pytest.mark.slow  # runs the App
-def test_the_app_harmonizes_each_image_of_the_models_contrast(tmp_path, mni_3mm):
+def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, mni_3mm):
     from conftest import inuprep, make_bids
     from inuprep.simulate import simulate_bias
 
@@ -122,9 +123,16 @@ def test_the_app_harmonizes_each_image_of_the_models_contrast(tmp_path, mni_3mm)
          "sub-01/anat/sub-01_T2w.nii.gz": simulate_bias(t1.max() - t1, 1.5, 2)[1] * (t1 > 0)},
         affine=mni_3mm.affine,
     )  # fmt: skip
-    model = tmp_path / "model"
+    model, model_t2 = tmp_path / "model", tmp_path / "model_t2"
     assert main(["fit", "--out", str(model), str(bids / "sub-01/anat/sub-01_T1w.nii.gz")]) == 0
-    out, argv = tmp_path / "out", ["--methods", "n4", "--harmonize-model", model]
+    t2w = bids / "sub-01/anat/sub-01_T2w.nii.gz"
+    assert main(["fit", "--method", "whitestripe", "--out", str(model_t2), str(t2w)]) == 0
+    shutil.copytree(model, tmp_path / "copy")
+    twice = inuprep(
+        bids, tmp_path / "o", "participant", "--harmonize-model", model, tmp_path / "copy", cwd=tmp_path
+    )
+    assert twice.returncode == 2 and "a second T1w model" in twice.stderr and not (tmp_path / "o").exists()
+    out, argv = tmp_path / "out", ["--methods", "n4", "--harmonize-model", model, model_t2]
     refused = inuprep(bids, out, "participant", *argv, cwd=tmp_path)  # the default correction is not run
     assert (
         refused.returncode == 2 and "--harmonize-correction zeroshot is not among --methods" in refused.stderr
@@ -134,10 +142,11 @@ def test_the_app_harmonizes_each_image_of_the_models_contrast(tmp_path, mni_3mm)
     assert "sub-01 T1w (sub-01_T1w.nii.gz): harmonization done in" in result.stdout
     anat = out / "sub-01" / "anat"
     harmonized = anat / "sub-01_desc-harmonized_T1w.nii.gz"
-    assert harmonized.is_file() and not (anat / "sub-01_desc-harmonized_T2w.nii.gz").exists()  # T1w only
     sidecar = json.loads(harmonized.with_name("sub-01_desc-harmonized_T1w.json").read_text())
     assert sidecar["HarmonizationMethod"] == "Nyul" and sidecar["HarmonizedCorrection"] == "n4"
     assert sidecar["ModelReferences"] == ["sub-01_T1w.nii.gz"]
+    sidecar = json.loads((anat / "sub-01_desc-harmonized_T2w.json").read_text())  # with its own model
+    assert sidecar["HarmonizationMethod"] == "WhiteStripe" and sidecar["ModelReferences"] == [t2w.name]
     assert "piecewise-linear histogram mapping" in (out / "sub-01.html").read_text()
     # the group level fits a model per contrast the reference filter names, on those images' corrections
     reference = tmp_path / "reference.json"
@@ -159,3 +168,36 @@ def test_the_app_harmonizes_each_image_of_the_models_contrast(tmp_path, mni_3mm)
         bids, tmp_path / "out2", "participant", *argv, "--harmonize-correction", "n4", cwd=tmp_path
     )
     assert broken.returncode == 2 and "unreadable" in broken.stderr and len(broken.stderr.splitlines()) == 1
+
+
+def test_the_group_table_gives_the_spread_of_tissue_means_across_sites(tmp_path):
+    from conftest import make_bids
+    from inuprep.inputs.discovery import discover_runs, load_layout, site_of
+    from inuprep.reports.figures import sites_figure
+    from inuprep.reports.group import site_spread
+
+    bids = make_bids(tmp_path / "bids", {f"sub-0{n}/anat/sub-0{n}_T1w.nii.gz": None for n in (1, 2, 3)})
+    for n, scanner in ((1, "Siemens"), (2, "Philips"), (3, "Philips")):
+        (bids / f"sub-0{n}/anat/sub-0{n}_T1w.json").write_text(json.dumps({"Manufacturer": scanner}))
+    layout = load_layout(bids)
+    runs, _ = discover_runs(layout)
+    assert [site_of(layout, run) for run in runs] == ["Siemens", "Philips", "Philips"]
+    labels = np.zeros((8, 8, 8), np.uint8)
+    labels[:, :4], labels[:, 4:] = 1, 2  # GM, WM
+    dseg, dseg_tsv = tmp_path / "dseg.nii.gz", tmp_path / "dseg.tsv"
+    nb.Nifti1Image(labels, np.eye(4)).to_filename(dseg)
+    dseg_tsv.write_text("index\tname\ttissue\n1\tGM\tGM\n2\tWM\tWM\n")
+    entries = []
+    for n, (site, scale) in enumerate((("Siemens", 1.0), ("Philips", 1.6), ("Philips", 1.7))):
+        files = {}
+        for kind, factor in (("n4", scale), ("harmonized", 1.0 + 0.01 * n)):  # harmonized: nearly equal
+            files[kind] = tmp_path / f"{kind}{n}.nii.gz"
+            nb.Nifti1Image(np.where(labels == 1, 60.0, 100.0) * factor, np.eye(4)).to_filename(files[kind])
+            files[kind].with_name(f"{kind}{n}.json").write_text(json.dumps({"HarmonizedCorrection": "n4"}))
+        entries.append({"contrast": "T1w", "site": site, "files": files, "dseg": dseg, "dseg_tsv": dseg_tsv})
+    table = site_spread(entries).set_index("tissue")
+    assert list(table.index) == ["GM", "WM"] and set(table.metric) == {"site_cv"}
+    before, after = table.loc["WM", "n4"], table.loc["WM", "harmonized"]
+    assert float(before) > 0.3 > 0.02 > float(after), (before, after)  # site means 1.0 and 1.65
+    assert site_spread(entries[1:]).empty  # one site: no spread
+    assert sites_figure(entries, "T1w", tmp_path / "sites.png").stat().st_size > 1000

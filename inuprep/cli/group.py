@@ -4,15 +4,15 @@ import logging
 from pathlib import Path
 
 from inuprep.reports.group import collect_metrics, write_group_outputs
+from inuprep.utils.bids import output_paths
 
 LOGGER = logging.getLogger("inuprep")
 
 
-def expected_metrics(settings) -> list[Path]:
-    """Return the metrics file every selected image of the input dataset would have (empty if unreadable)."""
+def input_images(settings) -> tuple:
+    """Return (layout, runs) of the selected images of the input dataset; (None, []) if it is unreadable."""
     from inuprep.inputs.discovery import discover_runs, load_layout, malformed_sidecars
     from inuprep.inputs.images import DiscoveryError
-    from inuprep.utils.bids import output_paths
 
     try:
         layout = load_layout(settings.bids_dir, ignore=malformed_sidecars(settings.bids_dir))
@@ -21,8 +21,26 @@ def expected_metrics(settings) -> list[Path]:
         )
     except DiscoveryError as err:
         LOGGER.warning(f"warning: cannot list the input images to find missing ones ({err})")
-        return []
-    return [settings.output_dir / output_paths(run, settings.methods)["metrics_tsv"] for run in runs]
+        return None, []
+    return layout, runs
+
+
+def site_images(settings, layout, runs) -> list[dict]:
+    """Return, per image with a segmentation, its contrast, site and the images whose tissue means the
+    group table compares across sites: each correction written and the harmonized image."""
+    from inuprep.inputs.discovery import site_of
+    from inuprep.utils.bids import output_paths
+
+    entries = []
+    for run in runs:
+        paths = {k: settings.output_dir / v for k, v in output_paths(run, settings.methods, (), True).items()}
+        if not paths["dseg_file"].is_file():
+            continue
+        kinds = [*settings.methods, "harmonized"]
+        files = {kind: paths[f"{kind}_file"] for kind in kinds if paths[f"{kind}_file"].is_file()}
+        entries.append({"contrast": run.label, "site": site_of(layout, run), "files": files,
+                        "dseg": paths["dseg_file"], "dseg_tsv": paths["dseg_tsv"]})  # fmt: skip
+    return entries
 
 
 def run_group(settings) -> int:
@@ -33,10 +51,10 @@ def run_group(settings) -> int:
     if not tables:
         LOGGER.error(f"inuprep: error: no *_metrics.tsv under {out}; run the participant level first")
         return 2
-    missing = [
-        path.name.replace("_metrics.tsv", "") for path in expected_metrics(settings) if not path.is_file()
-    ]
-    for key, table, images in write_group_outputs(out, tables, missing):
+    layout, runs = input_images(settings)
+    expected = [out / output_paths(run, settings.methods)["metrics_tsv"] for run in runs]
+    missing = [path.name.replace("_metrics.tsv", "") for path in expected if not path.is_file()]
+    for key, table, images in write_group_outputs(out, tables, missing, site_images(settings, layout, runs)):
         counts = f"{images['source'].nunique()} image(s) from {images['subject'].nunique()} participant(s)"
         LOGGER.info(f"{key}: {counts} -> {out / f'group_{key}.tsv'}\n{table.to_string(index=False)}")
     if missing:

@@ -146,9 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     wf.add_argument(
         "--harmonize-model",
         type=_existing_dir,
+        nargs="+",
         metavar="DIR",
-        help="a model folder from inuprep-harmonize fit: each image of its contrast is also written on its "
-        "reference group's intensity scale (desc-harmonized)",
+        help="model folders from inuprep-harmonize fit, one per contrast: each image of a model's contrast "
+        "is also written on its reference group's intensity scale (desc-harmonized)",
     )
     wf.add_argument(
         "--harmonize-fit",

@@ -220,9 +220,10 @@ def select_images(settings) -> tuple[list, dict[str, list[str]]]:
 
 
 def chosen_harmonization(settings) -> tuple | None:
-    """Return (model, correction) of ``--harmonize-model``, or None; raise ValueError (a usage error) for a
-    model that cannot be used or a correction that does not run."""
-    if settings.harmonize_model is None:
+    """Return (models, correction) of ``--harmonize-model`` (one model per contrast), or None; raise
+    ValueError (a usage error) for a model that cannot be used, two of one contrast or a correction that
+    does not run."""
+    if not settings.harmonize_model:
         return None
     from inuprep.harmonizers.model import read_model
 
@@ -231,14 +232,21 @@ def chosen_harmonization(settings) -> tuple | None:
             f"--harmonize-correction {settings.harmonize_correction} is not among --methods "
             f"{' '.join(settings.methods)}; add it or choose another"
         )
-    model = read_model(settings.harmonize_model)
-    fitted_on = model.record.get("Correction", settings.harmonize_correction)
-    if fitted_on != settings.harmonize_correction:
-        raise ValueError(
-            f"{settings.harmonize_model}: fitted on the {fitted_on} correction; use --harmonize-correction "
-            f"{fitted_on}"
-        )
-    return model, settings.harmonize_correction
+    models = {}
+    for folder in settings.harmonize_model:
+        model = read_model(folder)
+        fitted_on = model.record.get("Correction", settings.harmonize_correction)
+        if fitted_on != settings.harmonize_correction:
+            raise ValueError(
+                f"{folder}: fitted on the {fitted_on} correction; use --harmonize-correction {fitted_on}"
+            )
+        if model.contrast in models:
+            raise ValueError(
+                f"{folder}: a second {model.contrast or 'any-contrast'} model (with "
+                f"{models[model.contrast].folder}); give one model per contrast"
+            )
+        models[model.contrast] = model
+    return tuple(models.values()), settings.harmonize_correction
 
 
 def configure_nipype(settings) -> None:

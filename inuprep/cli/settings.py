@@ -28,7 +28,7 @@ class Settings:
     seed: int = 20251121
     derivatives: Path | None = None
     antsxnet_cache: Path | None = None
-    harmonize_model: Path | None = None
+    harmonize_model: tuple[Path, ...] = ()
     harmonize_fit: str | None = None
     harmonize_reference: dict = field(default_factory=dict)
     harmonize_correction: str = "zeroshot"
@@ -62,7 +62,7 @@ class Settings:
             seed=args.seed,
             derivatives=args.derivatives.absolute() if args.derivatives else None,
             antsxnet_cache=args.antsxnet_cache.absolute() if args.antsxnet_cache else None,
-            harmonize_model=args.harmonize_model.absolute() if args.harmonize_model else None,
+            harmonize_model=tuple(path.absolute() for path in args.harmonize_model or ()),
             harmonize_correction=args.harmonize_correction,
             harmonize_fit=args.harmonize_fit,
             harmonize_reference=args.harmonize_reference or {},

@@ -165,3 +165,15 @@ def summarize(runs: list[ImageRun]) -> str:
         parts = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
         lines.append(f"  sub-{subject}: {parts}{where}")
     return "\n".join(lines)
+
+
+def site_of(layout, run: ImageRun) -> str:
+    """Return the scanner and protocol ``run`` was acquired with, for grouping images by site: its
+    sidecar's Manufacturer and ManufacturersModelName and its acq- entity, those known (else 'unknown')."""
+    metadata = layout.get_metadata(str(run.path))
+    scanner = " ".join(
+        str(metadata[key]) for key in ("Manufacturer", "ManufacturersModelName") if key in metadata
+    )
+    acquisition = run.entities.get("acquisition")
+    parts = [scanner] * bool(scanner) + [f"acq-{acquisition}"] * bool(acquisition)
+    return " / ".join(parts) or "unknown"

@@ -8,6 +8,7 @@ from nipype.interfaces.base import (
     InputMultiObject,
     SimpleInterface,
     TraitedSpec,
+    isdefined,
     traits,
 )
 
@@ -24,6 +25,8 @@ class _ImageFiguresInputSpec(BaseInterfaceInputSpec):
     dseg_file = File(exists=True, mandatory=True, desc="the evaluated tissue labels")
     dseg_tsv = File(exists=True, mandatory=True, desc="their label table")
     output_dir = traits.Str(mandatory=True, desc="derivatives root: figures go to sub-<label>/figures/")
+    harmonized_file = File(exists=True, desc="the harmonized image, if any")
+    harmonized_from = traits.Str(desc="the method whose correction was harmonized")
 
 
 class _ImageFiguresOutputSpec(TraitedSpec):
@@ -41,6 +44,9 @@ class ImageFigures(SimpleInterface):
         methods, metadata = self.inputs.methods, self.inputs.metadata
         losses = {m: meta["Losses"] for m, meta in zip(methods, metadata, strict=True) if meta.get("Losses")}
         out = Path(self.inputs.output_dir)
+        harmonized = None
+        if isdefined(self.inputs.harmonized_file):
+            harmonized = (self.inputs.harmonized_from, Path(self.inputs.harmonized_file))
         drawn = draw_image_figures(
             Path(self.inputs.source),
             dict(zip(methods, self.inputs.corrected_files, strict=True)),
@@ -49,6 +55,7 @@ class ImageFigures(SimpleInterface):
             Path(self.inputs.dseg_file),
             Path(self.inputs.dseg_tsv),
             {kind: out / figure_path(self.inputs.source, kind) for kind in IMAGE_FIGURES},
+            harmonized,
         )
         self._results["figures"] = [str(path) for path in drawn]
         return runtime

@@ -19,6 +19,9 @@ IMAGE_FIGURES = {
     "fields": "Estimated multiplicative fields (source = corrected x field), each divided by its median in "
     "the masks, on one colour scale.",
     "losses": "Loss at every optimisation step of each method that optimises on the image.",
+    "harmonized": "Harmonization: the corrected image before and after (axial, each on its own 0.5-99.5th "
+    "percentile window) and the histograms of both inside the tissue masks (the harmonized one on the "
+    "reference group's scale).",
 }
 
 
@@ -49,6 +52,47 @@ def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
     fig.suptitle(f"{title}: {wide.shape[0]} image(s), lower is better", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=110, format="png")
+    return out_file
+
+
+def sites_figure(entries: list[dict], title: str, out_file: Path) -> Path:
+    """Plot each site's intensity distribution inside the tissue masks, of the corrected images that were
+    harmonized (left, their correction named in the harmonized sidecars) and of the harmonized images
+    (right), one line per site; return the PNG. ``entries``: as :func:`inuprep.reports.group.site_spread`."""
+    import json
+
+    from inuprep.utils.bids import sidecar_path
+
+    harmonized = [entry for entry in entries if "harmonized" in entry["files"]]
+    corrections = {
+        json.loads(sidecar_path(e["files"]["harmonized"]).read_text()).get("HarmonizedCorrection")
+        for e in harmonized
+    }
+    before = corrections.pop() if len(corrections) == 1 else None
+    panels = {"harmonized": "harmonized"}
+    if before in LABELS:
+        panels = {before: f"{LABELS[before]} (before)", **panels}
+    fig = _figure(figsize=(5 * len(panels), 3.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    sites = sorted({entry["site"] for entry in harmonized})
+    for ax, (kind, name) in zip(axes, panels.items(), strict=True):
+        values = {site: [] for site in sites}
+        for entry in harmonized:
+            if kind in entry["files"]:
+                data, mask = _canonical(entry["files"][kind]), _canonical(entry["dseg"]) > 0
+                values[entry["site"]].append(data[mask])
+        pooled = {site: np.concatenate(v) for site, v in values.items() if v}
+        high = max(np.percentile(v, 99.5) for v in pooled.values())
+        for site, v in pooled.items():
+            density, edges = np.histogram(v, bins=100, range=(0, high), density=True)
+            ax.plot((edges[:-1] + edges[1:]) / 2, density, label=f"{site} ({len(values[site])})")
+        ax.set_title(name, fontsize=10)
+        ax.set_yticks([])
+        ax.set_xlabel("intensity in the tissue masks")
+    axes[-1].legend(fontsize=7, frameon=False)
+    fig.suptitle(f"{title}: intensity distribution per site (number of images)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=90, format="png")
     return out_file
 
 
@@ -150,6 +194,30 @@ def losses_figure(losses: dict[str, list[float]], out_file: Path) -> Path:
     return out_file
 
 
+def harmonized_figure(before: Path, after: Path, labels: dict[str, str], dseg: Path, out_file: Path) -> Path:
+    """Plot ``before`` and ``after`` (axial, through the masks' centre) and the histogram of each inside the
+    masks, on its own axis (their units differ); ``labels`` names the two; return the PNG."""
+    mask = _canonical(dseg) > 0
+    centre = _centre(mask)
+    fig = _figure(figsize=(11, 2.8))
+    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1.3, 1.3]})
+    for col, (name, path) in enumerate(((labels["before"], before), (labels["after"], after))):
+        volume = _canonical(path)
+        low, high = np.percentile(volume[mask], [0.5, 99.5])
+        axes[col].imshow(
+            _planes(volume, centre)[2], cmap="gray", vmin=low, vmax=high, interpolation="nearest"
+        )
+        axes[col].set_axis_off()
+        axes[col].set_title(name, loc="left", fontsize=9)
+        histogram = axes[col + 2]
+        histogram.hist(volume[mask], bins=100, range=(0, high * 1.1), color=("#888888", "#2a7ab0")[col])
+        histogram.set_title(f"{name}: histogram", fontsize=9)
+        histogram.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=90, format="png")
+    return out_file
+
+
 def draw_image_figures(
     source: Path,
     corrected: dict[str, Path],
@@ -158,15 +226,21 @@ def draw_image_figures(
     dseg: Path,
     dseg_tsv: Path,
     out_paths: dict[str, Path],
+    harmonized: tuple[str, Path] | None = None,
 ) -> list[Path]:
     """Draw one image's figures (``IMAGE_FIGURES``) atomically at ``out_paths`` ({kind: path}) and return
-    them; a kind with nothing to show (no method with losses) is removed, so no earlier run's copy stays."""
+    them; ``harmonized`` is (the correction harmonized, the harmonized image). A kind with nothing to show
+    (no method with losses, no harmonization) is removed, so no earlier run's copy stays."""
     _, tissues = read_label_table(dseg_tsv)
     draw = {"views": lambda f: views_figure({"original": source, **corrected}, dseg, tissues, f)}
     if fields:
         draw["fields"] = lambda f: fields_figure(fields, dseg, f)
     if losses:
         draw["losses"] = lambda f: losses_figure(losses, f)
+    if harmonized:
+        method, image = harmonized
+        names = {"before": f"{LABELS[method]} (before)", "after": "harmonized"}
+        draw["harmonized"] = lambda f: harmonized_figure(corrected[method], image, names, dseg, f)
     for kind, path in out_paths.items():
         if kind not in draw:
             path.unlink(missing_ok=True)

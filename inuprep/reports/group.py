@@ -9,7 +9,7 @@ import pandas as pd
 from inuprep.methods import LABELS
 from inuprep.metrics import summary_columns
 from inuprep.reports import render
-from inuprep.reports.figures import group_figure
+from inuprep.reports.figures import group_figure, sites_figure
 from inuprep.utils.bids import split_name
 from inuprep.utils.io import atomic_write_text, replacing, write_json
 
@@ -62,12 +62,53 @@ def summary_table(images: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def tissue_means(image: Path, dseg: Path, dseg_tsv: Path) -> dict[str, float]:
+    """Return the mean of ``image`` in each evaluated tissue of ``dseg`` (labels of one tissue pooled)."""
+    import nibabel as nb
+    import numpy as np
+
+    from inuprep.segmentation import read_label_table
+
+    data = np.asanyarray(nb.load(image).dataobj, dtype=np.float32)
+    labels = np.asanyarray(nb.load(dseg).dataobj).round().astype(int)
+    pooled = {}
+    for index, tissue in read_label_table(dseg_tsv)[1].items():
+        pooled.setdefault(tissue, []).append(index)
+    return {tissue: float(data[np.isin(labels, indices)].mean()) for tissue, indices in pooled.items()}
+
+
+def site_spread(entries: list[dict]) -> pd.DataFrame:
+    """Return one ``site_cv`` row per tissue: per method (and ``harmonized``), the coefficient of variation
+    across sites of the sites' mean tissue means; empty with fewer than two sites.
+
+    ``entries``: one per image, with its ``site``, ``files`` ({method or 'harmonized': image}), ``dseg``
+    and ``dseg_tsv``.
+    """
+    rows = [
+        {"site": entry["site"], "method": method, **tissue_means(path, entry["dseg"], entry["dseg_tsv"])}
+        for entry in entries
+        for method, path in entry["files"].items()
+    ]
+    if len({entry["site"] for entry in entries}) < 2 or not rows:
+        return pd.DataFrame()
+    means = pd.DataFrame(rows).groupby(["method", "site"]).mean()
+    spread = means.groupby("method").agg(lambda v: v.std(ddof=1) / v.mean()).T
+    columns = [m for m in [*LABELS, "harmonized"] if m in spread.columns]
+    table = spread[columns].map(lambda v: "n/a" if pd.isna(v) else f"{v:.4f}")
+    table.insert(0, "n_images", len(entries))
+    table.insert(0, "tissue", table.index)
+    table.insert(0, "metric", "site_cv")
+    return table.reset_index(drop=True)
+
+
 def data_dictionary(key: str, table: pd.DataFrame) -> dict:
     """Return the JSON data dictionary of ``group_<key>.tsv``."""
     metric = (
         "cv: coefficient of variation (std/mean) inside one tissue, the paper's metric; cjv: coefficient "
         "of joint variation (MRIQC), which compressing contrast does not improve; rel_error (images whose "
-        "field is known): relative error against the bias-free image"
+        "field is known): relative error against the bias-free image; site_cv (two sites or more): the "
+        "coefficient of variation across sites (scanner and acq-) of the sites' mean tissue intensity, "
+        "which harmonization should lower"
     )
     columns = {
         "metric": {"Description": metric},
@@ -75,23 +116,32 @@ def data_dictionary(key: str, table: pd.DataFrame) -> dict:
         "n_images": {"Description": f"{key} images with a value"},
     }
     for method in table.columns[3:]:
-        columns[method] = {
-            "Description": f"{LABELS[method]}: mean(standard deviation) over the images, 4 decimals",
-        }
+        label = LABELS.get(method, "the harmonized images (site_cv only)")
+        columns[method] = {"Description": f"{label}: mean(standard deviation) over the images, 4 decimals"}
     return columns
 
 
 def write_group_outputs(
-    output_dir: Path, tables: dict[str, pd.DataFrame], missing: list[str]
+    output_dir: Path, tables: dict[str, pd.DataFrame], missing: list[str], sites: list[dict] = ()
 ) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
-    """Write per contrast ``group_<key>.tsv`` (+ .json, + ``_images.tsv``, + .png) and ``group.html``;
-    return (contrast, summary table, images) of each.
+    """Write per contrast ``group_<key>.tsv`` (+ .json, + ``_images.tsv``, + .png, + ``_sites.png`` when
+    images were harmonized) and ``group.html``; return (contrast, summary table, images) of each.
 
-    ``tables``: from :func:`collect_metrics`; ``missing``: the images without metrics, named on the page.
+    ``tables``: from :func:`collect_metrics`; ``missing``: the images without metrics, named on the page;
+    ``sites``: per image its ``contrast`` and the fields :func:`site_spread` reads.
     """
-    written = []
+    written, site_figures = [], {}
     for key, images in tables.items():
-        table = summary_table(images)
+        entries = [entry for entry in sites if entry["contrast"] == key]
+        spread = site_spread(entries)
+        table = pd.concat([summary_table(images), spread], ignore_index=True).fillna("n/a")
+        figure = output_dir / f"group_{key}_sites.png"
+        if any("harmonized" in entry["files"] for entry in entries):
+            with replacing(figure) as tmp:
+                sites_figure(entries, key, tmp)
+            site_figures[key] = figure.name
+        else:
+            figure.unlink(missing_ok=True)  # no earlier run's figure stays
         atomic_write_text(table.to_csv(sep="\t", index=False), output_dir / f"group_{key}.tsv")
         write_json(data_dictionary(key, table), output_dir / f"group_{key}.json")
         atomic_write_text(
@@ -105,6 +155,7 @@ def write_group_outputs(
             "key": key,
             "table": table.to_html(index=False, escape=True, border=0, classes="table"),
             "figure": f"group_{key}.png",
+            "sites": site_figures.get(key),
         }
         for key, table, _ in written
     ]

@@ -52,8 +52,8 @@ def init_inuprep_wf(
         A BIDS derivatives folder with the user's masks and known fields (``--derivatives``).
     antsxnet_cache : Path
         ANTsXNet cache with deep_atropos's files.
-    harmonization : tuple of (Model, str)
-        A harmonization model and the correction it harmonizes, for the images of the model's contrast.
+    harmonization : tuple of (tuple of Model, str)
+        Harmonization models (one per contrast) and the correction they harmonize.
 
     Each participant's sub-workflow writes its crash files to ``<output_dir>/sub-<label>/log/<run>/``,
     which is how the App tells which participants failed.
@@ -62,7 +62,7 @@ def init_inuprep_wf(
     check_unique([
         path for run in runs
         for path in output_paths(run, methods, probseg_tissues(run, runs, user[run]),
-                                 harmonizes(harmonization, run)).values()
+                                 bool(harmonization_of(harmonization, run))).values()
     ])  # fmt: skip
     workflow = pe.Workflow(name=TOP_WF, base_dir=str(work_dir))
     by_subject = defaultdict(list)
@@ -90,10 +90,15 @@ def methods_text(workflow: pe.Workflow) -> str:
     return "\n\n".join(dict.fromkeys(paragraphs))
 
 
-def harmonizes(harmonization: tuple | None, run: ImageRun) -> bool:
-    """Return whether ``harmonization`` (model, correction) applies to ``run``: the model's contrast is the
-    image's (or unknown)."""
-    return harmonization is not None and harmonization[0].contrast in (None, run.label)
+def harmonization_of(harmonization: tuple | None, run: ImageRun) -> tuple | None:
+    """Return (model, correction) for ``run`` from ``harmonization`` (models, correction): the model of the
+    image's contrast (else one of unknown contrast), or None."""
+    if harmonization is None:
+        return None
+    models, correction = harmonization
+    by_contrast = {model.contrast: model for model in models}
+    model = by_contrast.get(run.label, by_contrast.get(None))
+    return (model, correction) if model else None
 
 
 def probseg_tissues(run: ImageRun, runs: list[ImageRun], user: UserMasks) -> tuple[str, ...]:
@@ -151,7 +156,7 @@ def init_single_subject_wf(
             dixon_pair=dixon_pair(run, runs),
             user_masks=user[run],
             antsxnet_cache=antsxnet_cache,
-            harmonization=harmonization if harmonizes(harmonization, run) else None,
+            harmonization=harmonization_of(harmonization, run),
         )
         workflow.add_nodes([image_wfs[run]])
     fields = [

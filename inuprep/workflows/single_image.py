@@ -192,6 +192,8 @@ def init_image_wf(
             (segmentation_wf, harmonization_wf, [("outputnode.mask_file", "inputnode.mask_file")]),
             (harmonization_wf, outputs_wf, [("outputnode.out_file", "inputnode.harmonized_file"),
                                             ("outputnode.metadata", "inputnode.harmonized_metadata")]),
+            (harmonization_wf, figures, [("outputnode.out_file", "harmonized_file")]),
         ]  # fmt: skip
+        figures.inputs.harmonized_from = correction
     workflow.connect(connections)
     return workflow
