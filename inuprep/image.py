@@ -120,6 +120,14 @@ def foreground_mask(data: np.ndarray) -> np.ndarray:
     return ndimage.binary_fill_holes(mask)
 
 
+def load_mask(mask_path: Path, shape: tuple) -> np.ndarray:
+    """Return the nonzero voxels of the mask ``mask_path``; raise ImageError unless its grid is ``shape``."""
+    mask_img = check_header(mask_path)
+    if mask_img.shape[:3] != tuple(shape):
+        raise ImageError(f"{mask_path}: mask shape {mask_img.shape} differs from the image's {tuple(shape)}")
+    return np.asanyarray(mask_img.dataobj).reshape(shape) > 0
+
+
 def load_with_mask(
     path: Path, mask_path: Path | None = None
 ) -> tuple[nb.Nifti1Image, np.ndarray, np.ndarray]:
@@ -127,15 +135,7 @@ def load_with_mask(
     else the foreground; raise ImageError naming the file when either cannot be used."""
     img = load_checked(path)
     data = img.get_fdata(dtype=np.float32)
-    if mask_path is None:
-        mask = foreground_mask(data)
-    else:
-        mask_img = check_header(mask_path)
-        if mask_img.shape[:3] != data.shape:
-            raise ImageError(
-                f"{mask_path}: mask shape {mask_img.shape} differs from the image's {data.shape}"
-            )
-        mask = np.asanyarray(mask_img.dataobj).reshape(data.shape) > 0
+    mask = foreground_mask(data) if mask_path is None else load_mask(mask_path, data.shape)
     if not mask.any():
         raise ImageError(f"{path}: no foreground found; give a mask")
     return img, data, mask

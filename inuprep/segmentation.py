@@ -408,3 +408,10 @@ def read_label_table(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
         return labels, labels
     rows = table[table["tissue"] != "n/a"]
     return labels, dict(zip(rows["index"].astype(int), rows["tissue"].astype(str), strict=True))
+
+
+def tissue_mask(dseg_file: str | Path, dseg_tsv: str | Path, tissue: str) -> np.ndarray:
+    """Return the boolean mask of the labels of ``dseg_file`` its table evaluates as ``tissue`` (e.g. WM)."""
+    labels = np.asanyarray(nb.load(dseg_file).dataobj).round().astype(int)
+    _, tissues = read_label_table(dseg_tsv)
+    return np.isin(labels, [index for index, name in tissues.items() if name == tissue])

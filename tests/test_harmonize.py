@@ -36,6 +36,8 @@ def subjects(tmp_path_factory):
             files[protocol, seed] = path
         files["mask", seed] = root / f"sub-{seed:02d}_mask.nii.gz"
         nb.Nifti1Image(brain.astype(np.uint8), affine).to_filename(files["mask", seed])
+        files["wm", seed] = root / f"sub-{seed:02d}_label-WM_mask.nii.gz"
+        nb.Nifti1Image((brain & (wm > 0.9)).astype(np.uint8), affine).to_filename(files["wm", seed])
     return root, files
 
 
@@ -49,8 +51,8 @@ def test_a_source_image_comes_closer_to_its_target_rendering(subjects, tmp_path,
     root, files = subjects
     refs = [str(files["target", seed]) for seed in (1, 2, 3)]
     masks = [str(files["mask", seed]) for seed in (1, 2, 3)]
-    model = tmp_path / "model"
-    assert main(["fit", "--method", method, "--out", str(model), *refs, "--masks", *masks]) == 0
+    model, quick = tmp_path / "model", {"selfsup": ["--steps", "60", "--batch", "8"]}.get(method, [])
+    assert main(["fit", "--method", method, "--out", str(model), *refs, "--masks", *masks, *quick]) == 0
     record = json.loads((model / MODEL_FILE).read_text())
     assert record["HarmonizationMethod"] == method and record["Contrast"] == "T1w"
     assert [r["name"] for r in record["References"]] == [f"sub-0{n}_T1w.nii.gz" for n in (1, 2, 3)]
@@ -66,13 +68,32 @@ def test_a_source_image_comes_closer_to_its_target_rendering(subjects, tmp_path,
     assert nb.load(out).shape == nb.load(files["source", 4]).shape
 
 
-def test_a_fit_is_deterministic(subjects, tmp_path):
+@pytest.mark.parametrize("method", ["nyul", "selfsup"])
+def test_a_fit_is_deterministic(subjects, tmp_path, method):
     _, files = subjects
     refs = [str(files["target", seed]) for seed in (1, 2)]
+    quick = ["--steps", "20", "--batch", "4"] if method == "selfsup" else []
     for name in ("a", "b"):
-        assert main(["fit", "--method", "nyul", "--out", str(tmp_path / name), *refs]) == 0
+        assert main(["fit", "--method", method, "--out", str(tmp_path / name), *refs, *quick]) == 0
     files_a = json.loads((tmp_path / "a" / MODEL_FILE).read_text())["Files"]
     assert files_a == json.loads((tmp_path / "b" / MODEL_FILE).read_text())["Files"] and files_a
+
+
+def test_whitestripe_takes_the_stripe_from_a_white_matter_mask(subjects, tmp_path):
+    _, files = subjects
+    refs, wms = [str(files["target", n]) for n in (1, 2)], [str(files["wm", n]) for n in (1, 2)]
+    model, out = tmp_path / "model", tmp_path / "out.nii.gz"
+    assert main(["fit", "--method", "whitestripe", "--out", str(model), *refs, "--wm-masks", *wms]) == 0
+    assert (
+        main(["apply", str(model), str(files["source", 4]), str(out), "--wm-mask", str(files["wm", 4])]) == 0
+    )
+    wm = nb.load(files["wm", 4]).get_fdata() > 0
+    harmonized, target = nb.load(out).get_fdata()[wm], nb.load(files["target", 4]).get_fdata()[wm]
+    assert abs(np.median(harmonized) / np.median(target) - 1) < 0.02
+    assert (
+        main(["fit", "--method", "whitestripe", "--out", str(tmp_path / "m2"), *refs, "--wm-masks", wms[0]])
+        == 2
+    )
 
 
 def test_bad_models_and_inputs_are_refused_in_one_line(subjects, tmp_path, capsys):

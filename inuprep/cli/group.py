@@ -65,9 +65,10 @@ def run_group(settings) -> int:
     return fit_harmonization(settings) if settings.harmonize_fit else 0
 
 
-def reference_images(settings) -> dict[str, list[tuple[Path, Path]]]:
-    """Return {contrast: [(corrected image, brain mask)]} of the reference group ``--harmonize-reference``
-    selects, for the contrasts it names; raise DiscoveryError for a correction not written yet."""
+def reference_images(settings) -> dict[str, list[tuple[Path, Path, Path, Path]]]:
+    """Return {contrast: [(corrected image, brain mask, dseg, dseg.tsv)]} of the reference group
+    ``--harmonize-reference`` selects, for the contrasts it names; raise DiscoveryError for a correction
+    not written yet."""
     from inuprep.inputs.discovery import discover_runs, load_layout, malformed_sidecars
     from inuprep.inputs.images import DiscoveryError
     from inuprep.utils.bids import output_paths
@@ -80,12 +81,13 @@ def reference_images(settings) -> dict[str, list[tuple[Path, Path]]]:
         if run.contrast.lower() not in filters:
             continue
         paths = output_paths(run, (correction,))
-        pair = (settings.output_dir / paths[f"{correction}_file"], settings.output_dir / paths["mask_file"])
-        if not all(path.is_file() for path in pair):
+        files = tuple(settings.output_dir / paths[key]
+                      for key in (f"{correction}_file", "mask_file", "dseg_file", "dseg_tsv"))  # fmt: skip
+        if not all(path.is_file() for path in files):
             raise DiscoveryError(
-                f"{pair[0]}: not written; run the participant level with --methods {correction} first"
+                f"{files[0]}: not written; run the participant level with --methods {correction} first"
             )
-        groups.setdefault(run.label, []).append(pair)
+        groups.setdefault(run.label, []).append(files)
     if not groups:
         raise DiscoveryError(f"--harmonize-reference {filters} selects no image; check its queries")
     return groups
@@ -98,6 +100,7 @@ def fit_harmonization(settings) -> int:
     from inuprep.harmonizers.model import fit_model
     from inuprep.image import ImageError, load_with_mask
     from inuprep.inputs.images import DiscoveryError
+    from inuprep.segmentation import tissue_mask
 
     harmonizer = HARMONIZERS[settings.harmonize_fit]
     try:
@@ -106,12 +109,15 @@ def fit_harmonization(settings) -> int:
             folder = settings.output_dir / "harmonization" / f"{harmonizer.name}_{contrast}"
             if folder.exists():
                 raise DiscoveryError(f"{folder} exists; remove it to fit the model again")
-            images = [load_with_mask(image, mask)[1:] for image, mask in pairs]
+            images = [
+                (*load_with_mask(image, mask)[1:], tissue_mask(dseg, dseg_tsv, "WM"))
+                for image, mask, dseg, dseg_tsv in pairs
+            ]
             record = {
                 "Correction": settings.harmonize_correction,
                 "ReferenceFilter": settings.harmonize_reference,
             }
-            references = [image for image, _ in pairs]
+            references = [files[0] for files in pairs]
             fit_model(harmonizer, harmonizer.settings(), references, images, contrast, folder, record)
             LOGGER.info(f"{contrast}: {harmonizer.label} model fitted on {len(pairs)} image(s) -> {folder}")
     except (DiscoveryError, ImageError) as err:

@@ -6,6 +6,8 @@ A method's folder holds its ``settings.py`` (the dataclass, its defaults, ``desc
 (:mod:`inuprep.harmonizers.run`) and the model folder (:mod:`inuprep.harmonizers.model`) read this registry.
 """
 
-from inuprep.harmonizers import nyul, ssimh, whitestripe
+from inuprep.harmonizers import nyul, selfsup, ssimh, whitestripe
 
-HARMONIZERS = {h.name: h for h in (nyul.HARMONIZER, whitestripe.HARMONIZER, ssimh.HARMONIZER)}
+HARMONIZERS = {
+    h.name: h for h in (nyul.HARMONIZER, whitestripe.HARMONIZER, ssimh.HARMONIZER, selfsup.HARMONIZER)
+}

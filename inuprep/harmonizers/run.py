@@ -37,6 +37,9 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     fit.add_argument("--method", choices=list(HARMONIZERS), default=DEFAULT_METHOD, help="the method")
     fit.add_argument("--out", type=Path, required=True, help="the model folder to create (must not exist)")
     fit.add_argument("--masks", nargs="+", type=Path, help="a brain mask per reference (default: foreground)")
+    fit.add_argument(
+        "--wm-masks", nargs="+", type=Path, help="a white-matter mask per reference (methods that use one)"
+    )
     fit.add_argument("--contrast", help="the references' contrast (default: their BIDS suffix, e.g. T1w)")
     harmonizer = HARMONIZERS[method]
     group = fit.add_argument_group(f"{harmonizer.label} settings (--method {harmonizer.name})")
@@ -51,6 +54,7 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     apply.add_argument("in_file", type=Path, help="the image to harmonize (bias-corrected)")
     apply.add_argument("out_file", type=Path, help="the harmonized image (.nii or .nii.gz)")
     apply.add_argument("--mask", type=Path, help="its brain mask (default: the foreground)")
+    apply.add_argument("--wm-mask", type=Path, help="its white-matter mask (methods that use one)")
     return parser
 
 
@@ -77,14 +81,16 @@ def error(message: str, code: int = EXIT_INPUT) -> int:
 def fit(args: argparse.Namespace) -> int:
     """Fit the model folder ``args.out`` on the references; return the exit code."""
     from inuprep.harmonizers.model import fit_model
-    from inuprep.image import ImageError, load_with_mask
+    from inuprep.image import ImageError, load_mask, load_with_mask
     from inuprep.runtime import unwritable_reason
 
     masks = args.masks or [None] * len(args.references)
-    if len(masks) != len(args.references):
-        return error(
-            f"{len(masks)} --masks for {len(args.references)} references; give one mask per reference"
-        )
+    wm_masks = args.wm_masks or [None] * len(args.references)
+    for option, given in (("--masks", masks), ("--wm-masks", wm_masks)):
+        if len(given) != len(args.references):
+            return error(
+                f"{len(given)} {option} for {len(args.references)} references; give one per reference"
+            )
     if args.out.exists():
         return error(f"{args.out} exists; remove it or choose a new model folder")
     if reason := unwritable_reason(args.out.parent):
@@ -92,7 +98,10 @@ def fit(args: argparse.Namespace) -> int:
     suffixes = {contrast_of(path) for path in args.references}
     contrast = args.contrast or (suffixes.pop() if len(suffixes) == 1 else None)
     try:
-        images = [load_with_mask(path, mask)[1:] for path, mask in zip(args.references, masks, strict=True)]
+        images = []
+        for path, mask, wm in zip(args.references, masks, wm_masks, strict=True):
+            _, data, brain = load_with_mask(path, mask)
+            images.append((data, brain, load_mask(wm, data.shape) if wm else None))
     except ImageError as err:
         return error(str(err))
     harmonizer = HARMONIZERS[args.method]
@@ -114,10 +123,10 @@ def apply(args: argparse.Namespace) -> int:
     import nibabel as nb
 
     from inuprep.harmonizers.model import ModelError, read_model
-    from inuprep.image import ImageError, load_with_mask
+    from inuprep.image import ImageError, load_mask, load_with_mask
     from inuprep.utils.io import output_problem, write_image_set
 
-    inputs = [args.in_file, sidecar_path(args.in_file)] + ([args.mask] if args.mask else [])
+    inputs = [args.in_file, sidecar_path(args.in_file), *filter(None, (args.mask, args.wm_mask))]
     problem = output_problem(inputs, [args.out_file, sidecar_path(args.out_file)])
     if problem:
         return error(f"{problem}; choose another output path")
@@ -128,10 +137,11 @@ def apply(args: argparse.Namespace) -> int:
             raise ModelError(f"{args.in_file}: a {contrast} image, the model's references are "
                              f"{model.contrast}; use a model of its contrast")  # fmt: skip
         _, data, mask = load_with_mask(args.in_file, args.mask)
+        wm = load_mask(args.wm_mask, data.shape) if args.wm_mask else None
     except (ModelError, ImageError) as err:
         return error(str(err))
     start = time.perf_counter()
-    harmonized = model.harmonizer.apply(data, mask, model.contrast, model.settings, model.folder)
+    harmonized = model.harmonizer.apply(data, mask, model.contrast, model.settings, model.folder, wm)
     meta = {
         **model.sidecar(),
         "Contrast": model.contrast,

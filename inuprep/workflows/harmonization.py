@@ -30,6 +30,8 @@ def init_harmonization_wf(
         The corrected image.
     mask_file
         Its brain mask.
+    dseg_file, dseg_tsv
+        Its tissue labels and their table (the white matter, for methods that use it).
 
     Outputs
     -------
@@ -40,13 +42,16 @@ def init_harmonization_wf(
     """
     workflow = pe.Workflow(name=name)
     workflow.__desc__ = f"{description} The {correction} correction of each image was harmonized."
-    inputnode = pe.Node(IdentityInterface(fields=["in_file", "mask_file"]), name="inputnode")
+    inputnode = pe.Node(
+        IdentityInterface(fields=["in_file", "mask_file", "dseg_file", "dseg_tsv"]), name="inputnode"
+    )
     outputnode = pe.Node(IdentityInterface(fields=["out_file", "metadata"]), name="outputnode")
     harmonize = pe.Node(
         Harmonize(model_dir=str(model_dir), correction=correction), name="harmonize", mem_gb=1
     )
     workflow.connect([
-        (inputnode, harmonize, [("in_file", "in_file"), ("mask_file", "mask_file")]),
+        (inputnode, harmonize, [("in_file", "in_file"), ("mask_file", "mask_file"),
+                                ("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv")]),
         (harmonize, outputnode, [("out_file", "out_file"), ("metadata", "metadata")]),
     ])  # fmt: skip
     return workflow

@@ -189,7 +189,9 @@ def init_image_wf(
         )
         connections += [
             (correction_wfs[correction], harmonization_wf, [("outputnode.out_file", "inputnode.in_file")]),
-            (segmentation_wf, harmonization_wf, [("outputnode.mask_file", "inputnode.mask_file")]),
+            (segmentation_wf, harmonization_wf, [("outputnode.mask_file", "inputnode.mask_file"),
+                                                 ("outputnode.dseg_file", "inputnode.dseg_file"),
+                                                 ("outputnode.dseg_tsv", "inputnode.dseg_tsv")]),
             (harmonization_wf, outputs_wf, [("outputnode.out_file", "inputnode.harmonized_file"),
                                             ("outputnode.metadata", "inputnode.harmonized_metadata")]),
             (harmonization_wf, figures, [("outputnode.out_file", "harmonized_file")]),

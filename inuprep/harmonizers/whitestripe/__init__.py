@@ -13,4 +13,5 @@ HARMONIZER = Harmonizer(
         "NeuroImage: Clinical 6:9-19, 2014.",
     ),
     code="inuprep.harmonizers.whitestripe.harmonize",
+    uses_wm=True,
 )

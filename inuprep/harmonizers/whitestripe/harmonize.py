@@ -15,23 +15,26 @@ from inuprep.harmonizers.whitestripe.settings import WhiteStripeSettings
 STRIPE = "white_stripe.npz"
 
 
-def white_matter_mode(values: np.ndarray, contrast: str | None) -> float:
-    """Return the white matter's intensity mode: the last peak of the histogram below its 96th percentile
-    on a T1w (white matter is the brightest tissue), else the largest peak."""
-    values = values[values <= np.percentile(values, 96)] if contrast != "T2w" else values
+def white_matter_mode(values: np.ndarray, last_peak: bool) -> float:
+    """Return the white matter's intensity mode: with ``last_peak`` (a T1w brain: white matter is the
+    brightest tissue) the last peak of the histogram below its 96th percentile, else the largest peak."""
+    values = values[values <= np.percentile(values, 96)] if last_peak else values
     counts, edges = np.histogram(values, bins=256)
     density = gaussian_filter1d(counts.astype(float), 2)
     centres = (edges[:-1] + edges[1:]) / 2
     peaks = argrelmax(density)[0]
-    if contrast == "T2w" or not len(peaks):
+    if not last_peak or not len(peaks):
         return float(centres[np.argmax(density)])
     return float(centres[peaks[-1]])
 
 
-def stripe(data: np.ndarray, mask: np.ndarray, contrast: str | None, width: float) -> tuple[float, float]:
-    """Return the mean and standard deviation of the white stripe of ``data`` inside ``mask``."""
-    values = data[mask].astype(np.float64)
-    quantile = float(np.mean(values < white_matter_mode(values, contrast)))
+def stripe(data: np.ndarray, mask: np.ndarray, contrast: str | None, width: float, wm=None):
+    """Return the mean and standard deviation of the white stripe of ``data``: around the white-matter
+    mode of the brain ``mask``'s histogram or, given a (non-empty) white-matter mask ``wm``, around the
+    largest peak of the white matter's own."""
+    in_wm = wm is not None and bool(wm.any())
+    values = data[wm if in_wm else mask].astype(np.float64)
+    quantile = float(np.mean(values < white_matter_mode(values, last_peak=not in_wm and contrast != "T2w")))
     low, high = np.quantile(values, [max(quantile - width, 0.0), min(quantile + width, 1.0)])
     inside = values[(values > low) & (values < high)]
     return float(inside.mean()), float(inside.std())
@@ -39,16 +42,14 @@ def stripe(data: np.ndarray, mask: np.ndarray, contrast: str | None, width: floa
 
 def fit(images: list, contrast: str | None, settings: WhiteStripeSettings, folder: Path) -> list[float]:
     """Write the references' mean white-stripe mean and deviation into ``folder``."""
-    stripes = np.array([stripe(data, mask, contrast, settings.width) for data, mask in images])
+    stripes = np.array([stripe(data, mask, contrast, settings.width, wm) for data, mask, wm in images])
     np.savez(folder / STRIPE, mean=stripes[:, 0].mean(), sd=stripes[:, 1].mean())
     return []
 
 
-def apply(
-    data: np.ndarray, mask: np.ndarray, contrast: str | None, settings: WhiteStripeSettings, folder: Path
-):
+def apply(data, mask, contrast: str | None, settings: WhiteStripeSettings, folder: Path, wm=None):
     """Return ``data`` with its white stripe given the references' mean and deviation (non-negative)."""
     reference = np.load(folder / STRIPE)
-    mean, sd = stripe(data, mask, contrast, settings.width)
+    mean, sd = stripe(data, mask, contrast, settings.width, wm)
     scaled = (data - mean) / sd * float(reference["sd"]) + float(reference["mean"])
     return np.clip(scaled, 0, None).astype(np.float32)

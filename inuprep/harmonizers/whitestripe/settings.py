@@ -16,6 +16,7 @@ class WhiteStripeSettings:
         return (
             "Intensities were put on the reference group's scale with WhiteStripe [@whitestripe]: each "
             f"image's normal-appearing white matter (the voxels within {self.width:g} of a quantile either "
-            "side of the white-matter mode of the brain's histogram) was standardised to mean 0 and unit "
+            "side of the white-matter mode of the histogram of the white-matter mask of our segmentation, or "
+            "of the brain where none was given) was standardised to mean 0 and unit "
             "deviation, then given the references' mean white-stripe mean and deviation."
         )

@@ -1,0 +1,121 @@
+"""The self-supervised harmonizer: trained on the references alone to undo random acquisition changes.
+
+Two steps: a classical global mapping, then a learned local one for what a global mapping cannot do
+(partial volume, resolution, residual fields, noise). Each reference is scaled to its brain's 99th
+percentile and the standard is their mean Nyul landmarks (:mod:`.standard`). Training pairs are patches of
+three adjacent slices (along the third array axis) of a randomly altered reference (:mod:`.alter`),
+standardised, and the reference's own centre slice; the loss is the squared error inside the brain.
+Applied, the image is standardised the same way and the network sees it slice by slice over the whole
+plane; its output is brought to the references' scale (their mean 99th percentile). The network works in
+voxels: references and images should share a voxel size (the App's corrections keep each source's grid; the
+benchmark's are 2 mm).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inuprep.harmonizers.selfsup.alter import altered_patch
+from inuprep.harmonizers.selfsup.network import UNet
+from inuprep.harmonizers.selfsup.settings import SelfSupSettings
+from inuprep.harmonizers.selfsup.standard import landmarks, standardize
+
+WEIGHTS, SCALE = "network.pt", "standard.json"
+CONTEXT = 3  # adjacent slices the network sees
+LOG_EVERY = 50  # steps per entry of the loss log
+
+
+def _scaled(data: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """Return ``data`` over its brain's 99th percentile, zero outside ``mask``, and that percentile."""
+    scale = float(np.percentile(data[mask], 99))
+    return np.where(mask, data / scale, 0).astype(np.float32), scale
+
+
+def _padded(volume: np.ndarray, size: int) -> np.ndarray:
+    """Return ``volume`` zero-padded in-plane to at least ``size`` and a multiple of 4, and by one slice at
+    each end (the context of its first and last slices)."""
+    plane = [max(size, -(-n // 4) * 4) - n for n in volume.shape[:2]]
+    return np.pad(volume, [(0, plane[0]), (0, plane[1]), (1, 1)])
+
+
+def _slices(mask: np.ndarray) -> np.ndarray:
+    """Return the (padded) indices of the slices that hold brain."""
+    return np.flatnonzero(mask.any(axis=(0, 1)))
+
+
+def _batch(references: list, standard: np.ndarray, settings: SelfSupSettings, rng: np.random.Generator):
+    """Return one batch: altered patches (B, CONTEXT, P, P), their references' centre slices and brains."""
+    size, inputs, targets, weights = settings.patch, [], [], []
+    for _ in range(settings.batch):
+        image, brain, voxels = references[rng.integers(len(references))]
+        x, y, z = voxels[rng.integers(len(voxels))]
+        corner = [
+            int(np.clip(c - size // 2, 0, n - size)) for c, n in zip((x, y), image.shape[:2], strict=True)
+        ]
+        patch = altered_patch(image, brain, voxels, standard, (*corner, z - 1), (size, size, CONTEXT), rng)
+        inputs.append(patch.transpose(2, 0, 1))
+        plane = (slice(corner[0], corner[0] + size), slice(corner[1], corner[1] + size), z)
+        targets.append(image[plane][None])
+        weights.append(brain[plane][None])
+    return (torch.from_numpy(np.stack(a).astype(np.float32)) for a in (inputs, targets, weights))
+
+
+def fit(images: list, contrast: str | None, settings: SelfSupSettings, folder: Path) -> list[float]:
+    """Train the network on the references; write its weights, the standard landmarks and the references'
+    scale into ``folder``; return the mean loss of every ``LOG_EVERY`` steps."""
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    references, scales = [], []
+    for data, mask in images:
+        image, scale = _scaled(data, mask)
+        brain = _padded(mask, settings.patch).astype(bool)
+        references.append((_padded(image, settings.patch), brain, np.argwhere(brain)))
+        scales.append(scale)
+    standard = np.mean([landmarks(image[brain]) for image, brain, _ in references], axis=0)
+    network = UNet(settings.width, CONTEXT)
+    optimiser = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, settings.steps)
+    log, running = [], []
+    for _ in range(settings.steps):
+        inputs, targets, weights = _batch(references, standard, settings, rng)
+        loss = ((network(inputs) - targets) ** 2 * weights).sum() / weights.sum().clamp(min=1)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        running.append(loss.item())
+        if len(running) == LOG_EVERY:
+            log.append(round(float(np.mean(running)), 7))
+            running = []
+    torch.save(network.state_dict(), folder / WEIGHTS)
+    record = {"reference_scale": float(np.mean(scales)), "landmarks": standard.tolist()}
+    (folder / SCALE).write_text(json.dumps(record) + "\n")
+    return log
+
+
+def apply(data: np.ndarray, mask: np.ndarray, contrast: str | None, settings: SelfSupSettings, folder: Path):
+    """Return ``data`` on the references' scale, every slice that holds brain passed through the network
+    (outside the brain: scaled only; non-negative)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    network = UNet(settings.width, CONTEXT)
+    network.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
+    network.to(device).eval()
+    record = json.loads((folder / SCALE).read_text())
+    values = data[mask]
+    standard = standardize(data, landmarks(values), np.array(record["landmarks"]))
+    image = np.where(mask, standard, 0).astype(np.float32)
+    padded, brain = _padded(image, 0), _padded(mask, 0).astype(bool)
+    result = padded.copy()
+    slices = _slices(brain)
+    with torch.no_grad():
+        for start in range(0, len(slices), 8):
+            chunk = slices[start : start + 8]
+            stack = np.stack([padded[..., z - 1 : z + 2].transpose(2, 0, 1) for z in chunk])
+            out = network(torch.from_numpy(stack).to(device))[:, 0].cpu().numpy()
+            for z, plane in zip(chunk, out, strict=True):
+                result[..., z] = np.where(brain[..., z], plane, padded[..., z])
+    nx, ny, nz = data.shape
+    scaled = np.where(mask, result[:nx, :ny, 1 : nz + 1], standard)
+    return np.clip(scaled * record["reference_scale"], 0, None).astype(np.float32)
