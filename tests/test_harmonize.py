@@ -166,6 +166,8 @@ def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, 
     sidecar = json.loads(harmonized.with_name("sub-01_desc-harmonized_T1w.json").read_text())
     assert sidecar["HarmonizationMethod"] == "Nyul" and sidecar["HarmonizedCorrection"] == "n4"
     assert sidecar["ModelReferences"] == ["sub-01_T1w.nii.gz"]
+    figure = out / "sub-01" / "figures" / "sub-01_desc-harmonized_T1w.png"
+    assert figure.stat().st_size > 1000 and figure.name in (out / "sub-01.html").read_text()
     sidecar = json.loads((anat / "sub-01_desc-harmonized_T2w.json").read_text())  # with its own model
     assert sidecar["HarmonizationMethod"] == "WhiteStripe" and sidecar["ModelReferences"] == [t2w.name]
     assert "piecewise-linear histogram mapping" in (out / "sub-01.html").read_text()

@@ -77,8 +77,13 @@ class Settings:
 
     def to_dict(self) -> dict:
         """Return the settings as JSON-ready values."""
-        values = asdict(self)
-        return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+        def plain(value):
+            if isinstance(value, Path):
+                return str(value)
+            return [plain(v) for v in value] if isinstance(value, tuple | list) else value
+
+        return {k: plain(v) for k, v in asdict(self).items()}
 
     def workflow_args(self) -> dict:
         """Return the keyword arguments of ``init_inuprep_wf`` that these settings decide."""
