@@ -22,6 +22,7 @@ fractions; the subject's texture is its image over its tissue means. The prepare
     python benchmarks/harmonization.py [--references mni152 colin27 ds2748s01 ds2748s02 ds2748s03]
         [--subjects ds2748s04 ds2748s05 ds2748s06 ds2748s52 ds2748s53] [--methods nyul whitestripe ssimh]
         [--cache /tmp/inuprep-harmonization] [--tsv results.tsv]
+    python benchmarks/harmonization.py --tuning --subjects ds2748s54 ds2748s55  # for choosing, not reporting
 """
 
 import argparse
@@ -51,43 +52,65 @@ SOURCES = (
     Protocol("target-log", "mprage", tr=2300, te=3, ti=900, shift="log"),
     Protocol("target-gamma0.7", "mprage", tr=2300, te=3, ti=900, shift="gamma", gamma=0.7),
 )
+#: for choosing a method's design, with the subjects ds2748s54 and s55; never in a reported table
+TUNING = (
+    Protocol("mprage-ti800-lowres", "mprage", tr=2100, te=3, ti=800, fwhm_mm=2.5),
+    Protocol("spgr-flip12-log", "spgr", tr=15, te=4, flip=12, shift="log"),
+)
+
+
+def _at_zoom(img: nb.Nifti1Image, interpolation: str = "continuous") -> nb.Nifti1Image:
+    from nilearn.image import resample_img
+
+    return resample_img(img, target_affine=np.diag([ZOOM] * 3), interpolation=interpolation,
+                        force_resample=True, copy_header=True)  # fmt: skip
 
 
 def prepared(name: str, cache: Path) -> dict[str, np.ndarray]:
-    """Return a subject at 2 mm: its brain mask, CSF/GM/WM fractions and texture (cached as .npz)."""
+    """Return a subject at 2 mm: its brain mask, N4-corrected image, 3-class labels, CSF/GM/WM fractions
+    and texture (cached as .npz)."""
     path = cache / f"{name}.npz"
     if path.is_file():
         return dict(np.load(path))
-    from nilearn.image import resample_img
-
     from inuprep.image import foreground_mask
     from inuprep.methods.n4.correct import n4_correct
-    from inuprep.segmentation import atropos_classes
+    from inuprep.segmentation import atropos_classes, brain_mask
     from inuprep.templates import mni152
 
     if name == "mni152":
         images = mni152(ZOOM, ("T1", "GM", "WM"))
+    elif name == "colin27":
+        images = [_at_zoom(nb.load(DATA / "templates" / "colin27_mricron" / "ch2bet.nii.gz"))]
     else:
-        source = (
-            DATA / "templates" / "colin27_mricron" / "ch2bet.nii.gz"
-            if name == "colin27"
-            else DATA / "bids" / f"sub-{name}" / "anat" / f"sub-{name}_T1w.nii.gz"
+        original = nb.load(
+            DATA / "bids" / OTHER_SCANNERS.get(name, (f"sub-{name}/anat/sub-{name}_T1w.nii.gz",))[0]
         )
-        images = [resample_img(nb.load(source), target_affine=np.diag([ZOOM] * 3), interpolation="continuous",
-                               force_resample=True, copy_header=True)]  # fmt: skip
+        images = [_at_zoom(original)]
     data = np.clip(images[0].get_fdata(dtype=np.float32), 0, None)
     brain = foreground_mask(data)
+    if name in OTHER_SCANNERS:  # full head: the brain from deepbet
+        mask = nb.Nifti1Image(brain_mask(original).astype(np.float32), original.affine)
+        brain = _at_zoom(mask, "nearest").get_fdata() > 0.5
     corrected, _ = n4_correct(data, (ZOOM,) * 3, brain)
+    # clipped: a few bright voxels (vessels) otherwise take a class of their own (ds2748s54)
+    clipped = np.minimum(corrected, np.percentile(corrected[brain], 99.5))
+    classes, probs = atropos_classes(clipped, (ZOOM,) * 3, brain, 3)
+    fractions = dict(zip(("CSF", "GM", "WM"), probs, strict=True))
     if name == "mni152":
         gm, wm = (np.clip(img.get_fdata(dtype=np.float32), 0, 1) * brain for img in images[1:])
         fractions = {"CSF": np.clip(brain - gm - wm, 0, 1), "GM": gm, "WM": wm}
-    else:
-        _, probs = atropos_classes(corrected, (ZOOM,) * 3, brain, 3)
-        fractions = dict(zip(("CSF", "GM", "WM"), probs, strict=True))
-    subject = {"brain": brain, **fractions, "texture": texture(corrected, fractions, brain)}
+    subject = {"brain": brain, **fractions, "texture": texture(corrected, fractions, brain),
+               "corrected": np.where(brain, corrected, 0), "labels": classes}  # fmt: skip
     cache.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **subject)
     return subject
+
+
+#: real T1w scans of other scanners (full head, brain from deepbet): path under bids/ and the scanner
+OTHER_SCANNERS = {
+    "philips3t": ("sub-philips3t/anat/sub-philips3t_T1w.nii.gz", "Philips 3T"),
+    "prisma3t": ("sub-prisma3t/anat/sub-prisma3t_acq-prescannorm_T1w.nii.gz", "Siemens Prisma 3T"),
+}
 
 
 def rendering(subject: dict, protocol: Protocol, seed: int | None = None) -> np.ndarray:
@@ -136,6 +159,75 @@ def scores(result: np.ndarray, target: np.ndarray, target_labels: np.ndarray, su
     }
 
 
+def harmonized(method: str, references: list, sources, folder: Path):
+    """Yield (key, result, seconds) for each (key, image, brain, wm) of ``sources``, put on the scale of
+    ``references`` by ``method`` (fitted into ``folder``; "none": the source as it is)."""
+    harmonizer = HARMONIZERS.get(method)
+    if harmonizer:
+        settings, start = harmonizer.settings(), time.perf_counter()
+        harmonizer.fit(references, "T1w", settings, folder)
+        print(f"{method}: fitted on {len(references)} references in {time.perf_counter() - start:.1f} s")
+    for key, image, brain, wm in sources:
+        start = time.perf_counter()
+        result = harmonizer.apply(image, brain, "T1w", settings, folder, wm) if harmonizer else image
+        yield key, result, time.perf_counter() - start
+
+
+def white_matter(image: np.ndarray, brain: np.ndarray, method: str) -> np.ndarray | None:
+    """Return our Atropos white matter of ``image`` for a method that uses it (as the App gives it)."""
+    harmonizer = HARMONIZERS.get(method)
+    return labels(image, brain) == 3 if harmonizer and harmonizer.uses_wm else None
+
+
+def simulated(method: str, subjects: dict, args, sources: tuple, folder: Path) -> list[dict]:
+    """Return the scores of ``method`` on every subject x source protocol, fitted on the references'
+    target renderings."""
+    references = []
+    for seed, name in enumerate(args.references, start=1):
+        brain = subjects[name]["brain"].astype(bool)
+        image = rendering(subjects[name], TARGET, seed)
+        references.append((image, brain, white_matter(image, brain, method)))
+    cases, truth = [], {}
+    for name in args.subjects:
+        brain = subjects[name]["brain"].astype(bool)
+        target = rendering(subjects[name], TARGET)
+        truth[name] = (target, labels(target, brain))
+        for index, protocol in enumerate(sources):
+            image = rendering(subjects[name], protocol, 100 + index)
+            cases.append(((name, protocol.name), image, brain, white_matter(image, brain, method)))
+    rows = []
+    for (name, protocol), result, seconds in harmonized(method, references, cases, folder):
+        row = {"method": method, "subject": name, "protocol": protocol, "seconds": seconds}
+        rows.append({**row, **scores(result, *truth[name], subjects[name])})
+    return rows
+
+
+def real(method: str, subjects: dict, references: list[str], sources: list[str], folder: Path) -> list[dict]:
+    """Return, per real source scan, its GM and WM means (its own Atropos labels) and the Wasserstein
+    distance of its brain histogram to the references' (over their standard deviation), after ``method``
+    fitted on the real ``references`` (each N4-corrected, scaled to its brain's 99th percentile)."""
+
+    def scan(name):
+        subject = subjects[name]
+        brain = subject["brain"].astype(bool)
+        image = subject["corrected"] / np.percentile(subject["corrected"][brain], 99)
+        return name, image.astype(np.float32), brain, subject["labels"] == 3
+
+    fitted = [scan(name)[1:] for name in references]
+    pooled = np.concatenate([image[brain] for image, brain, _ in fitted])
+    rows = []
+    for name, result, _ in harmonized(method, fitted, [scan(name) for name in sources], folder):
+        subject = subjects[name]
+        brain = subject["brain"].astype(bool)
+        rows.append({
+            "method": method, "scanner": OTHER_SCANNERS.get(name, ("", "Siemens (ds002748)"))[1],
+            "gm_mean": float(result[subject["labels"] == 2].mean()),
+            "wm_mean": float(result[subject["labels"] == 3].mean()),
+            "wasserstein": wasserstein_distance(result[brain], pooled) / float(pooled.std()),
+        })  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -146,34 +238,23 @@ def main() -> None:
     cache = Path(tempfile.gettempdir()) / "inuprep-harmonization"
     parser.add_argument("--cache", type=Path, default=cache, help="prepared subjects")
     parser.add_argument("--tsv", type=Path, help="also write every row here")
+    parser.add_argument(
+        "--tuning", action="store_true", help="the tuning protocols (use the tuning subjects)"
+    )
     args = parser.parse_args()
-    subjects = {name: prepared(name, args.cache) for name in dict.fromkeys(args.references + args.subjects)}
-    references = [
-        (rendering(subjects[name], TARGET, seed), subjects[name]["brain"].astype(bool))
-        for seed, name in enumerate(args.references, start=1)
-    ]
-    rows = []
-    for method in ["none", *args.methods]:
+    sources = TUNING if args.tuning else SOURCES
+    real_refs = [name for name in args.references if name.startswith("ds2748")]
+    real_sources = [] if args.tuning else [*args.subjects, *OTHER_SCANNERS]
+    names = dict.fromkeys(args.references + args.subjects + real_sources)
+    subjects = {name: prepared(name, args.cache) for name in names}
+    rows, real_rows = [], []
+    order = ["none", *args.methods]
+    for method in order:
         with tempfile.TemporaryDirectory() as folder:
-            harmonizer = HARMONIZERS.get(method)
-            if harmonizer:
-                settings, start = harmonizer.settings(), time.perf_counter()
-                harmonizer.fit(references, "T1w", settings, Path(folder))
-                print(
-                    f"{method}: fitted on {len(references)} references in {time.perf_counter() - start:.1f} s"
-                )
-            for name in args.subjects:
-                subject, brain = subjects[name], subjects[name]["brain"].astype(bool)
-                target = rendering(subject, TARGET)
-                target_labels = labels(target, brain)
-                for index, protocol in enumerate(SOURCES):
-                    source = rendering(subject, protocol, 100 + index)
-                    start = time.perf_counter()
-                    result = (harmonizer.apply(source, brain, "T1w", settings, Path(folder)) if harmonizer
-                              else source)  # fmt: skip
-                    seconds = time.perf_counter() - start
-                    row = {"method": method, "subject": name, "protocol": protocol.name, "seconds": seconds}
-                    rows.append({**row, **scores(result, target, target_labels, subject)})
+            rows += simulated(method, subjects, args, sources, Path(folder))
+        if real_sources:
+            with tempfile.TemporaryDirectory() as folder:
+                real_rows += real(method, subjects, real_refs, real_sources, Path(folder))
     table = pd.DataFrame(rows)
     if args.tsv:
         table.to_csv(args.tsv, sep="\t", index=False, float_format="%.5f")
@@ -182,14 +263,21 @@ def main() -> None:
     )
     summary = table.groupby("method")[["psnr", "ssim", "wasserstein", "dice_gm", "dice_wm", "seconds"]].mean()
     summary = summary.join(spread.groupby("method").mean().add_prefix("cv_").add_suffix("_%"))
-    order = ["none", *args.methods]
     for metric in ("psnr", "ssim"):
         print(f"\n{metric} per protocol (mean over {len(args.subjects)} subjects):")
         wide = table.pivot_table(index="protocol", columns="method", values=metric).reindex(columns=order)
         print(wide.round(3).to_string())
-    cases = f"{len(args.subjects)} subjects x {len(SOURCES)} protocols"
+    cases = f"{len(args.subjects)} subjects x {len(sources)} protocols"
     print(f"\nmean over {cases} (CV across protocols, per subject):")
     print(summary.reindex(order).round(4).to_string())
+    if real_rows:
+        scans = pd.DataFrame(real_rows)
+        by_scanner = scans.groupby(["method", "scanner"])[["gm_mean", "wm_mean", "wasserstein"]].mean()
+        spread = by_scanner[["gm_mean", "wm_mean"]].groupby("method").agg(lambda v: 100 * v.std() / v.mean())
+        wide = by_scanner["wasserstein"].unstack("scanner").add_prefix("W ")
+        print(f"\nreal scans, fitted on {', '.join(real_refs)} (N4, 2 mm): Wasserstein / sd to the "
+              "references per scanner, CV (%) across scanners of the scanners' mean GM and WM:")  # fmt: skip
+        print(wide.join(spread.add_prefix("cv_")).reindex(order).round(3).to_string())
 
 
 if __name__ == "__main__":

@@ -3,11 +3,8 @@
 An altered patch is what another scanner or protocol might have made of the same anatomy: a monotone
 intensity curve (a contrast or a scaling change), a smooth multiplicative field (a residual bias), a lower
 resolution (a Gaussian blur) and Rician noise, in that order, then standardised like any input (its
-landmarks onto the references' standard, :mod:`.standard`), but onto a standard whose landmarks are each
-moved by a random factor: an image's landmarks reach the standard's only where its tissue proportions are
-the references' mean, and a subject's are not, so the network must learn where each tissue's intensity
-belongs from what the tissue looks like. The families are generic: none was chosen to match the
-benchmark's protocols.
+landmarks onto the references' standard, :mod:`.standard`). The families are generic: none was chosen to
+match the benchmark's protocols.
 """
 
 import numpy as np
@@ -21,7 +18,6 @@ CURVE_SPREAD = 0.5  # standard deviation of the log of each segment's slope
 FIELD_LOG_SD = 0.05  # of each of the field's 26 low-frequency coefficients
 MAX_FWHM = 3.0  # voxels
 MAX_NOISE = 0.03  # Rician sigma, of the 99th percentile
-LANDMARK_SD = 0.06  # of the log of each landmark's random factor
 MARGIN = 4  # voxels around a patch, so that the blur sees its neighbours
 SAMPLE = 20000  # brain voxels that estimate an altered image's landmarks
 
@@ -68,7 +64,6 @@ def altered_patch(reference, brain, voxels, standard, corner: tuple, size: tuple
     voxels = voxels[rng.integers(0, len(voxels), SAMPLE)]
     sample = np.interp(reference[tuple(voxels.T)], knots, values)
     sample *= np.exp(log_field(coefficients, list(voxels.T), reference.shape))
-    moved = np.maximum.accumulate(standard * np.exp(rng.normal(0.0, LANDMARK_SD, len(standard))))
-    patch = standardize(patch, landmarks(sample), moved) * inside
+    patch = standardize(patch, landmarks(sample), standard) * inside
     inner = tuple(slice(c - a, c - a + s) for c, a, s in zip(corner, low, size, strict=True))
     return patch[inner].astype(np.float32)
