@@ -84,12 +84,14 @@ def site_spread(entries: list[dict]) -> pd.DataFrame:
     ``entries``: one per image, with its ``site``, ``files`` ({method or 'harmonized': image}), ``dseg``
     and ``dseg_tsv``.
     """
+    if len({entry["site"] for entry in entries}) < 2:
+        return pd.DataFrame()  # before any image is read
     rows = [
         {"site": entry["site"], "method": method, **tissue_means(path, entry["dseg"], entry["dseg_tsv"])}
         for entry in entries
         for method, path in entry["files"].items()
     ]
-    if len({entry["site"] for entry in entries}) < 2 or not rows:
+    if not rows:
         return pd.DataFrame()
     means = pd.DataFrame(rows).groupby(["method", "site"]).mean()
     spread = means.groupby("method").agg(lambda v: v.std(ddof=1) / v.mean()).T
