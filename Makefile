@@ -27,8 +27,8 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check inuprep tests benchmarks
-	$(VENV)/bin/ruff format --check inuprep tests benchmarks
+	$(VENV)/bin/ruff check inuprep tests benchmarks examples
+	$(VENV)/bin/ruff format --check inuprep tests benchmarks examples
 
 # builds the image (buildah, else docker) and writes it as a docker-archive for docker/podman load, apptainer build
 container:

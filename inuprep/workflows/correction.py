@@ -28,7 +28,7 @@ def init_correction_wf(
     in_file
         Checked float32 image.
     mask_file
-        Foreground mask.
+        Foreground mask (optional: without one, the image's foreground).
 
     Outputs
     -------
