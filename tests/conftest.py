@@ -32,11 +32,11 @@ def shared_data() -> Path:
 
 
 def save(data: np.ndarray, path: Path, affine=None, metadata: dict | None = None) -> Path:
-    """Write a float32 NIfTI (and a JSON sidecar) creating folders."""
+    """Write a float32 NIfTI in mm (and a JSON sidecar) creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    nb.Nifti1Image(np.asarray(data, dtype=np.float32), np.eye(4) if affine is None else affine).to_filename(
-        path
-    )
+    img = nb.Nifti1Image(np.asarray(data, dtype=np.float32), np.eye(4) if affine is None else affine)
+    img.header.set_xyzt_units("mm", "sec")
+    img.to_filename(path)
     if metadata is not None:
         path.with_name(path.name.split(".")[0] + ".json").write_text(json.dumps(metadata))
     return path
@@ -45,7 +45,12 @@ def save(data: np.ndarray, path: Path, affine=None, metadata: dict | None = None
 def make_bids(root: Path, files: dict[str, np.ndarray | None], affine=None) -> Path:
     """Write a BIDS dataset: {relative path: data (a blank 16^3 volume when None)}; return its root."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "dataset_description.json").write_text(json.dumps({"Name": "test", "BIDSVersion": "1.10.0"}))
+    description = {"Name": "test", "BIDSVersion": "1.10.0", "Authors": ["inuprep", "its tests"]}
+    (root / "dataset_description.json").write_text(json.dumps(description))
+    (root / "README").write_text(
+        "A dataset written by inuprep's tests (tests/conftest.py, make_bids): real or synthetic anatomy with "
+        "known bias fields, small enough for a test to run the App on it in seconds.\n"
+    )
     for relative, data in files.items():
         save(np.ones((16, 16, 16)) if data is None else data, root / relative, affine)
     return root

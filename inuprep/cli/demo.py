@@ -28,9 +28,18 @@ def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: flo
     clean = np.clip(template.get_fdata(dtype=np.float32), 0, None)
     truth = bids_dir / "derivatives" / "truth"
     truth.mkdir(parents=True, exist_ok=True)
-    description = {"Name": "inuprep demo: MNI152 2009a with synthetic bias fields", "BIDSVersion": "1.10.0",
-                   "License": "see nilearn's MNI152 template terms"}  # fmt: skip
+    description = {
+        "Name": "inuprep demo: MNI152 2009a with synthetic bias fields",
+        "BIDSVersion": "1.10.0",
+        "License": "see nilearn's MNI152 template terms",
+        "Authors": ["Vladimir S. Fonov", "Alan C. Evans", "inuprep (synthetic bias fields)"],
+    }
     (bids_dir / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
+    (bids_dir / "README").write_text(
+        "The MNI152 2009a symmetric T1 template (Fonov et al. 2011, as nilearn ships it), each participant "
+        "with its own smooth multiplicative bias field and Rician noise, written by inuprep's `make demo`; "
+        "the true fields are under derivatives/truth.\n"
+    )
     description = {**description, "Name": "the demo's true bias fields", "DatasetType": "derivative",
                    "GeneratedBy": [{"Name": "inuprep.simulate.simulate_bias"}]}  # fmt: skip
     (truth / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
@@ -40,6 +49,7 @@ def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: flo
         anat.mkdir(parents=True, exist_ok=True)
         header = template.header.copy()
         header.set_data_dtype(np.float32)
+        header.set_xyzt_units("mm", "sec")
         nb.Nifti1Image(biased, template.affine, header).to_filename(anat / f"sub-{subject}_T1w.nii.gz")
         field_file = truth / f"sub-{subject}" / "anat" / f"sub-{subject}_mod-T1w_desc-truth_biasfield.nii.gz"
         field_file.parent.mkdir(parents=True, exist_ok=True)
