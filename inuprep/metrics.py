@@ -73,6 +73,14 @@ def known_field_metrics(original: np.ndarray, corrected: np.ndarray, field: np.n
     }
 
 
+def labels_by_tissue(tissues: dict[int, str]) -> dict[str, list[int]]:
+    """Return {tissue name: its labels} of a {label: tissue name} table (cortical and deep GM pooled)."""
+    pooled: dict[str, list[int]] = {}
+    for index, name in tissues.items():
+        pooled.setdefault(name, []).append(index)
+    return pooled
+
+
 def tissue_metrics(
     data: np.ndarray, dseg: np.ndarray, tissues: dict[int, str], cjv_pair: tuple[str, str] | None
 ) -> dict[str, float]:
@@ -80,10 +88,7 @@ def tissue_metrics(
 
     ``tissues`` maps labels to tissue names; labels sharing a name are pooled (e.g. cortical and deep GM).
     """
-    pooled: dict[str, list[int]] = {}
-    for index, name in tissues.items():
-        pooled.setdefault(name, []).append(index)
-    by_name = {name: data[np.isin(dseg, indices)] for name, indices in pooled.items()}
+    by_name = {name: data[np.isin(dseg, indices)] for name, indices in labels_by_tissue(tissues).items()}
     row = {f"cv_{name.lower()}": coefficient_of_variation(v) for name, v in by_name.items()}
     row["cjv"] = (
         coefficient_of_joint_variation(by_name[cjv_pair[0]], by_name[cjv_pair[1]])

@@ -42,6 +42,7 @@ import numpy as np
 
 from inuprep import deepatropos
 from inuprep.image import foreground_mask
+from inuprep.metrics import labels_by_tissue
 
 BRAIN_LABELS = {1: "CSF", 2: "GM", 3: "WM"}
 DIXON_LABELS = {1: "water", 2: "fat"}
@@ -413,5 +414,4 @@ def read_label_table(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
 def tissue_mask(dseg_file: str | Path, dseg_tsv: str | Path, tissue: str) -> np.ndarray:
     """Return the boolean mask of the labels of ``dseg_file`` its table evaluates as ``tissue`` (e.g. WM)."""
     labels = np.asanyarray(nb.load(dseg_file).dataobj).round().astype(int)
-    _, tissues = read_label_table(dseg_tsv)
-    return np.isin(labels, [index for index, name in tissues.items() if name == tissue])
+    return np.isin(labels, labels_by_tissue(read_label_table(dseg_tsv)[1]).get(tissue, []))

@@ -29,7 +29,6 @@ def site_images(settings, layout, runs) -> list[dict]:
     """Return, per image with a segmentation, its contrast, site and the images whose tissue means the
     group table compares across sites: each correction written and the harmonized image."""
     from inuprep.inputs.discovery import site_of
-    from inuprep.utils.bids import output_paths
 
     entries = []
     for run in runs:

@@ -67,13 +67,12 @@ def tissue_means(image: Path, dseg: Path, dseg_tsv: Path) -> dict[str, float]:
     import nibabel as nb
     import numpy as np
 
+    from inuprep.metrics import labels_by_tissue
     from inuprep.segmentation import read_label_table
 
     data = np.asanyarray(nb.load(image).dataobj, dtype=np.float32)
     labels = np.asanyarray(nb.load(dseg).dataobj).round().astype(int)
-    pooled = {}
-    for index, tissue in read_label_table(dseg_tsv)[1].items():
-        pooled.setdefault(tissue, []).append(index)
+    pooled = labels_by_tissue(read_label_table(dseg_tsv)[1])
     return {tissue: float(data[np.isin(labels, indices)].mean()) for tissue, indices in pooled.items()}
 
 
