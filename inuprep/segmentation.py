@@ -259,7 +259,8 @@ def segment_with_deep_atropos(img: nb.Nifti1Image, target: np.ndarray, cache: Pa
             lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
             raise SegmentationError(lines[-1])
         dseg = np.rint(nb.load(dseg_file).get_fdata()).astype(np.uint8)
-        probs = nb.load(prob_file).get_fdata(dtype=np.float32)
+        # antspyx writes the merged channels as a vector image, (x, y, z, 1, 7): one volume per class
+        probs = nb.load(prob_file).get_fdata(dtype=np.float32).reshape(*dseg.shape, -1)
     probseg = {
         tissue: sum(probs[..., index] for index, name in deepatropos.TISSUES.items() if name == tissue)
         for tissue in BRAIN_LABELS.values()
