@@ -48,7 +48,7 @@ def container_type() -> str | None:
     """Return the container runtime of this process (None: none), for ``GeneratedBy.Container``.
 
     The image sets ``INUPREP_CONTAINER=docker``; Apptainer, Singularity and Charliecloud run the same image
-    and announce themselves through their own variables.
+    and announce themselves through their own variables, Podman by ``container=podman``.
     """
     for variable, name in (
         ("APPTAINER_CONTAINER", "apptainer"),
@@ -57,6 +57,8 @@ def container_type() -> str | None:
     ):
         if os.environ.get(variable):
             return name
+    if os.environ.get("container") == "podman":
+        return "podman"
     return os.environ.get("INUPREP_CONTAINER")
 
 

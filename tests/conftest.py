@@ -24,6 +24,19 @@ def mni_3mm() -> nb.Nifti1Image:
 
 
 @pytest.fixture(scope="session")
+def antsxnet_standins(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A read-only ANTsXNet cache of deep_atropos's five files as stand-ins (random weights; see
+    tests/antsxnet_standins.py, run in a process of its own); its :func:`tree_digests`."""
+    from inuprep import deepatropos
+
+    cache = tmp_path_factory.mktemp("antsxnet")
+    builder = Path(__file__).with_name("antsxnet_standins.py")
+    subprocess.run([sys.executable, builder, cache], check=True, capture_output=True, timeout=600)
+    assert deepatropos.missing_files(cache) == []
+    return cache, make_read_only(cache)
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The project's shared real MRI volumes, or skip."""
     if not SHARED_DATA.is_dir():

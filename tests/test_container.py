@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import inuprep
 from conftest import make_bids, make_read_only, tree_digests
 from inuprep.simulate import simulate_bias
 
@@ -77,10 +78,11 @@ def ch_run(image, *argv, binds=(), timeout=900):
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def writable_folder(path: Path) -> Path:
+def writable_folder(path: Path, uid: int = UID) -> Path:
+    """A new folder ``uid`` may write (only root can give it away; others' runtimes map their own UID)."""
     path.mkdir(parents=True)
     if os.getuid() == 0:
-        os.chown(path, UID, UID)
+        os.chown(path, uid, uid)
     return path
 
 
@@ -98,7 +100,7 @@ def dataset(scratch, mni_3mm):
 
 def test_image_config_suits_docker_and_apptainer(image):
     rootfs, config, _ = image
-    version = _run(sys.executable, "-c", "import inuprep; print(inuprep.__version__)").strip()
+    version = inuprep.__version__
     assert config["Entrypoint"] == [ENTRYPOINT]
     assert not config.get("User"), "no USER line: any UID runs the image"
     labels = config["Labels"]
@@ -162,42 +164,32 @@ def run_app(runner, bids, out, work, *extra):
 
 
 @pytest.fixture(scope="module")
-def runs(image, scratch, dataset):
-    """The App's participant and group levels inside the container and outside it, on the same data."""
+def host_out(scratch, dataset):
+    """The App's participant and group levels outside the container: the outputs to compare with."""
     bids, _ = dataset
-    out, work = writable_folder(scratch / "out"), writable_folder(scratch / "work")
-    binds = [(bids, "/data"), (out, "/out"), (work, "/work")]
-    inside = run_app(lambda *a: ch_run(image, ENTRYPOINT, *a, binds=binds), "/data", "/out", "/work")
-    host_out, host_work = scratch / "host-out", scratch / "host-work"
-    outside = run_app(host_run, bids, host_out, host_work)
-    return inside, out, outside, host_out
-
-
-def test_participant_and_group_levels_run_in_the_container(runs, dataset):
-    inside, out, outside, host_out = runs
-    assert inside.returncode == 0, inside.stdout + inside.stderr
+    out = scratch / "host-out"
+    outside = run_app(host_run, bids, out, scratch / "host-work")
     assert outside.returncode == 0, outside.stdout + outside.stderr
-    assert "Traceback" not in inside.stdout + inside.stderr
-    assert "sub-01: done" in inside.stdout and "sub-02: done" in inside.stdout
-
-    # every file the run outside writes exists inside too, and nothing else (logs carry a run's id)
-    def names(root):
-        files = (p.relative_to(root) for p in root.rglob("*") if p.is_file())
-        return {str(p) for p in files if p.parts[0] != "logs" and "log" not in p.parts}
-
-    assert names(out) == names(host_out)
-    for expected in ("sub-01.html", "sub-02.html", "group.html", "group_T1w.tsv", "group_T1w.png"):
-        assert (out / expected).is_file(), expected
-    description = json.loads((out / "dataset_description.json").read_text())
-    assert description["GeneratedBy"][0]["Container"] == {"Type": "charliecloud"}
-    segmentation = json.loads((out / "sub-01/anat/sub-01_mod-T1w_dseg.json").read_text())
-    assert segmentation["SegmentationSource"] == "template_atropos"  # no deep_atropos files: said so
-    bids, digests = dataset
-    assert tree_digests(bids) == digests, "the input dataset changed"
+    return out
 
 
-def test_metrics_inside_equal_those_outside(runs):
-    _, out, _, host_out = runs
+@pytest.fixture(scope="module")
+def runs(image, scratch, dataset):
+    """The App's participant and group levels inside the container (ch-run)."""
+    out, work = writable_folder(scratch / "out"), writable_folder(scratch / "work")
+    binds = [(dataset[0], "/data"), (out, "/out"), (work, "/work")]
+    inside = run_app(lambda *a: ch_run(image, ENTRYPOINT, *a, binds=binds), "/data", "/out", "/work")
+    return inside, out
+
+
+def output_names(root: Path) -> set[str]:
+    """Every file under ``root`` but the logs (they carry a run's id)."""
+    files = (p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    return {str(p) for p in files if p.parts[0] != "logs" and "log" not in p.parts}
+
+
+def assert_same_metrics(out: Path, host_out: Path) -> None:
+    """Each participant's metrics written in ``out`` equal those of the run outside the container."""
     tables = sorted(host_out.rglob("*_metrics.tsv"))
     assert len(tables) == 2
     for table in tables:
@@ -211,7 +203,28 @@ def test_metrics_inside_equal_those_outside(runs):
         numbers = outside.select_dtypes("number").columns
         difference = (inside[numbers] - outside[numbers]).abs().max()
         assert difference.max() <= METRIC_TOLERANCE, f"{table.name}: {difference.to_dict()}"
-    group = pd.read_csv(out / "group_T1w.tsv", sep="\t")
+
+
+def test_participant_and_group_levels_run_in_the_container(runs, host_out, dataset):
+    inside, out = runs
+    assert inside.returncode == 0, inside.stdout + inside.stderr
+    assert "Traceback" not in inside.stdout + inside.stderr
+    assert "sub-01: done" in inside.stdout and "sub-02: done" in inside.stdout
+    # every file the run outside writes exists inside too, and nothing else
+    assert output_names(out) == output_names(host_out)
+    for expected in ("sub-01.html", "sub-02.html", "group.html", "group_T1w.tsv", "group_T1w.png"):
+        assert (out / expected).is_file(), expected
+    description = json.loads((out / "dataset_description.json").read_text())
+    assert description["GeneratedBy"][0]["Container"] == {"Type": "charliecloud"}
+    segmentation = json.loads((out / "sub-01/anat/sub-01_mod-T1w_dseg.json").read_text())
+    assert segmentation["SegmentationSource"] == "template_atropos"  # no deep_atropos files: said so
+    bids, digests = dataset
+    assert tree_digests(bids) == digests, "the input dataset changed"
+
+
+def test_metrics_inside_equal_those_outside(runs, host_out):
+    assert_same_metrics(runs[1], host_out)
+    group = pd.read_csv(runs[1] / "group_T1w.tsv", sep="\t")
     assert set(group["n_images"]) == {2}
 
 
@@ -243,3 +256,76 @@ def test_inuprep_harmonize_runs_in_the_container(image, scratch, dataset):
     assert applied.returncode == 0, applied.stderr
     assert json.loads((out / "harmonized.json").read_text())["HarmonizationMethod"] == "Nyul"
     assert nb.load(out / "harmonized.nii.gz").shape == nb.load(bids / "sub-01/anat/sub-01_T1w.nii.gz").shape
+
+
+# Podman: the docker-compatible client a laptop or workstation user types into
+#: what this sandbox needs, not a user: Debian's default runtime (crun) fails on its cgroups ("cgroups in
+#: hybrid mode not supported") and raising resource limits above the sandbox's is not permitted
+PODMAN_SANDBOX = ("--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4000:4000")
+PODMAN_UID = 12345  # an arbitrary UID, as `docker run --user "$(id -u):$(id -g)"` gives
+
+
+@pytest.fixture(scope="module")
+def podman_image() -> str:
+    """The archive loaded as a user loads it (``podman load``); the image's name."""
+    for tool, why in (("podman", "podman is not installed"), ("runc", "runc is not installed (this "
+                      "sandbox's cgroups fail podman's default runtime, crun)")):  # fmt: skip
+        if shutil.which(tool) is None:
+            pytest.skip(f"{why} (Debian: apt-get install podman runc)")
+    loaded = _run("podman", "load", "--input", ARCHIVE)
+    return next(line.split(": ", 1)[1] for line in loaded.splitlines() if line.startswith("Loaded image"))
+
+
+def podman_run(image: str, *argv, volumes=(), timeout=900):
+    """``podman run`` as the README's docker line: the App's UID owns nothing in the image, the root file
+    system is read-only (and /tmp too, as under Docker's ``--read-only``), no network; ``volumes`` are
+    ``source:target[:ro]``."""
+    command = ["podman", "run", "--rm", "--read-only", "--read-only-tmpfs=false", "--network", "none",
+               "--user", f"{PODMAN_UID}:{PODMAN_UID}", *PODMAN_SANDBOX]  # fmt: skip
+    command += [f"--volume={volume}" for volume in volumes]
+    return subprocess.run([*command, image, *map(str, argv)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_podman_runs_each_participant_then_the_group(podman_image, scratch, dataset, host_out):
+    """One participant per container, as a job array runs them; the group level in between names the
+    participant not run yet; the metrics equal those of the run outside."""
+    version = podman_run(podman_image, "--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"inuprep {inuprep.__version__}"
+    bids, digests = dataset
+    out = writable_folder(scratch / "podman-out", PODMAN_UID)
+    work = writable_folder(scratch / "podman-work", PODMAN_UID)
+    volumes = [f"{bids}:/data:ro", f"{out}:/out", f"{work}:/work"]
+    common = ["-w", "/work", "--nprocs", "2", "--omp-nthreads", "1"]
+    for label in ("01", "02"):
+        participant = podman_run(
+            podman_image, "/data", "/out", "participant", "--participant-label", label, *common,
+            volumes=volumes,
+        )  # fmt: skip
+        assert participant.returncode == 0, participant.stdout + participant.stderr
+        assert f"sub-{label}: done" in participant.stdout and "Traceback" not in participant.stderr
+        group = podman_run(podman_image, "/data", "/out", "group", "-w", "/work", volumes=volumes)
+        assert group.returncode == 0, group.stdout + group.stderr
+        if label == "01":
+            assert "have no metrics (failed or not run): sub-02" in group.stdout + group.stderr
+    assert output_names(out) == output_names(host_out)
+    assert_same_metrics(out, host_out)
+    description = json.loads((out / "dataset_description.json").read_text())
+    assert description["GeneratedBy"][0]["Container"] == {"Type": "podman"}
+    assert tree_digests(bids) == digests, "the input dataset changed"
+
+
+def test_deep_atropos_runs_in_the_image(podman_image, scratch, dataset, antsxnet_standins):
+    """The image's tensorflow and keras load antspynet's networks: deep_atropos's files (stand-ins, random
+    weights) mounted over the image's cache, as an image built with them has them."""
+    bids, _ = dataset
+    cache, digests = antsxnet_standins
+    out = writable_folder(scratch / "deep-atropos-out", PODMAN_UID)
+    volumes = [f"{bids}:/data:ro", f"{out}:/out", f"{cache}:/opt/antsxnet:ro"]
+    result = podman_run(
+        podman_image, "/data", "/out", "participant", "--participant-label", "01", "--methods", "n4",
+        "-w", "/out/work", volumes=volumes,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    sidecar = json.loads((out / "sub-01/anat/sub-01_mod-T1w_dseg.json").read_text())
+    assert sidecar["SegmentationSource"] == "deep_atropos" and "FallbackReason" not in sidecar
+    assert tree_digests(cache) == digests

@@ -1,23 +1,20 @@
 """deep_atropos end to end, offline: the App given an ANTsXNet cache of stand-in files (random weights).
 
-The five files come from ``tests/antsxnet_standins.py`` (antspynet's own architectures, keras' HDF5 writer,
-nilearn's MNI152 as templates). This proves the path a user with the real files takes: the cache check, the
-subprocess, tensorflow/keras loading antspynet's ``.h5`` networks with the versions we pin, the 6-label dseg
-with its table and tissue mapping, the probabilities, the sidecars. The labels carry no anatomy (random
-weights): no accuracy is asserted.
+The five files come from ``tests/antsxnet_standins.py`` (conftest's ``antsxnet_standins``: antspynet's own
+architectures, keras' HDF5 writer, nilearn's MNI152 as templates). This proves the path a user with the real
+files takes: the cache check, the subprocess, tensorflow/keras loading antspynet's ``.h5`` networks with the
+versions we pin, the 6-label dseg with its table and tissue mapping, the probabilities, the sidecars. The
+labels carry no anatomy (random weights): no accuracy is asserted.
 """
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import nibabel as nb
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import inuprep, make_bids, make_read_only, tree_digests
+from conftest import inuprep, make_bids, tree_digests
 from inuprep import deepatropos
 from inuprep.simulate import simulate_bias
 
@@ -25,25 +22,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def standin_cache(tmp_path_factory) -> Path:
-    """The five files, read-only (as the image's /opt/antsxnet)."""
-    cache = tmp_path_factory.mktemp("antsxnet")
-    builder = Path(__file__).with_name("antsxnet_standins.py")
-    subprocess.run([sys.executable, builder, cache], check=True, capture_output=True, timeout=600)
-    assert deepatropos.missing_files(cache) == []
-    return cache
-
-
-@pytest.fixture(scope="module")
-def deep_atropos_run(tmp_path_factory, standin_cache, mni_3mm):
+def deep_atropos_run(tmp_path_factory, antsxnet_standins, mni_3mm):
     root = tmp_path_factory.mktemp("deep_atropos")
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     files = {"sub-01/anat/sub-01_T1w.nii.gz": simulate_bias(t1, 2.0, 21)[1]}
     bids = make_bids(root / "bids", files, affine=mni_3mm.affine)
-    cache_digests = make_read_only(standin_cache)
-    argv = ["-w", root / "work", "--methods", "n4", "--antsxnet-cache", standin_cache]
+    cache, digests = antsxnet_standins
+    argv = ["-w", root / "work", "--methods", "n4", "--antsxnet-cache", cache]
     result = inuprep(bids, root / "out", "participant", *argv, cwd=root)
-    assert tree_digests(standin_cache) == cache_digests, "the cache changed (a download was tried?)"
+    assert tree_digests(cache) == digests, "the cache changed (a download was tried?)"
     return result, root / "out/sub-01/anat", mni_3mm.shape
 
 

@@ -41,9 +41,12 @@ def test_unwritable_reason_creates_nothing(tmp_path):
 def test_container_type_names_the_runtime_that_runs_the_image(monkeypatch):
     for variable in ("APPTAINER_CONTAINER", "SINGULARITY_CONTAINER", "CH_RUNNING", "INUPREP_CONTAINER"):
         monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("container", raising=False)
     assert container_type() is None
     monkeypatch.setenv("INUPREP_CONTAINER", "docker")
     assert container_type() == "docker"
+    monkeypatch.setenv("container", "podman")  # podman sets it in every container
+    assert container_type() == "podman"
     monkeypatch.setenv("APPTAINER_CONTAINER", "/images/inuprep.sif")
     assert container_type() == "apptainer"
 
