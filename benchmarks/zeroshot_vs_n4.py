@@ -4,12 +4,12 @@ Each case multiplies an anatomy by a simulated field (``inuprep.simulate``) plus
 ``inuprep-correct`` once per method as a separate process, exactly as a user would (defaults: foreground
 mask, ``--num-threads`` as given). Tissue masks come from a 3-class Atropos fit to the unbiased image
 (posterior > 0.9; for a real scan, to the consensus of every method's correction of it), so they favour
-no method. Printed per case and on average: CV of CSF/GM/WM, CJV (WM/GM),
-relative MAE against the reference after the best global scale (inside the brain, and per tissue as Simko
-et al. report it), correlation and slope of
-the estimated log-field regressed on the true one (a slope below 1: a shrunk field), the wall time of each
-process and its peak memory (RSS); then, per field family and per kind of anatomy, how often each other
-method (zero-shot variants, implicit) beats N4.
+no method. Printed per case and on average: CV of CSF/GM/WM, CJV (WM/GM), relative MAE against the
+reference after the best global scale (inside the brain, and per tissue as Simko et al. report it),
+correlation and slope of the estimated log-field regressed on the true one (a slope below 1: a shrunk
+field), the WM-minus-GM step of its log-residual beyond a quadratic trend (``metrics.field_anatomy``; > 0:
+the field took in anatomy), the wall time of each process and its peak memory (RSS); then, per field family
+and per kind of anatomy, how often each other method (zero-shot variants, implicit) beats N4.
 
 Anatomies: ``mni152`` and ``colin27`` (clean templates: the reference is the clean image) and the real,
 skull-stripped, not bias-corrected ds002748 scans in ``../shared/data`` (``ds2748s01`` ...). A real scan has a
@@ -111,7 +111,13 @@ def scores(image, reference, brain, masks, estimate=None, truth=None) -> dict[st
     """Return CV per tissue, CJV, relative MAE (in the brain and, as Simko et al., per tissue) and (with
     fields) the fit of the log-field."""
     from inuprep.metrics import coefficient_of_joint_variation as cjv
-    from inuprep.metrics import coefficient_of_variation, field_fit, relative_mae, tissue_relative_mae
+    from inuprep.metrics import (
+        coefficient_of_variation,
+        field_anatomy,
+        field_fit,
+        relative_mae,
+        tissue_relative_mae,
+    )
 
     row = {f"cv_{name}": coefficient_of_variation(image[mask]) for name, mask in masks.items()}
     row["cjv"] = cjv(image[masks["wm"]], image[masks["gm"]])
@@ -119,6 +125,7 @@ def scores(image, reference, brain, masks, estimate=None, truth=None) -> dict[st
     row.update(tissue_relative_mae(image, reference, brain, masks))
     if estimate is not None:
         row.update(field_fit(estimate[brain], truth[brain]))
+        row["field_anatomy"] = field_anatomy(estimate, truth, masks["wm"], masks["gm"])
     return row
 
 
@@ -234,11 +241,12 @@ def print_case(rows: list[dict]) -> None:
     print(f"{case['anatomy']} {case['family']} x{case['strength']:g} seed {case['seed']}", flush=True)
     for row in rows:
         timing = f"{row['time_s']:6.1f} s {row['peak_mb']:6.0f} MB" if "time_s" in row else ""
-        fit = f"{row['field_corr']:6.3f} {row['field_slope']:6.3f}" if "field_corr" in row else " " * 13
+        fit = (f"{row['field_corr']:6.3f} {row['field_slope']:6.3f} {row['field_anatomy']:+.3f}"
+               if "field_corr" in row else " " * 20)  # fmt: skip
         cvs = "/".join(f"{row[f'cv_{tissue}']:.3f}" for tissue in ("csf", "gm", "wm"))
         print(f"  {row['method']:17s} CV csf/gm/wm {cvs}  CJV {row['cjv']:.3f}  relMAE {row['rel_mae']:.3f}"
               f" (csf/gm/wm {row['rmae_csf']:.3f}/{row['rmae_gm']:.3f}/{row['rmae_wm']:.3f})"
-              f"  corr/slope {fit}  {timing}", flush=True)  # fmt: skip
+              f"  corr/slope/anatomy {fit}  {timing}", flush=True)  # fmt: skip
 
 
 def summarise(rows: list[dict], tsv: Path | None) -> None:

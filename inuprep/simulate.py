@@ -2,7 +2,7 @@
 
 import numpy as np
 
-FAMILIES = ("polynomial", "bspline", "coil")
+FAMILIES = ("polynomial", "bspline", "coil", "linear")
 
 
 def _normalised(log_field: np.ndarray, max_ratio: float, mask: np.ndarray | None) -> np.ndarray:
@@ -66,9 +66,18 @@ def coil_field(
     return _normalised(0.5 * np.log(total), max_ratio, mask)
 
 
+def linear_field(shape: tuple[int, int, int], max_ratio: float = 1.6, seed: int = 0, mask=None) -> np.ndarray:
+    """Return exp of a plane ramp along a random direction: a plain gradient across the head (the shape of a
+    transmit or receive field's first-order term, and of N4's easiest case)."""
+    direction = np.random.default_rng(seed).normal(size=3)
+    log_field = sum(weight * axis for weight, axis in zip(direction, _axes(shape), strict=True))
+    return _normalised(log_field, max_ratio, mask)
+
+
 def random_field(family: str, shape: tuple[int, int, int], max_ratio: float, seed: int, mask=None):
     """Return a field of one of ``FAMILIES`` with max/min ``max_ratio`` inside ``mask``."""
-    makers = {"polynomial": polynomial_field, "bspline": bspline_field, "coil": coil_field}
+    makers = {"polynomial": polynomial_field, "bspline": bspline_field, "coil": coil_field,
+              "linear": linear_field}  # fmt: skip
     if family not in makers:
         raise ValueError(f"unknown field family '{family}'; use one of {', '.join(FAMILIES)}")
     return makers[family](shape, max_ratio=max_ratio, seed=seed, mask=mask)
