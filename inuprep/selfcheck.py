@@ -1,0 +1,87 @@
+"""Which correction to trust for this image, without the truth: each method is given known fields.
+
+The image (already biased by a field nobody knows) is brought onto a coarse grid and multiplied by a few
+known probe fields of different families. Each method corrects the image as it is and every probed copy;
+a method that recovers a probe divides it out again, so its correction of the probed copy equals its
+correction of the image as it is. The relative error between the two (after one global scale, inside the
+foreground) and the slope of the recovered log-field on the probe's measure how well the method recovers
+fields *on this anatomy*; the method with the lowest mean error is recommended.
+
+The probes' families and strengths and the grid are chosen once (:data:`PROBES`, :data:`GRID_MM`); what the
+recommendation is worth against the truth is measured in ``benchmarks/recommendation.py``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inuprep.metrics import field_fit, relative_mae
+from inuprep.simulate import random_field
+
+#: (family, max/min inside the foreground, seed) of each probe field
+PROBES = (("linear", 2.0, 1001), ("polynomial", 2.0, 1002), ("bspline", 2.0, 1003), ("coil", 2.0, 1004))
+#: the probes' grid (mm): coarse, so that checking costs less than correcting
+GRID_MM = 3.0
+
+
+@dataclass
+class SelfCheck:
+    """Per method, the relative error and log-field slope on each probe; the method recommended."""
+
+    probes: list[str]
+    errors: dict[str, list[float]]
+    slopes: dict[str, list[float]]
+    seconds: float = 0.0
+
+    def mean_errors(self) -> dict[str, float]:
+        return {name: float(np.mean(values)) for name, values in self.errors.items()}
+
+    @property
+    def recommended(self) -> str:
+        """The method with the lowest mean error over the probes."""
+        errors = self.mean_errors()
+        return min(errors, key=errors.get)
+
+    def to_dict(self) -> dict:
+        """Return the check as JSON-ready metadata (the sidecar's and the report's)."""
+        return {"Recommended": self.recommended, "MeanErrors": self.mean_errors(), "Probes": self.probes,
+                "Errors": self.errors, "Slopes": self.slopes, "GridMM": GRID_MM,
+                "Seconds": round(self.seconds, 2)}  # fmt: skip
+
+
+def block_mean(data: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
+    """Return ``data`` averaged over blocks of ``factors`` voxels (the edge's incomplete blocks dropped)."""
+    shape = [n // f for n, f in zip(data.shape, factors, strict=True)]
+    cropped = data[tuple(slice(0, n * f) for n, f in zip(shape, factors, strict=True))]
+    split = [size for n, f in zip(shape, factors, strict=True) for size in (n, f)]
+    return cropped.reshape(split).mean(axis=(1, 3, 5))
+
+
+def coarse(data, zooms, mask, grid_mm: float = GRID_MM):
+    """Return the image, its voxel size and its mask on a grid of about ``grid_mm``."""
+    factors = tuple(max(1, round(grid_mm / float(z))) for z in zooms[:3])
+    small = block_mean(np.asarray(data, np.float32), factors).astype(np.float32)
+    small_mask = block_mean(np.asarray(mask, np.float32), factors) > 0.5
+    return small, tuple(float(z) * f for z, f in zip(zooms[:3], factors, strict=True)), small_mask
+
+
+def self_check(data, zooms, mask, correctors: dict, probes=PROBES, grid_mm: float = GRID_MM) -> SelfCheck:
+    """Return how well each of ``correctors`` ({name: f(data, zooms, mask) -> (corrected, field)}) recovers
+    the ``probes`` on this image, and the method to trust."""
+    import time
+
+    start = time.perf_counter()
+    small, small_zooms, small_mask = coarse(data, zooms, mask, grid_mm)
+    inside = small_mask & (small > 0)
+    fields = [random_field(family, small.shape, strength, seed, inside) for family, strength, seed in probes]
+    errors, slopes = {}, {}
+    for name, corrector in correctors.items():
+        own, own_field = corrector(small, small_zooms, small_mask)
+        errors[name], slopes[name] = [], []
+        for probe in fields:
+            corrected, estimate = corrector(small * probe, small_zooms, small_mask)
+            keep = inside & (corrected > 0) & (own > 0) & (estimate > 0) & (own_field > 0)
+            errors[name].append(relative_mae(corrected[keep], own[keep]))
+            slopes[name].append(field_fit(estimate[keep] / own_field[keep], probe[keep])["field_slope"])
+    names = [f"{family} x{strength:g}" for family, strength, _ in probes]
+    return SelfCheck(names, errors, slopes, time.perf_counter() - start)
