@@ -98,7 +98,12 @@ def test_metrics_and_sidecars(finished_run):
     anat = out / "sub-01/ses-1/anat"
     t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_mod-T1w_metrics.tsv", sep="\t")
     assert list(t1.method) == ["original", "n4", "zeroshot", "implicit"]
-    assert list(t1.columns) == ["method", "segmentation", "cv_csf", "cv_gm", "cv_wm", "cjv"]
+    check = ["selfcheck_error", "recommended"]  # the self-check, on by default
+    assert list(t1.columns) == ["method", "segmentation", "cv_csf", "cv_gm", "cv_wm", "cjv", *check]
+    assert t1.recommended.tolist().count(1) == 1 and t1.recommended[0] == 0
+    assert np.isnan(t1.selfcheck_error[0]) and (t1.selfcheck_error[1:] > 0).all()
+    recommended = t1.method[t1.selfcheck_error.idxmin()]
+    assert t1.recommended[t1.method == recommended].item() == 1
     assert set(t1.segmentation) == {"template_atropos"}  # the cache given has no deep_atropos files
     # the table is what the written masks give on the source and the written corrected image
     dseg = np.asanyarray(nb.load(anat / "sub-01_ses-1_run-1_mod-T1w_dseg.nii.gz").dataobj)
@@ -112,16 +117,16 @@ def test_metrics_and_sidecars(finished_run):
         ]
     ):
         expected = tissue_metrics(nb.load(image).get_fdata(), dseg, labels, ("WM", "GM"))
-        assert t1.iloc[row, 2:].tolist() == pytest.approx([expected[c] for c in t1.columns[2:]], abs=1e-5)
+        assert t1.iloc[row, 2:6].tolist() == pytest.approx([expected[c] for c in t1.columns[2:6]], abs=1e-5)
     water = pd.read_csv(anat / "sub-01_ses-1_acq-dixon_rec-water_mod-T1w_metrics.tsv", sep="\t")
-    assert list(water.columns) == ["method", "segmentation", "cv_water", "cv_fat", "cjv"]
+    assert list(water.columns) == ["method", "segmentation", "cv_water", "cv_fat", "cjv", *check]
     assert set(water.segmentation) == {"dixon_water_fat"}
     t2 = pd.read_csv(anat / "sub-01_ses-1_mod-T2w_metrics.tsv", sep="\t")
     assert set(t2.segmentation) == {"T1w"}  # the session's T1w masks, moved rigidly
     ses2 = pd.read_csv(out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.tsv", sep="\t")
     assert "cv_lesion" in ses2.columns and ses2.cv_lesion.notna().all()
     # the known field: the original's error is that of the biased image, each correction gets closer
-    assert list(ses2.columns[-3:]) == ["rel_error", "field_corr", "field_slope"]
+    assert list(ses2.columns[-5:]) == ["rel_error", "field_corr", "field_slope", *check]
     t1_ses2, dseg2 = (nb.load(out / f"sub-01/ses-2/anat/sub-01_ses-2{name}").get_fdata() for name in
                       ("_desc-n4_T1w.nii.gz", "_mod-T1w_dseg.nii.gz"))  # fmt: skip
     source = nb.load(bids / "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz").get_fdata()
@@ -169,8 +174,8 @@ def test_each_subject_report_renders_every_image_in_chromium(finished_run):
     assert f"(report: {out / 'sub-01.html'})" in result.stdout
     page = out / "sub-01.html"
     sources = re.findall(r'<img src="([^"]+)"', page.read_text())
-    # 6 images: views and fields for each, and the zero-shot losses
-    assert len(sources) == 6 * 3 and all(src.startswith("sub-01/figures/") for src in sources)
+    # 6 images: views, fields, the zero-shot losses and the self-check for each
+    assert len(sources) == 6 * 4 and all(src.startswith("sub-01/figures/") for src in sources)
     for src in sources:
         pixels = matplotlib.image.imread(out / src)
         assert pixels[..., :3].std() > 0.05, f"{src} is blank"
@@ -178,7 +183,8 @@ def test_each_subject_report_renders_every_image_in_chromium(finished_run):
     for expected in ("template_atropos", "dixon_water_fat", "T1w masks", "N4ITK", "Nipype", "PyBIDS",
                      "Zero-shot bias correction", "Implicitly trained bias correction",
                      "implicitly trained CNN", "ANTsPyNet", "antspyx", "cv_wm", "cv_water", "rel_error",
-                     "with the field known (a simulation)"):  # fmt: skip
+                     "with the field known (a simulation)", "Which correction to trust",
+                     "A self-check recommended one correction"):  # fmt: skip
         assert expected in text, expected
     dom = chromium_dom(page)
     assert 'data-broken-images="0"' in dom and dom.count("<img") == len(sources)
@@ -201,9 +207,13 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
     assert result.returncode == 0, result.stdout + result.stderr
     table = pd.read_csv(out / "group_T1w.tsv", sep="\t", keep_default_na=False)
     assert list(table.columns) == ["metric", "tissue", "n_images", "original", "n4", "zeroshot", "implicit"]
-    assert list(table.metric) == ["cv"] * 4 + ["cjv", "rel_error"]
-    assert list(table.tissue) == ["csf", "gm", "wm", "lesion", "", ""]  # the user's lesion mask: ses-2 only
-    assert list(table.n_images) == [3, 3, 3, 1, 3, 1]  # three T1w images, one with its field known
+    assert list(table.metric) == ["cv"] * 4 + ["cjv", "rel_error", "recommended"]
+    assert list(table.tissue) == ["csf", "gm", "wm", "lesion", "", "", ""]  # the lesion mask: ses-2 only
+    assert list(table.n_images) == [3, 3, 3, 1, 3, 1, 3]  # three T1w images, one with its field known
+    # how many of the three T1w images recommend each method (the original is never recommended)
+    recommended = table.iloc[-1]
+    assert recommended.original == "n/a"
+    assert sum(int(recommended[m]) for m in ("n4", "zeroshot", "implicit")) == 3
     images = pd.read_csv(out / "group_T1w_images.tsv", sep="\t")
     zeroshot_wm = images[images.method == "zeroshot"].cv_wm
     mean, std = map(float, re.fullmatch(r"(.+)\((.+)\)", table.zeroshot[2]).groups())

@@ -53,6 +53,19 @@ def test_top_level_builds_with_crash_dirs_per_subject(argv, tmp_path):
     assert node.config["execution"]["crashdump_dir"].endswith(f"sub-02/log/{settings.run_uuid}")
 
 
+@pytest.mark.parametrize("argv", [[], ["--no-self-check"], ["--methods", "n4"]])
+def test_the_self_check_runs_by_default_with_two_methods_or_more(argv, tmp_path):
+    settings = settings_for(tmp_path, *argv)
+    workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS[:1])
+    names = set(workflow.list_node_names())
+    expected = not argv  # off when asked, and with one method there is nothing to choose
+    assert ("sub_01_wf.image_sub_01_T1w_wf.selfcheck" in names) is expected
+    if expected:
+        node = workflow.get_node("sub_01_wf.image_sub_01_T1w_wf.selfcheck")
+        assert node.inputs.methods == ["n4", "zeroshot", "implicit"] and node.inputs.seed == settings.seed
+        assert "A self-check recommended" in workflow.get_node("sub_01_wf.image_sub_01_T1w_wf").__desc__
+
+
 def test_colliding_outputs_refuse_to_build(tmp_path):
     twin = ImageRun(Path("/elsewhere/sub-01/anat/sub-01_T1w.nii"), "01", "T1w")
     with pytest.raises(ValueError, match="two inputs map"):

@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the corrections to run; the uncorrected original is always evaluated beside them",
     )
     wf.add_argument(
+        "--no-self-check",
+        dest="self_check",
+        action="store_false",
+        help="skip the self-check that recommends one of --methods per image (each method corrects the image "
+        "under known probe fields on a coarse grid; see the README for its cost)",
+    )
+    wf.add_argument(
         "--derivatives",
         type=_existing_dir,
         metavar="DIR",

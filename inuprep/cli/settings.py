@@ -25,6 +25,7 @@ class Settings:
     session_label: tuple[str, ...] = ()
     bids_filters: dict = field(default_factory=dict)
     methods: tuple[str, ...] = tuple(METHODS)
+    self_check: bool = True
     seed: int = 20251121
     derivatives: Path | None = None
     antsxnet_cache: Path | None = None
@@ -59,6 +60,7 @@ class Settings:
             session_label=tuple(dict.fromkeys(args.session_label or ())),
             bids_filters=args.bids_filter_file or {},
             methods=tuple(dict.fromkeys(args.methods)),
+            self_check=args.self_check,
             seed=args.seed,
             derivatives=args.derivatives.absolute() if args.derivatives else None,
             antsxnet_cache=args.antsxnet_cache.absolute() if args.antsxnet_cache else None,
@@ -87,8 +89,8 @@ class Settings:
 
     def workflow_args(self) -> dict:
         """Return the keyword arguments of ``init_inuprep_wf`` that these settings decide."""
-        names = ("output_dir", "work_dir", "methods", "omp_nthreads", "seed", "run_uuid", "derivatives",
-                 "antsxnet_cache")  # fmt: skip
+        names = ("output_dir", "work_dir", "methods", "self_check", "omp_nthreads", "seed", "run_uuid",
+                 "derivatives", "antsxnet_cache")  # fmt: skip
         return {name: getattr(self, name) for name in names}
 
     def plugin_settings(self) -> dict:

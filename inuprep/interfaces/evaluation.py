@@ -40,6 +40,22 @@ KNOWN_FIELD_COLUMNS = {
 }
 
 
+#: the columns the self-check adds (inuprep.selfcheck)
+SELF_CHECK_COLUMNS = {
+    "selfcheck_error": {
+        "LongName": "self-check: error on known probe fields",
+        "Description": "mean over the probe fields of the relative error between the method's correction of "
+        "the probed image and its correction of the image, on the self-check's coarse grid (lower: the "
+        "method recovers fields better on this image; n/a for the original)",
+    },
+    "recommended": {
+        "LongName": "recommended by the self-check",
+        "Description": "1 for the method with the lowest selfcheck_error, 0 otherwise",
+        "Levels": {"0": "not recommended", "1": "recommended"},
+    },
+}
+
+
 def metrics_dictionary(
     names: list[str], cjv_pair: tuple[str, str] | None, segmentation: dict, known_field: bool = False
 ) -> dict:
@@ -80,6 +96,7 @@ class _EvaluateInputSpec(BaseInterfaceInputSpec):
     segmentation = traits.Dict(desc="how the labels were made: SegmentationSource, SegmentationMethod")
     contrast = traits.Str(desc="the image's contrast as discovery found it (T1w, T2w, dixon-water...)")
     known_field = File(exists=True, desc="the true multiplicative field of a simulation, on the image's grid")
+    selfcheck = traits.Dict(desc="the self-check (inuprep.selfcheck.SelfCheck.to_dict), if run")
 
 
 class _EvaluateOutputSpec(TraitedSpec):
@@ -127,6 +144,9 @@ class EvaluateCorrections(SimpleInterface):
                 row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])
             if truth is not None:
                 row.update(known_field_metrics(truth[0], data[brain], truth[1]))
+            if self.inputs.selfcheck:
+                row["selfcheck_error"] = self.inputs.selfcheck["MeanErrors"].get(method, float("nan"))
+                row["recommended"] = int(method == self.inputs.selfcheck["Recommended"])
             rows.append(row)
         cwd = Path(runtime.cwd)
         self._results["out_tsv"] = str(cwd / "metrics.tsv")
@@ -137,6 +157,8 @@ class EvaluateCorrections(SimpleInterface):
             k: v for k, v in self.inputs.segmentation.items() if k.startswith(("Segmentation", "Fallback"))
         }
         dictionary = metrics_dictionary(names, cjv_pair, segmentation, known_field=truth is not None)
+        if self.inputs.selfcheck:
+            dictionary.update({**SELF_CHECK_COLUMNS, "SelfCheck": self.inputs.selfcheck})
         if self.inputs.contrast:
             dictionary["Contrast"] = self.inputs.contrast  # the group level's table, not a guess from a name
         self._results["out_json"] = str(write_json(dictionary, cwd / "metrics.json"))

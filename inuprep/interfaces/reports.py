@@ -27,6 +27,7 @@ class _ImageFiguresInputSpec(BaseInterfaceInputSpec):
     output_dir = traits.Str(mandatory=True, desc="derivatives root: figures go to sub-<label>/figures/")
     harmonized_file = File(exists=True, desc="the harmonized image, if any")
     harmonized_from = traits.Str(desc="the method whose correction was harmonized")
+    selfcheck = traits.Dict(desc="the self-check (inuprep.selfcheck.SelfCheck.to_dict), if run")
 
 
 class _ImageFiguresOutputSpec(TraitedSpec):
@@ -56,6 +57,7 @@ class ImageFigures(SimpleInterface):
             Path(self.inputs.dseg_tsv),
             {kind: out / figure_path(self.inputs.source, kind) for kind in IMAGE_FIGURES},
             harmonized,
+            self.inputs.selfcheck or None,
         )
         self._results["figures"] = [str(path) for path in drawn]
         return runtime

@@ -19,6 +19,9 @@ IMAGE_FIGURES = {
     "fields": "Estimated multiplicative fields (source = corrected x field), each divided by its median in "
     "the masks, on one colour scale.",
     "losses": "Loss at every optimisation step of each method that optimises on the image.",
+    "selfcheck": "Self-check: each method's error at recovering known probe fields on this image (its "
+    "correction of the probed image against its correction of the image, on a coarse grid); the lowest "
+    "mean is recommended.",
     "harmonized": "Harmonization: the corrected image before and after (axial, each on its own 0.5-99.5th "
     "percentile window) and the histograms of both inside the tissue masks (the harmonized one on the "
     "reference group's scale).",
@@ -194,6 +197,28 @@ def losses_figure(losses: dict[str, list[float]], out_file: Path) -> Path:
     return out_file
 
 
+def selfcheck_figure(check: dict, out_file: Path) -> Path:
+    """Plot each method's error on each probe field (:meth:`inuprep.selfcheck.SelfCheck.to_dict`); return
+    the PNG."""
+    methods, probes = list(check["Errors"]), check["Probes"]
+    fig = _figure(figsize=(5.5, 2.6))
+    ax = fig.subplots()
+    width = 0.8 / len(methods)
+    for index, method in enumerate(methods):
+        positions = np.arange(len(probes)) + (index - (len(methods) - 1) / 2) * width
+        chosen = ", recommended" if method == check["Recommended"] else ""
+        label = f"{LABELS[method]} (mean {check['MeanErrors'][method]:.2%}{chosen})"
+        errors = np.multiply(check["Errors"][method], 100)
+        ax.bar(positions, errors, width, color=COLOURS[method], label=label)
+    ax.set_xticks(np.arange(len(probes)), probes, fontsize=8)
+    ax.set_ylabel("error (%)")
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title("recovering known fields on this image", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=90, format="png")
+    return out_file
+
+
 def harmonized_figure(before: Path, after: Path, labels: dict[str, str], dseg: Path, out_file: Path) -> Path:
     """Plot ``before`` and ``after`` (axial, through the masks' centre) and the histogram of each inside the
     masks, on its own axis (their units differ); ``labels`` names the two; return the PNG."""
@@ -227,16 +252,20 @@ def draw_image_figures(
     dseg_tsv: Path,
     out_paths: dict[str, Path],
     harmonized: tuple[str, Path] | None = None,
+    selfcheck: dict | None = None,
 ) -> list[Path]:
     """Draw one image's figures (``IMAGE_FIGURES``) atomically at ``out_paths`` ({kind: path}) and return
-    them; ``harmonized`` is (the correction harmonized, the harmonized image). A kind with nothing to show
-    (no method with losses, no harmonization) is removed, so no earlier run's copy stays."""
+    them; ``harmonized`` is (the correction harmonized, the harmonized image), ``selfcheck`` the self-check.
+    A kind with nothing to show (no method with losses, no harmonization, no self-check) is removed, so no
+    earlier run's copy stays."""
     _, tissues = read_label_table(dseg_tsv)
     draw = {"views": lambda f: views_figure({"original": source, **corrected}, dseg, tissues, f)}
     if fields:
         draw["fields"] = lambda f: fields_figure(fields, dseg, f)
     if losses:
         draw["losses"] = lambda f: losses_figure(losses, f)
+    if selfcheck:
+        draw["selfcheck"] = lambda f: selfcheck_figure(selfcheck, f)
     if harmonized:
         method, image = harmonized
         names = {"before": f"{LABELS[method]} (before)", "after": "harmonized"}

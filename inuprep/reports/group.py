@@ -59,6 +59,11 @@ def summary_table(images: pd.DataFrame) -> pd.DataFrame:
                 "n/a" if pd.isna(mean[method]) else f"{mean[method]:.4f}({std.fillna(0)[method]:.4f})"
             )
         rows.append(row)
+    if "recommended" in images.columns:  # the self-check: how many images recommend each method
+        checked = images[images.recommended.notna() & (images.method != "original")]
+        counts = checked.groupby("method").recommended.sum()
+        row = {"metric": "recommended", "tissue": "", "n_images": int(checked.groupby("source").ngroups)}
+        rows.append({**row, **{m: str(int(counts.get(m, 0))) for m in methods if m != "original"}})
     return pd.DataFrame(rows)
 
 
@@ -107,9 +112,10 @@ def data_dictionary(key: str, table: pd.DataFrame) -> dict:
     metric = (
         "cv: coefficient of variation (std/mean) inside one tissue, the paper's metric; cjv: coefficient "
         "of joint variation (MRIQC), which compressing contrast does not improve; rel_error (images whose "
-        "field is known): relative error against the bias-free image; site_cv (two sites or more): the "
-        "coefficient of variation across sites (scanner and acq-) of the sites' mean tissue intensity, "
-        "which harmonization should lower"
+        "field is known): relative error against the bias-free image; recommended: the number of images "
+        "whose self-check recommends the method (n_images: the images checked); site_cv (two sites or "
+        "more): the coefficient of variation across sites (scanner and acq-) of the sites' mean tissue "
+        "intensity, which harmonization should lower"
     )
     columns = {
         "metric": {"Description": metric},

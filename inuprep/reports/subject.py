@@ -57,6 +57,8 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path) -> 
         "method": seg["SegmentationMethod"],
         "reason": reason,
     }
+    if paths["metrics_json"].is_file():
+        section["recommendation"] = recommendation(json.loads(paths["metrics_json"].read_text()))
     if paths["metrics_tsv"].is_file():
         table = pd.read_csv(paths["metrics_tsv"], sep="\t").drop(columns="segmentation", errors="ignore")
         table["method"] = table["method"].map(lambda m: LABELS.get(m, m))
@@ -69,6 +71,21 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path) -> 
         if path.is_file():
             section["figures"].append({"src": str(path.relative_to(output_dir)), "caption": caption})
     return section
+
+
+def recommendation(dictionary: dict) -> str | None:
+    """Return the self-check's sentence of a metrics data dictionary (None: no check was run)."""
+    check = dictionary.get("SelfCheck")
+    if not check:
+        return None
+    errors = ", ".join(
+        f"{LABELS[m]} {e:.2%}" for m, e in sorted(check["MeanErrors"].items(), key=lambda x: x[1])
+    )
+    return (
+        f"{LABELS[check['Recommended']]} is recommended for this image: it recovered known fields best "
+        f"(mean error on {len(check['Probes'])} probe fields: {errors}). The check judges how each method "
+        "behaves on this anatomy; it does not see the image's own field."
+    )
 
 
 def methods_section(text: str) -> Markup:

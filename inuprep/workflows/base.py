@@ -30,6 +30,7 @@ def init_inuprep_wf(
     omp_nthreads: int,
     seed: int,
     run_uuid: str,
+    self_check: bool = False,
     derivatives: Path | None = None,
     antsxnet_cache: Path | None = None,
     harmonization: tuple | None = None,
@@ -44,6 +45,8 @@ def init_inuprep_wf(
         Derivatives root; nipype's working folder.
     methods : tuple of str
         Corrections to run (names of ``inuprep.methods.METHODS``).
+    self_check : bool
+        Recommend one of two or more ``methods`` per image (:mod:`inuprep.selfcheck`).
     omp_nthreads, seed : int
         Threads per node; random seed of stochastic steps.
     run_uuid : str
@@ -72,6 +75,7 @@ def init_inuprep_wf(
         subject_wf = init_single_subject_wf(
             subject=subject, runs=subject_runs, user=user, methods=methods, output_dir=output_dir,
             omp_nthreads=omp_nthreads, seed=seed, antsxnet_cache=antsxnet_cache, harmonization=harmonization,
+            self_check=self_check,
         )  # fmt: skip
         crash_dir = output_dir / f"sub-{subject}" / "log" / run_uuid
         subject_wf.config["execution"]["crashdump_dir"] = str(crash_dir)
@@ -117,6 +121,7 @@ def init_single_subject_wf(
     seed: int,
     antsxnet_cache: Path | None = None,
     harmonization: tuple | None = None,
+    self_check: bool = False,
 ) -> pe.Workflow:
     """Build the workflow of one participant: one image workflow per run.
 
@@ -128,7 +133,7 @@ def init_single_subject_wf(
         That participant's images.
     user : dict
         The masks ``--derivatives`` supplies, per run.
-    methods, output_dir, omp_nthreads, seed, antsxnet_cache, harmonization
+    methods, output_dir, omp_nthreads, seed, antsxnet_cache, harmonization, self_check
         As for :func:`init_inuprep_wf`.
 
     A T2w reuses the masks of its session's T1w (unless the user supplied a dseg for either: a user's
@@ -157,6 +162,7 @@ def init_single_subject_wf(
             user_masks=user[run],
             antsxnet_cache=antsxnet_cache,
             harmonization=harmonization_of(harmonization, run),
+            self_check=self_check,
         )
         workflow.add_nodes([image_wfs[run]])
     fields = [

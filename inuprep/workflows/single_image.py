@@ -10,6 +10,7 @@ from inuprep.inputs.images import ImageRun, UserMasks
 from inuprep.interfaces.checks import CheckImage
 from inuprep.interfaces.evaluation import EvaluateCorrections
 from inuprep.interfaces.reports import ImageFigures
+from inuprep.interfaces.selfcheck import SelfCheck
 from inuprep.segmentation import tissue_names
 from inuprep.utils.bids import split_extension
 from inuprep.workflows.correction import init_correction_wf
@@ -19,6 +20,15 @@ from inuprep.workflows.segmentation import T1W_FIELDS, describe_masks, init_segm
 
 #: the node that draws the report's figures: its failure is a warning, not the image's (cli/run.py)
 FIGURES_NODE = "figures"
+#: the methods text of the self-check (inuprep.selfcheck)
+SELF_CHECK_TEXT = (
+    "A self-check recommended one correction per image without knowing its field: the image was averaged "
+    "onto a grid of about 3 mm and multiplied by four known fields (a linear gradient, a cubic polynomial, "
+    "a cubic B-spline and a coil-array profile, each max/min 2 inside the foreground); every method "
+    "corrected the image and each probed copy, and the method whose corrections of the copies stayed "
+    "closest to its correction of the image (relative error after one global scale, mean over the probes) "
+    "was recommended."
+)
 #: outputs of a T1w's workflow that feed its session's T2w (its inputs T1W_FIELDS, in this order)
 SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata")
 
@@ -29,7 +39,9 @@ def image_wf_name(run: ImageRun) -> str:
     return "image_" + "".join(c if c.isalnum() else "_" for c in stem) + "_wf"
 
 
-def describe_image(run: ImageRun, reuse_t1w: bool, dixon_pair: bool, user_masks: UserMasks) -> str:
+def describe_image(
+    run: ImageRun, reuse_t1w: bool, dixon_pair: bool, user_masks: UserMasks, self_check: bool = False
+) -> str:
     """Return the methods text of one image's workflow: its checks, masks and evaluation."""
     masks = describe_masks(run, reuse_t1w, dixon_pair, user_masks)
     regions = [label for label, _ in user_masks.regions]
@@ -45,6 +57,7 @@ def describe_image(run: ImageRun, reuse_t1w: bool, dixon_pair: bool, user_masks:
             if user_masks.bias_field
             else "."
         )
+        + (f" {SELF_CHECK_TEXT}" if self_check else "")
     )
 
 
@@ -60,6 +73,7 @@ def init_image_wf(
     user_masks: UserMasks | None = None,
     antsxnet_cache: Path | None = None,
     harmonization: tuple | None = None,
+    self_check: bool = False,
     name: str | None = None,
 ) -> pe.Workflow:
     """Build the workflow that corrects and evaluates one image, writes its derivatives and draws its
@@ -88,6 +102,9 @@ def init_image_wf(
     harmonization : tuple of (Model, str)
         A harmonization model (:func:`inuprep.harmonizers.model.read_model`) and the correction it puts on
         its references' scale (one of ``methods``), written as ``desc-harmonized``.
+    self_check : bool
+        With two methods or more: recommend one for this image (:mod:`inuprep.selfcheck`), in the metrics
+        and the report.
     name : str
         Workflow name (default from the file name).
 
@@ -107,7 +124,8 @@ def init_image_wf(
     """
     user_masks = user_masks or UserMasks()
     workflow = pe.Workflow(name=name or image_wf_name(run))
-    workflow.__desc__ = describe_image(run, reuse_t1w, dixon_pair is not None, user_masks)
+    self_check = self_check and len(methods) > 1
+    workflow.__desc__ = describe_image(run, reuse_t1w, dixon_pair is not None, user_masks, self_check)
     inputnode = pe.Node(IdentityInterface(fields=["in_file", *T1W_FIELDS]), name="inputnode")
     inputnode.inputs.in_file = str(run.path)
     outputnode = pe.Node(IdentityInterface(fields=["metrics_tsv", *SEG_OUTPUTS]), name="outputnode")
@@ -182,6 +200,15 @@ def init_image_wf(
                                          ("outputnode.bias_field", f"inputnode.{method}_field"),
                                          ("outputnode.metadata", f"inputnode.{method}_metadata")]),
         ]  # fmt: skip
+    if self_check:
+        seeded = {"seed": seed} if seed is not None else {}
+        interface = SelfCheck(methods=list(methods), num_threads=omp_nthreads, **seeded)
+        selfcheck = pe.Node(interface, name="selfcheck", n_procs=omp_nthreads, mem_gb=1.5)
+        connections += [
+            (check, selfcheck, [("out_file", "in_file"), ("mask_file", "mask_file")]),
+            (selfcheck, evaluate, [("check", "selfcheck")]),
+            (selfcheck, figures, [("check", "selfcheck")]),
+        ]
     if harmonization:
         model, correction = harmonization
         harmonization_wf = init_harmonization_wf(
