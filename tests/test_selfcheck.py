@@ -38,6 +38,7 @@ def test_block_mean_and_the_coarse_grid():
     assert zooms == (3.0, 3.0, 3.0) and small.shape == mask.shape == (1, 3, 5)
 
 
+@pytest.mark.slow
 def test_the_method_that_recovers_the_probes_is_recommended(biased_4mm):
     """Each way round: a method crippled so that it recovers nothing (N4 with one iteration at one level
     and a 1 m control-point spacing; the zero-shot network with 2 steps) loses to the other at its
@@ -58,6 +59,7 @@ def test_the_method_that_recovers_the_probes_is_recommended(biased_4mm):
     assert record["Recommended"] == "zeroshot" and len(record["Errors"]["n4"]) == len(record["Probes"]) == 4
 
 
+@pytest.mark.slow
 def test_inuprep_recommend_prints_and_writes_the_check(biased_4mm, tmp_path):
     biased, _, affine = biased_4mm
     image = save(biased, tmp_path / "scan.nii.gz", affine)
