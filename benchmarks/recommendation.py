@@ -42,7 +42,7 @@ def judge(errors: dict[str, float], recommended: str) -> dict:
     return {"best": best, "hit": recommended == best, "within5": errors[recommended] <= 1.05 * errors[best]}
 
 
-def run_case(clean, brain, zooms, biased, reference, methods) -> dict:
+def run_case(clean, brain, zooms, biased, reference, methods, check_args) -> dict:
     """Correct ``biased`` with every method and self-check it; return the row (true errors, the check's)."""
     from inuprep.image import foreground_mask
     from inuprep.metrics import relative_mae
@@ -54,7 +54,7 @@ def run_case(clean, brain, zooms, biased, reference, methods) -> dict:
         corrected, _ = corrector(biased, zooms, mask)
         row[f"error_{name}"] = relative_mae(corrected[brain], reference[name][brain])
     row["correct_s"] = time.perf_counter() - start
-    check = self_check(biased, zooms, mask, methods)
+    check = self_check(biased, zooms, mask, methods, **check_args)
     row.update({f"check_{name}": error for name, error in check.mean_errors().items()})
     row.update({"recommended": check.recommended, "check_s": check.seconds})
     row.update(judge({name: row[f"error_{name}"] for name in methods}, check.recommended))
@@ -127,7 +127,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tsv", type=Path)
     parser.add_argument("--prisma", action="store_true", help="only the measured field of sub-prisma3t")
+    parser.add_argument("--grid-mm", type=float, default=None, help="the check's grid (default: its own)")
+    parser.add_argument("--probes", type=int, default=None, help="the first N probes (default: all)")
     args = parser.parse_args()
+    from inuprep.selfcheck import GRID_MM, PROBES
+
+    check_args = {"grid_mm": args.grid_mm or GRID_MM, "probes": PROBES[: args.probes]}
     methods = correctors(args.threads)
     if args.prisma:
         return prisma(methods)
@@ -146,7 +151,9 @@ def main() -> None:
                 for seed in args.seeds:
                     _, biased = simulate_bias(clean, strength, seed, family, brain)
                     case = {"anatomy": anatomy, "family": family, "strength": strength, "seed": seed}
-                    rows.append({**case, **run_case(clean, brain, zooms, biased, reference, methods)})
+                    rows.append(
+                        {**case, **run_case(clean, brain, zooms, biased, reference, methods, check_args)}
+                    )
                     row = rows[-1]
                     truth = " ".join(f"{name} {row[f'error_{name}']:.4f}" for name in methods)
                     check = " ".join(f"{row[f'check_{name}']:.4f}" for name in methods)

@@ -21,8 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inuprep-recommend",
         description="Recommend a bias correction for one 3D NIfTI image: each method corrects the image "
-        "under known probe fields (on a 3 mm grid), and the one that recovers them best is recommended. "
-        "Each method runs with its defaults.",
+        "(subsampled onto a 4 mm grid) under known probe fields, and the one that recovers them best is "
+        "recommended. Each method runs with its defaults.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("in_file", type=Path, help="the image to check")
