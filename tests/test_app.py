@@ -53,7 +53,17 @@ def finished_run(tmp_path_factory, mni_3mm):
     field = simulate_bias(t1, 2.0, 4)[0]
     save(field, masks / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_desc-truth_biasfield.nii.gz", mni_3mm.affine)
     out = root / "out"
-    argv = ["-w", root / "work", "--nprocs", 2, "--derivatives", masks, "--antsxnet-cache", root]
+    argv = [
+        "-w",
+        root / "work",
+        "--nprocs",
+        2,
+        "--derivatives",
+        masks,
+        "--antsxnet-cache",
+        root,
+        "--self-check",
+    ]
     result = inuprep(bids, out, "participant", *argv, cwd=root)
     return result, bids, out
 
@@ -98,7 +108,7 @@ def test_metrics_and_sidecars(finished_run):
     anat = out / "sub-01/ses-1/anat"
     t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_mod-T1w_metrics.tsv", sep="\t")
     assert list(t1.method) == ["original", "n4", "zeroshot", "implicit"]
-    check = ["selfcheck_error", "recommended"]  # the self-check, on by default
+    check = ["selfcheck_error", "recommended"]  # the self-check (--self-check)
     assert list(t1.columns) == ["method", "segmentation", "cv_csf", "cv_gm", "cv_wm", "cjv", *check]
     assert t1.recommended.tolist().count(1) == 1 and t1.recommended[0] == 0
     assert np.isnan(t1.selfcheck_error[0]) and (t1.selfcheck_error[1:] > 0).all()
@@ -219,7 +229,7 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
     mean, std = map(float, re.fullmatch(r"(.+)\((.+)\)", table.zeroshot[2]).groups())
     assert (mean, std) == pytest.approx((zeroshot_wm.mean(), zeroshot_wm.std()), abs=1e-4)
     water = pd.read_csv(out / "group_dixon-water.tsv", sep="\t", keep_default_na=False)
-    assert list(water.tissue) == ["water", "fat", ""]
+    assert list(water.tissue) == ["water", "fat", "", ""]  # cv, cjv, recommended
     assert (out / "group_T2w.tsv").is_file()
     assert set(json.loads((out / "group_T1w.json").read_text())) == set(table.columns)
     page = (out / "group.html").read_text()

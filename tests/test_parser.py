@@ -10,7 +10,7 @@ from inuprep.cli.settings import Settings
 OPTIONS = [
     "--participant-label", "--session-label", "--bids-filter-file", "--work-dir", "--nprocs",
     "--omp-nthreads", "--mem-gb", "--use-plugin", "--methods", "--seed", "--stop-on-first-crash",
-    "--write-graph", "--verbose", "--version", "--derivatives", "--antsxnet-cache", "--no-self-check",
+    "--write-graph", "--verbose", "--version", "--derivatives", "--antsxnet-cache", "--self-check",
 ]  # fmt: skip
 
 

@@ -53,12 +53,12 @@ def test_top_level_builds_with_crash_dirs_per_subject(argv, tmp_path):
     assert node.config["execution"]["crashdump_dir"].endswith(f"sub-02/log/{settings.run_uuid}")
 
 
-@pytest.mark.parametrize("argv", [[], ["--no-self-check"], ["--methods", "n4"]])
-def test_the_self_check_runs_by_default_with_two_methods_or_more(argv, tmp_path):
+@pytest.mark.parametrize("argv", [["--self-check"], [], ["--self-check", "--methods", "n4"]])
+def test_the_self_check_runs_when_asked_with_two_methods_or_more(argv, tmp_path):
     settings = settings_for(tmp_path, *argv)
     workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS[:1])
     names = set(workflow.list_node_names())
-    expected = not argv  # off when asked, and with one method there is nothing to choose
+    expected = argv == ["--self-check"]  # off by default; with one method there is nothing to choose
     assert ("sub_01_wf.image_sub_01_T1w_wf.selfcheck" in names) is expected
     if expected:
         node = workflow.get_node("sub_01_wf.image_sub_01_T1w_wf.selfcheck")

@@ -25,7 +25,7 @@ class Settings:
     session_label: tuple[str, ...] = ()
     bids_filters: dict = field(default_factory=dict)
     methods: tuple[str, ...] = tuple(METHODS)
-    self_check: bool = True
+    self_check: bool = False
     seed: int = 20251121
     derivatives: Path | None = None
     antsxnet_cache: Path | None = None
