@@ -26,16 +26,6 @@ from zeroshot_vs_n4 import DATA, load_anatomy
 METHOD_NAMES = ("n4", "zeroshot", "implicit")
 
 
-def correctors(threads: int) -> dict:
-    """Return {method: f(data, zooms, mask) -> (corrected, field)} with each method's defaults."""
-    from inuprep.methods import METHODS
-
-    def make(method):
-        return lambda data, zooms, mask: method.run(data, zooms, mask, method.settings(), threads, "cpu")[:2]
-
-    return {name: make(METHODS[name]) for name in METHOD_NAMES}
-
-
 def judge(errors: dict[str, float], recommended: str) -> dict:
     """Return the best method, whether the recommendation is it or within 5 % of its error."""
     best = min(errors, key=errors.get)
@@ -133,7 +123,9 @@ def main() -> None:
     from inuprep.selfcheck import GRID_MM, PROBES
 
     check_args = {"grid_mm": args.grid_mm or GRID_MM, "probes": PROBES[: args.probes]}
-    methods = correctors(args.threads)
+    from inuprep.methods.recommend import correctors
+
+    methods = correctors(METHOD_NAMES, None, args.threads, "cpu")
     if args.prisma:
         return prisma(methods)
     if args.tuning:
