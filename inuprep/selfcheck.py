@@ -11,6 +11,7 @@ The probes' families and strengths and the grid are chosen once (:data:`PROBES`,
 recommendation is worth against the truth is measured in ``benchmarks/recommendation.py``.
 """
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,8 +65,6 @@ def coarse(data, zooms, mask, grid_mm: float = GRID_MM):
 def self_check(data, zooms, mask, correctors: dict, probes=PROBES, grid_mm: float = GRID_MM) -> SelfCheck:
     """Return how well each of ``correctors`` ({name: f(data, zooms, mask) -> (corrected, field)}) recovers
     the ``probes`` on this image, and the method to trust."""
-    import time
-
     start = time.perf_counter()
     small, small_zooms, small_mask = coarse(data, zooms, mask, grid_mm)
     inside = small_mask & (small > 0)

@@ -23,11 +23,11 @@ FIGURES_NODE = "figures"
 #: the methods text of the self-check (inuprep.selfcheck)
 SELF_CHECK_TEXT = (
     "A self-check recommended one correction per image without knowing its field: the image was subsampled "
-    "onto a grid of about 4 mm and multiplied by four known fields (a linear gradient, a cubic polynomial, "
-    "a cubic B-spline and a coil-array profile, each max/min 2 inside the foreground); every method "
-    "corrected the image and each probed copy, and the method whose corrections of the copies stayed "
-    "closest to its correction of the image (relative error after one global scale, mean over the probes) "
-    "was recommended."
+    "onto a grid of about 4 mm (every second voxel at least) and multiplied by four known fields (a linear "
+    "gradient, a cubic polynomial, a cubic B-spline and a coil-array profile, each max/min 2 inside the "
+    "foreground); every method corrected the image and each probed copy, and the method whose corrections "
+    "of the copies stayed closest to its correction of the image (relative error after one global scale, "
+    "mean over the probes) was recommended."
 )
 #: outputs of a T1w's workflow that feed its session's T2w (its inputs T1W_FIELDS, in this order)
 SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata")
