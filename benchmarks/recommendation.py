@@ -32,7 +32,7 @@ def judge(errors: dict[str, float], recommended: str) -> dict:
     return {"best": best, "hit": recommended == best, "within5": errors[recommended] <= 1.05 * errors[best]}
 
 
-def run_case(clean, brain, zooms, biased, reference, methods, check_args) -> dict:
+def run_case(brain, zooms, biased, reference, methods, check_args) -> dict:
     """Correct ``biased`` with every method and self-check it; return the row (true errors, the check's)."""
     from inuprep.image import foreground_mask
     from inuprep.metrics import relative_mae
@@ -143,9 +143,7 @@ def main() -> None:
                 for seed in args.seeds:
                     _, biased = simulate_bias(clean, strength, seed, family, brain)
                     case = {"anatomy": anatomy, "family": family, "strength": strength, "seed": seed}
-                    rows.append(
-                        {**case, **run_case(clean, brain, zooms, biased, reference, methods, check_args)}
-                    )
+                    rows.append({**case, **run_case(brain, zooms, biased, reference, methods, check_args)})
                     row = rows[-1]
                     truth = " ".join(f"{name} {row[f'error_{name}']:.4f}" for name in methods)
                     check = " ".join(f"{row[f'check_{name}']:.4f}" for name in methods)

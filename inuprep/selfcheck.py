@@ -32,6 +32,7 @@ class SelfCheck:
     probes: list[str]
     errors: dict[str, list[float]]
     slopes: dict[str, list[float]]
+    grid_mm: tuple[float, ...] = ()  # the voxel size the probes were run at
     seconds: float = 0.0
 
     def mean_errors(self) -> dict[str, float]:
@@ -46,7 +47,7 @@ class SelfCheck:
     def to_dict(self) -> dict:
         """Return the check as JSON-ready metadata (the sidecar's and the report's)."""
         return {"Recommended": self.recommended, "MeanErrors": self.mean_errors(), "Probes": self.probes,
-                "Errors": self.errors, "Slopes": self.slopes, "GridMM": GRID_MM,
+                "Errors": self.errors, "Slopes": self.slopes, "GridMM": list(self.grid_mm),
                 "Seconds": round(self.seconds, 2)}  # fmt: skip
 
 
@@ -80,4 +81,4 @@ def self_check(data, zooms, mask, correctors: dict, probes=PROBES, grid_mm: floa
             errors[name].append(relative_mae(corrected[keep], own_image[keep]))
             slopes[name].append(field_fit(estimate[keep] / own_field[keep], probe[keep])["field_slope"])
     names = [f"{family} x{strength:g}" for family, strength, _ in probes]
-    return SelfCheck(names, errors, slopes, time.perf_counter() - start)
+    return SelfCheck(names, errors, slopes, small_zooms, time.perf_counter() - start)

@@ -57,6 +57,7 @@ def test_the_method_that_recovers_the_probes_is_recommended(biased_4mm):
     assert errors["zeroshot"] < 0.5 * errors["n4"]
     record = zeroshot_only.to_dict()
     assert record["Recommended"] == "zeroshot" and len(record["Errors"]["n4"]) == len(record["Probes"]) == 4
+    assert record["GridMM"] == [8.0, 8.0, 8.0]  # 4 mm voxels: every second one
 
 
 @pytest.mark.slow
