@@ -1,13 +1,17 @@
 """Issue 24, item 1: does a smoother zero-shot field take in less anatomy, and what does it cost?
 
-Template anatomies (the clean image is the truth) x field families x strengths x seeds; N4 (``n4_correct``)
-and zero-shot variants (``zeroshot_correct`` with the field's smoothing or penalty replaced), in this process.
+Anatomies (templates: the clean image is the truth; real ds2748 scans: each method's own correction of the
+scan as acquired, as ``zeroshot_vs_n4.py``) x field families x strengths x seeds; N4 (``n4_correct``) and
+zero-shot variants (``zeroshot_correct`` with the field's smoothing or penalty replaced), in this process.
 Masks and scores as ``zeroshot_vs_n4.py`` (``field_anatomy``: the WM-minus-GM step of the log-residual).
-Prints each variant's means, per family, and its wins against N4 per family.
+Prints each variant's means, per family, and its wins against N4 per family. ``--prisma``: each variant's
+residual against sub-prisma3t's measured receive field instead.
 
     python benchmarks/zeroshot_field_smoothness.py --anatomies mni152 --seeds 1 2 --strengths 2
     python benchmarks/zeroshot_field_smoothness.py --anatomies colin27 mni152 --seeds 31 --strengths 1.5 3 \\
         --variants default 40mm
+    python benchmarks/zeroshot_field_smoothness.py --anatomies ds2748s06 --seeds 51 --strengths 2
+    python benchmarks/zeroshot_field_smoothness.py --prisma --variants default 40mm
 """
 
 import argparse
@@ -26,50 +30,93 @@ VARIANTS = {
     "lsmo16": {"smoothness_weight": 16.0},
     "48mm-lsmo8": {"field_smoothing_mm": 48.0, "smoothness_weight": 8.0},
     "40mm-lsmo8": {"field_smoothing_mm": 40.0, "smoothness_weight": 8.0},
+    # two parts: a free 48 mm field plus a 32 mm one that pays its mean absolute value (an L1 prior)
+    "48+32-l1": {"field_smoothing_mm": 48.0, "fine_field_mm": 32.0, "fine_l1": 1.0},
+    "48+32-l4": {"field_smoothing_mm": 48.0, "fine_field_mm": 32.0, "fine_l1": 4.0},
 }
 FAMILIES = ("linear", "polynomial", "bspline", "coil")
 
 
-def main() -> None:
-    import torch
-
+def corrections(image, zooms, variants: list[str]) -> dict[str, tuple]:
+    """Return N4's and every zero-shot variant's (corrected image, field) of ``image``."""
     from inuprep.image import foreground_mask
     from inuprep.methods.n4.correct import n4_correct
     from inuprep.methods.zeroshot.fit import zeroshot_correct
     from inuprep.methods.zeroshot.settings import ZeroShotSettings
+
+    foreground = foreground_mask(image)
+    out = {"n4": n4_correct(image, zooms, foreground)[:2]}
+    for name in variants:
+        result = zeroshot_correct(image, zooms, foreground, replace(ZeroShotSettings(), **VARIANTS[name]))
+        out[name] = (result.corrected, result.field)
+    return out
+
+
+def main() -> None:
+    import numpy as np
+    import torch
+
+    from inuprep.segmentation import consensus_image
     from inuprep.simulate import simulate_bias
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--anatomies", nargs="+", default=["mni152"], choices=["mni152", "colin27"])
+    parser.add_argument("--anatomies", nargs="+", default=["mni152"], help="mni152, colin27 or ds2748sNN")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--strengths", nargs="+", type=float, default=[2.0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--prisma", action="store_true", help="only the measured field of sub-prisma3t")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.prisma:
+        return prisma(args.variants)
     rows = []
     for anatomy in args.anatomies:
-        clean, brain, img, _ = load_anatomy(anatomy)
+        clean, brain, img, real = load_anatomy(anatomy)
         zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
-        masks = tissue_masks(clean, brain, zooms)
+        own = corrections(clean, zooms, args.variants) if real else {}
+        unbiased = clean
+        if real:  # masks and references as zeroshot_vs_n4.py
+            unbiased = consensus_image([image for image, _ in own.values()], brain)
+            unbiased = np.minimum(unbiased, np.percentile(unbiased[brain], 99.5))
+        masks = tissue_masks(unbiased, brain, zooms)
         for family in FAMILIES:
             for strength in args.strengths:
                 for seed in args.seeds:
                     field, biased = simulate_bias(clean, strength, seed, family, brain)
-                    foreground = foreground_mask(biased)
                     case = {"anatomy": anatomy, "family": family, "strength": strength, "seed": seed}
-                    corrected, estimate = n4_correct(biased, zooms, foreground)
-                    rows.append({**case, "method": "n4",
-                                 **scores(corrected, clean, brain, masks, estimate, field)})  # fmt: skip
-                    for name in args.variants:
-                        settings = replace(ZeroShotSettings(), **VARIANTS[name])
-                        result = zeroshot_correct(biased, zooms, foreground, settings)
-                        metrics = scores(result.corrected, clean, brain, masks, result.field, field)
+                    for name, (image, estimate) in corrections(biased, zooms, args.variants).items():
+                        reference, estimate = (
+                            (own[name][0], estimate / own[name][1]) if real else (clean, estimate)
+                        )
+                        metrics = scores(image, reference, brain, masks, estimate, field)
                         rows.append({**case, "method": name, **metrics})
                     print(f"{anatomy} {family} x{strength:g} s{seed}", flush=True)
     summarise(pd.DataFrame(rows), args.variants)
+
+
+def prisma(variants: list[str]) -> None:
+    """Print each correction's residual log-field std against sub-prisma3t's measured receive field."""
+    import nibabel as nb
+    import numpy as np
+    from zeroshot_vs_n4 import DATA
+
+    from inuprep.image import foreground_mask
+    from inuprep.metrics import field_fit
+
+    anat = DATA / "bids" / "sub-prisma3t" / "anat"
+    raw_img = nb.load(anat / "sub-prisma3t_acq-noprescannorm_T1w.nii.gz")
+    raw = raw_img.get_fdata(dtype=np.float32)
+    normalised = nb.load(anat / "sub-prisma3t_acq-prescannorm_T1w.nii.gz").get_fdata(dtype=np.float32)
+    head = foreground_mask(normalised) & (raw > 0) & (normalised > 0)
+    measured = np.log(raw[head] / normalised[head])
+    zooms = tuple(float(z) for z in raw_img.header.get_zooms()[:3])
+    for name, (_, estimate) in corrections(raw, zooms, variants).items():
+        corr, slope = field_fit(estimate[head], np.exp(measured)).values()
+        residual = np.std(np.log(estimate[head]) - measured)
+        print(f"{name:12s} residual log-ratio std {residual:.3f}  corr {corr:.3f}  slope {slope:.3f}")
 
 
 def summarise(table: pd.DataFrame, variants: list[str]) -> None:
