@@ -151,11 +151,9 @@ class FieldObjective(_Objective):
             self.samples = self.inside[order[: settings.max_samples].to(device)]
         self.sampled_log = torch.log(self.small.clamp_min(1e-4)).flatten()[self.samples]
         self.value_range = (float(self.sampled_log.min()) - 0.5, float(self.sampled_log.max()) + 0.5)
-        # each part of the field: its Gaussian (in voxels of the network's grid) and upsampling, as one
-        # matrix per axis; a second, finer part when fine_field_mm is set
-        sizes = [settings.field_smoothing_mm] + ([settings.fine_field_mm] if settings.fine_field_mm else [])
-        self.smoothings = [mm / (min(zooms) * settings.input_downsample) for mm in sizes]
-        self.to_loss_grid = self.resampling(self.small.shape[2:])
+        # the field's Gaussian (in voxels of the network's grid) and upsampling, as one matrix per axis
+        self.smoothing = settings.field_smoothing_mm / (min(zooms) * settings.input_downsample)
+        self.to_loss_grid = field_resampling(self.coarse_shape, self.small.shape[2:], self.smoothing, device)
 
     def loss_grid(self):  # every loss_zoom-th voxel, as N4 shrinks: averaging would blur the tissue peaks
         step = self.loss_zoom
@@ -168,26 +166,15 @@ class FieldObjective(_Objective):
     def learning_rate(self, step: int) -> float:  # cosine decay to 0 (the paper: a constant rate)
         return self.settings.learning_rate * 0.5 * (1 + np.cos(np.pi * step / self.settings.iterations))
 
-    def resampling(self, shape) -> list:
-        return [field_resampling(self.coarse_shape, shape, sigma, self.device) for sigma in self.smoothings]
-
-    def log_field_parts(self, net, resampling) -> list:
-        """Return each part of the log-field (the network's outputs in order) smoothed and resampled."""
-        outputs = self.settings.max_log_field * torch.tanh(net(self.net_input)[0])
-        parts = []
-        for part, matrices in zip(outputs, resampling, strict=False):
-            for axis, matrix in enumerate(matrices):  # smoothed and resampled one axis at a time
-                part = torch.movedim(torch.tensordot(matrix, part, dims=([1], [axis])), 0, axis)
-            parts.append(part[None, None])
-        return parts
-
-    def log_field(self, net, resampling):
-        return sum(self.log_field_parts(net, resampling))
+    def log_field(self, net, matrices):
+        log_field = self.settings.max_log_field * torch.tanh(net(self.net_input)[0, 0])
+        for axis, matrix in enumerate(matrices):  # smoothed and resampled one axis at a time
+            log_field = torch.movedim(torch.tensordot(matrix, log_field, dims=([1], [axis])), 0, axis)
+        return log_field[None, None]
 
     def loss(self, net):
         settings = self.settings
-        parts = self.log_field_parts(net, self.to_loss_grid)
-        log_field = sum(parts)
+        log_field = self.log_field(net, self.to_loss_grid)
         flat = log_field.flatten()
         values = self.sampled_log - flat[self.samples] + flat[self.inside].mean()
         if settings.variant == "sharpen":  # toward N4's sharpened values (constants for the gradient)
@@ -196,11 +183,10 @@ class FieldObjective(_Objective):
             data_term = L.soft_histogram_entropy(
                 values, settings.histogram_bins, value_range=self.value_range
             )
-        fine = settings.fine_l1 * parts[1].abs().mean() if len(parts) > 1 else 0
-        return data_term + settings.smoothness_weight * L.smoothness(log_field) + fine
+        return data_term + settings.smoothness_weight * L.smoothness(log_field)
 
     def result(self, net):
-        to_image = self.resampling(self.data.shape)
+        to_image = field_resampling(self.coarse_shape, self.data.shape, self.smoothing, self.device)
         offset = self.log_field(net, self.to_loss_grid).flatten()[self.inside].mean()
         field = torch.exp(self.log_field(net, to_image) - offset)[0, 0].cpu().numpy()
         return self.data / field, field

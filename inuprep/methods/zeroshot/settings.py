@@ -50,9 +50,7 @@ class ZeroShotSettings:
     curve_steps: int = 4
     exposure_level: float = 0.6
     smoothness_weight: float = 0.0  # weight of L_smo(log-field): 30 for 'entropy', 2 for 'sharpen'
-    field_smoothing_mm: float = 32.0  # entropy/sharpen: Gaussian sigma of the log-field (network grid)
-    fine_field_mm: float = 0.0  # entropy/sharpen: a second, finer part of the log-field (0: none)
-    fine_l1: float = 0.0  # weight of the mean |fine part|: it must earn its place against the data term
+    field_smoothing_mm: float = 40.0  # entropy/sharpen: Gaussian sigma of the log-field (32 before issue 24)
     max_log_field: float = 1.5  # entropy/sharpen: |log-field| bound (field ratio up to e^3 = 20)
     max_samples: int = 50_000  # entropy/sharpen: voxels in the histogram
     histogram_bins: int = 256  # entropy variant: bins spanning the input's log range (+-0.5)
