@@ -31,16 +31,21 @@ from inuprep import deepatropos
 from inuprep.methods.n4.correct import n4_correct
 from inuprep.methods.zeroshot.fit import zeroshot_correct
 from inuprep.segmentation import (
+    MRF,
+    PRIOR_WEIGHT,
     atropos_classes,
+    atropos_with_priors,
     brain_mask,
     consensus_image,
+    registered_priors,
     segment_brain,
     segment_with_deep_atropos,
-    segment_with_template,
     transfer_segmentation,
 )
 from inuprep.simulate import simulate_bias
+from inuprep.tissue_model import prior_em
 
+MRFS = (0.0, 0.02, MRF)  # the EM tissue model's MRF weights compared (issue 25: 0.02 shipped)
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
@@ -131,10 +136,22 @@ def evaluate(name, img, truth, cache):
     kmeans, _ = atropos_classes(data, zooms, mask, 3)
     results["k-means Atropos"] = (kmeans, time.perf_counter() - start)
     start = time.perf_counter()
-    results["MNI152 priors + Atropos (shipped fallback)"] = (
-        segment_with_template(img, data, mask).dseg,
-        time.perf_counter() - start,
+    priors = registered_priors(img, data, mask)
+    registration = time.perf_counter() - start
+    print(f"{name:14s} MNI152 registered in {registration:.1f} s", flush=True)
+    start = time.perf_counter()
+    probs = atropos_with_priors(img, data, mask, priors)
+    results["MNI152 priors + Atropos (before issue 25)"] = (
+        (np.argmax(probs, axis=0) + 1) * mask,
+        time.perf_counter() - start + registration,
     )
+    for mrf in MRFS:
+        start = time.perf_counter()
+        probs = prior_em(data, mask, priors, PRIOR_WEIGHT, mrf)
+        results[f"MNI152 priors + EM, MRF {mrf}"] = (
+            (np.argmax(probs, axis=0) + 1) * mask,
+            time.perf_counter() - start + registration,
+        )
     if cache is not None and not deepatropos.missing_files(cache):
         start = time.perf_counter()
         seg = segment_with_deep_atropos(img, data, cache)

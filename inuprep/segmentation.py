@@ -8,10 +8,11 @@ Brain images (T1w, T2w), in order of preference:
 2. A T2w with a T1w in the same session reuses that T1w's masks, moved by a rigid registration (antspyx,
    mutual information).
 3. Offline fallback: deepbet brain extraction (Fisch et al. 2024; weights ship in the wheel), the MNI152
-   2009a T1 that nilearn ships registered to the image (affine + SyN at 2 mm), and three-class Atropos
-   (Avants et al. 2011) with its GM and WM maps and CSF = brain - GM - WM as priors (``PRIOR_WEIGHT``,
-   ``MRF``; chosen with ``benchmarks/segmentation_dice.py``, figures in ``benchmarks/README.md``). The
-   priors name the classes, so a T2w needs no reversed intensity order.
+   2009a T1 that nilearn ships registered to the image (affine + SyN at 2 mm), and a three-class Gaussian
+   mixture with its GM and WM maps and CSF = brain - GM - WM as priors and a Markov random field
+   (:mod:`inuprep.tissue_model`, Atropos's model (Avants et al. 2011) in numpy, 20x faster;
+   ``PRIOR_WEIGHT``, ``EM_MRF``; chosen with ``benchmarks/segmentation_dice.py``, figures in
+   ``benchmarks/README.md``). The priors name the classes, so a T2w needs no reversed intensity order.
 
 Dixon images: the water fraction water / (water + fat) of the acquisition's two components splits the
 object into a water and a fat region (both components share one receive field, so the fraction is free of
@@ -24,8 +25,8 @@ include the biased original follow the field (``benchmarks/mask_bias.py``). The 
 correction decide them. The masks still flatter corrections against the original, which is why images with
 a known field are judged by ground-truth error.
 
-Reproducibility: ANTs registrations take the run's seed (:func:`ants_random_seed`) and Atropos a constant
-seed, so one ITK thread gives the same masks on every run; with more threads ITK's multithreaded metric
+Reproducibility: ANTs registrations take the run's seed (:func:`ants_random_seed`), Atropos a constant seed
+and the tissue model has none, so one ITK thread gives the same masks on every run; with more threads ITK's multithreaded metric
 sums, and with them the registrations, vary slightly. :func:`ants_scratch` keeps antspyx's temporary files
 out of /tmp.
 """
@@ -43,6 +44,7 @@ import numpy as np
 from inuprep import deepatropos
 from inuprep.image import foreground_mask
 from inuprep.metrics import labels_by_tissue
+from inuprep.tissue_model import prior_em
 
 BRAIN_LABELS = {1: "CSF", 2: "GM", 3: "WM"}
 DIXON_LABELS = {1: "water", 2: "fat"}
@@ -51,8 +53,10 @@ INTENSITY_LABELS = {1: "dim", 2: "bright"}
 CJV_PAIRS = (("WM", "GM"), ("water", "fat"), ("bright", "dim"))
 #: a brain mask outside this range (mL) means brain extraction failed
 BRAIN_VOLUME_ML = (300.0, 3000.0)
-#: Atropos with template priors: prior weight (benchmarks/segmentation_dice.py) and MRF smoothing
+#: template priors: their weight (benchmarks/segmentation_dice.py) and Atropos's MRF smoothing
 PRIOR_WEIGHT, MRF = 0.1, 0.2
+#: the tissue model's MRF weight per neighbour (26 of them; segmentation_dice.py, issue 25)
+EM_MRF = 0.02
 
 
 class SegmentationError(RuntimeError):
@@ -68,7 +72,7 @@ class Segmentation:
     labels: dict[int, str]  # the dseg's label names
     tissues: dict[int, str]  # the tissue each evaluated label counts as (labels absent: not evaluated)
     probseg: dict[str, np.ndarray] = field(default_factory=dict)  # posterior per tissue
-    source: str = ""  # deep_atropos, template_atropos, T1w, dixon_water_fat, intensity, user
+    source: str = ""  # deep_atropos, template_priors, T1w, dixon_water_fat, intensity, user
     method: str = ""  # one sentence for sidecars and reports
 
 
@@ -197,9 +201,9 @@ def template_priors() -> tuple[nb.Nifti1Image, dict[str, np.ndarray]]:
     return t1, {"CSF": csf, "GM": gm, "WM": wm}
 
 
-@ants_scratch()  # antspyx's Atropos posteriors and transforms: never left in /tmp
-def segment_with_template(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray) -> Segmentation:
-    """Return Atropos classes of ``target`` (on ``img``'s grid) with registered MNI152 tissue priors."""
+@ants_scratch()  # antspyx's transforms: never left in /tmp
+def registered_priors(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+    """Return MNI152's CSF, GM and WM priors on ``img``'s grid, the template registered to ``target``."""
     import ants
 
     template, priors = template_priors()
@@ -210,29 +214,45 @@ def segment_with_template(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndar
         ants.resample_image(image, spacing, use_voxels=False, interp_type=0) for image in (fixed, moving)
     ]
     transforms = ants.registration(*coarse, type_of_transform="SyN")["fwdtransforms"]
-    warped = [
-        ants.apply_transforms(fixed, moving.new_image_like(prior), transforms, interpolator="linear")
+    return [
+        ants.apply_transforms(fixed, moving.new_image_like(prior), transforms, interpolator="linear").numpy()
         for prior in priors.values()
     ]
+
+
+@ants_scratch()  # antspyx's Atropos posteriors: never left in /tmp
+def atropos_with_priors(
+    img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray, priors: list[np.ndarray]
+) -> list[np.ndarray]:
+    """Return Atropos's CSF/GM/WM posteriors of ``target`` with ``priors`` (the fallback until issue 25)."""
+    import ants
+
+    fixed = to_ants(np.where(mask, target, 0), img)
     ants_mask = fixed.new_image_like(mask.astype(np.float32))
     try:
         result = ants.atropos(
-            a=fixed, x=ants_mask, i=warped, m=f"[{MRF},1x1x1]", c="[5,0]", priorweight=PRIOR_WEIGHT, r=0
-        )
+            a=fixed, x=ants_mask, i=[fixed.new_image_like(p) for p in priors], m=f"[{MRF},1x1x1]",
+            c="[5,0]", priorweight=PRIOR_WEIGHT, r=0,
+        )  # fmt: skip
     except Exception as err:  # antspyx raises a bare Exception when Atropos exits non-zero
         raise SegmentationError(f"Atropos failed ({err})") from None
-    dseg = (result["segmentation"].numpy() * mask).astype(np.uint8)
-    probs = [p.numpy().astype(np.float32) for p in result["probabilityimages"]]
+    return [p.numpy().astype(np.float32) for p in result["probabilityimages"]]
+
+
+def segment_with_template(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray) -> Segmentation:
+    """Return the tissue classes of ``target`` (on ``img``'s grid) with registered MNI152 tissue priors."""
+    probs = prior_em(target, mask, registered_priors(img, target, mask), PRIOR_WEIGHT, EM_MRF)
+    dseg = ((np.argmax(probs, axis=0) + 1) * mask).astype(np.uint8)
     return Segmentation(
         mask=mask,
         dseg=dseg,
         labels=BRAIN_LABELS,
         tissues=BRAIN_LABELS,
         probseg=dict(zip(BRAIN_LABELS.values(), probs, strict=True)),
-        source="template_atropos",
+        source="template_priors",
         method="offline fallback: deepbet brain extraction; nilearn's MNI152 2009a T1 registered to the "
-        "image (antspyx, affine + SyN at 2 mm); Atropos (3 classes, MNI152 CSF/GM/WM priors, weight "
-        f"{PRIOR_WEIGHT}, MRF {MRF})",
+        "image (antspyx, affine + SyN at 2 mm); a Gaussian mixture (CSF/GM/WM, MNI152 priors at weight "
+        f"{PRIOR_WEIGHT}, mean-field MRF {EM_MRF} per neighbour, 5 EM iterations)",
     )
 
 

@@ -114,7 +114,7 @@ def test_metrics_and_sidecars(finished_run):
     assert np.isnan(t1.selfcheck_error[0]) and (t1.selfcheck_error[1:] > 0).all()
     recommended = t1.method[t1.selfcheck_error.idxmin()]
     assert t1.recommended[t1.method == recommended].item() == 1
-    assert set(t1.segmentation) == {"template_atropos"}  # the cache given has no deep_atropos files
+    assert set(t1.segmentation) == {"template_priors"}  # the cache given has no deep_atropos files
     # the table is what the written masks give on the source and the written corrected image
     dseg = np.asanyarray(nb.load(anat / "sub-01_ses-1_run-1_mod-T1w_dseg.nii.gz").dataobj)
     labels = {1: "CSF", 2: "GM", 3: "WM"}
@@ -151,10 +151,10 @@ def test_metrics_and_sidecars(finished_run):
     dictionary = json.loads((out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.json").read_text())
     assert "truth" in dictionary["rel_error"]["Description"]
     dseg_sidecar = json.loads((anat / "sub-01_ses-1_run-1_mod-T1w_dseg.json").read_text())
-    assert dseg_sidecar["SegmentationSource"] == "template_atropos"
+    assert dseg_sidecar["SegmentationSource"] == "template_priors"
     assert "missing" in dseg_sidecar["FallbackReason"]
     metrics_sidecar = json.loads((anat / "sub-01_ses-1_run-1_mod-T1w_metrics.json").read_text())
-    assert metrics_sidecar["SegmentationSource"] == "template_atropos"
+    assert metrics_sidecar["SegmentationSource"] == "template_priors"
     assert metrics_sidecar["Contrast"] == "T1w"
     sidecar = json.loads((anat / "sub-01_ses-1_run-1_desc-n4_T1w.json").read_text())
     assert sidecar["BiasCorrectionMethod"] == "N4"
@@ -190,7 +190,7 @@ def test_each_subject_report_renders_every_image_in_chromium(finished_run):
         pixels = matplotlib.image.imread(out / src)
         assert pixels[..., :3].std() > 0.05, f"{src} is blank"
     text = page.read_text()
-    for expected in ("template_atropos", "dixon_water_fat", "T1w masks", "N4ITK", "Nipype", "PyBIDS",
+    for expected in ("template_priors", "dixon_water_fat", "T1w masks", "N4ITK", "Nipype", "PyBIDS",
                      "Zero-shot bias correction", "Implicitly trained bias correction",
                      "implicitly trained CNN", "ANTsPyNet", "antspyx", "cv_wm", "cv_water", "rel_error",
                      "with the field known (a simulation)", "Which correction to trust",

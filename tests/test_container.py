@@ -217,7 +217,7 @@ def test_participant_and_group_levels_run_in_the_container(runs, host_out, datas
     description = json.loads((out / "dataset_description.json").read_text())
     assert description["GeneratedBy"][0]["Container"] == {"Type": "charliecloud"}
     segmentation = json.loads((out / "sub-01/anat/sub-01_mod-T1w_dseg.json").read_text())
-    assert segmentation["SegmentationSource"] == "template_atropos"  # no deep_atropos files: said so
+    assert segmentation["SegmentationSource"] == "template_priors"  # no deep_atropos files: said so
     bids, digests = dataset
     assert tree_digests(bids) == digests, "the input dataset changed"
 

@@ -57,7 +57,7 @@ def t1w_seg(mni_3mm, tmp_path_factory):
 def test_without_deep_atropos_files_the_template_fallback_segments(t1w_seg, template_maps):
     seg, why, _, left_in_tmp = t1w_seg
     assert left_in_tmp == []  # the pure functions clean up after antspyx, not only the interface
-    assert seg.source == "template_atropos" and "MNI152" in seg.method
+    assert seg.source == "template_priors" and "MNI152" in seg.method
     assert "missing" in why and "sixTissueOctantBrainSegmentationWithPriors1.h5" in why
     gm_map, wm_map = template_maps
     assert seg.labels == BRAIN_LABELS and set(seg.probseg) == {"CSF", "GM", "WM"}
@@ -78,7 +78,7 @@ def test_a_broken_deep_atropos_falls_back_in_one_line(mni_3mm, tmp_path):
     for path in deepatropos.required_files(tmp_path):  # present but unreadable: the model run fails
         path.write_bytes(b"not a model")
     seg, why = segment_brain(mni_3mm, "T1w", [], tmp_path)
-    assert seg.source == "template_atropos"
+    assert seg.source == "template_priors"
     assert why.startswith("deep_atropos failed (deep_atropos: ") and "\n" not in why
 
 

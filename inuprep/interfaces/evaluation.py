@@ -63,7 +63,7 @@ def metrics_dictionary(
     columns = {
         "method": {"Description": f"correction: original (none), {', '.join(METHODS)}"},
         "segmentation": {
-            "Description": "source of the tissue masks: deep_atropos, template_atropos (offline fallback), "
+            "Description": "source of the tissue masks: deep_atropos, template_priors (offline fallback), "
             "T1w (the session's T1w masks), dixon_water_fat, intensity (dim/bright) or user"
         },
     }

@@ -108,6 +108,7 @@ def describe_masks(run: ImageRun, reuse_t1w: bool, dixon_pair, user_masks: UserM
     return (
         "CSF, GM and WM masks were computed from the consensus of the corrected images with ANTsPyNet "
         "deep_atropos [@antsx] when its model files were available, else (the offline fallback) with "
-        "deepbet brain extraction [@deepbet] and Atropos [@atropos] guided by the MNI152 tissue priors "
-        "registered to the image; the masks' sidecar names the source used"
+        "deepbet brain extraction [@deepbet] and a Gaussian mixture with a Markov random field (Atropos's "
+        "model [@atropos]) guided by the MNI152 tissue priors registered to the image; the masks' sidecar "
+        "names the source used"
     )

@@ -1,0 +1,210 @@
+"""Issue 25: where a participant's time goes, against a bare N4 in the same run.
+
+One T1w participant (by default the real ds2748s01 scan of ``../shared/data``: 0.87 x 0.87 x 1 mm,
+skull-stripped, not bias-corrected) is copied into a fresh BIDS folder and run by the App (``inuprep``, the
+participant level, every method, ``--nprocs 2``). While it runs, every process of its tree is sampled from
+``/proc`` every 0.2 s: the CPU time it used since the last sample is charged to the workflow node it works
+for (nipype runs a node, and its command lines, inside the node's folder of the work directory), the sum
+of the tree's resident memory gives the peak, and the CPU time of all of it against the cores it had gives
+the idle cores. In the same run, before the App: the App's N4 (``n4_correct``, its settings and foreground
+mask) called in a fresh process with as many ITK threads (its call alone is timed: the yardstick), and
+``inuprep-correct --method n4`` as a whole process.
+
+    python benchmarks/participant_time.py
+    python benchmarks/participant_time.py --subject philips3t --hogs 2   # beside two CPU hogs
+
+CPU time a process spends after its last sample is not seen (at most 0.2 s a process): the table's total
+is printed beside the kernel's count for the whole tree.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+BIN = Path(sys.executable).parent
+
+N4_CALL = """
+import sys, time
+import nibabel as nb, numpy as np
+from inuprep.image import foreground_mask
+from inuprep.methods.n4.correct import n4_correct
+from inuprep.runtime import itk_threads
+itk_threads(int(sys.argv[2]))
+img = nb.load(sys.argv[1])
+data = img.get_fdata(dtype=np.float32)
+mask = foreground_mask(data)
+start = time.perf_counter()
+n4_correct(data, img.header.get_zooms()[:3], mask)
+print(time.perf_counter() - start)
+"""
+
+
+def processes() -> dict[int, tuple[int, float, int, str]]:
+    """Return every process's parent, CPU seconds, resident bytes and working folder (pid -> tuple)."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            cwd = os.readlink(Path(entry.path, "cwd"))
+        except OSError:  # gone, or not ours to read
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / TICK
+        table[int(entry.name)] = (int(fields[1]), cpu, int(fields[21]) * PAGE, cwd)
+    return table
+
+
+def descendants(root: int, table: dict) -> list[int]:
+    """Return ``root`` and every process below it."""
+    children = defaultdict(list)
+    for pid, (ppid, *_) in table.items():
+        children[ppid].append(pid)
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        if pid in table:
+            found.append(pid)
+            stack.extend(children[pid])
+    return found
+
+
+def step_of(cwd: str, work: Path) -> str:
+    """Return the node a working folder belongs to (``method_wf/correct``), or "(main)" outside nodes."""
+    try:
+        parts = Path(cwd).relative_to(work).parts
+    except ValueError:
+        return "(main)"
+    nodes = [p for p in parts if not p.startswith(("inuprep_wf", "sub_", "image_", "_"))]
+    return "/".join(nodes[-2:]) if nodes else "(main)"
+
+
+def profile(command: list[str], work: Path, cores: int) -> dict:
+    """Run ``command``; return its wall time, per-step CPU/wall/peak memory and the tree's totals."""
+    start = time.perf_counter()
+    app = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: dict[tuple[int, str], float] = {}  # (pid, step) -> CPU seconds charged so far
+    cpu, first, last, peak = defaultdict(float), {}, {}, defaultdict(int)
+    tree_peak, busy_samples = 0, []
+    previous_total, previous_time = 0.0, start
+    while app.poll() is None:
+        table = processes()
+        now = time.perf_counter() - start
+        rss_by_step, total = defaultdict(int), 0.0
+        for pid in descendants(app.pid, table):
+            _, used, rss, cwd = table[pid]
+            step = step_of(cwd, work)
+            charged = sum(v for (p, _), v in seen.items() if p == pid)
+            if used > charged:
+                cpu[step] += used - charged
+                seen[pid, step] = seen.get((pid, step), 0.0) + used - charged
+                first.setdefault(step, now)
+                last[step] = now
+            rss_by_step[step] += rss
+            total += used
+        for step, rss in rss_by_step.items():
+            peak[step] = max(peak[step], rss)
+        tree_peak = max(tree_peak, sum(rss_by_step.values()))
+        charged_total = sum(cpu.values())
+        busy_samples.append((charged_total - previous_total) / max(now - previous_time, 1e-6))
+        previous_total, previous_time = charged_total, now
+        time.sleep(0.2)
+    wall = time.perf_counter() - start
+    log = app.stdout.read()
+    if app.returncode != 0:
+        raise SystemExit(f"the App failed ({app.returncode}):\n{log[-3000:]}")
+    kernel = resource.getrusage(resource.RUSAGE_CHILDREN)
+    steps = {
+        step: {"cpu_s": cpu[step], "wall_s": last[step] - first[step], "peak_mb": peak[step] / 2**20}
+        for step in sorted(cpu, key=lambda s: first[s])
+    }
+    return {
+        "wall_s": wall,
+        "steps": steps,
+        "cpu_s": sum(cpu.values()),
+        "kernel_cpu_s": kernel.ru_utime + kernel.ru_stime,
+        "idle_cores": cores - sum(cpu.values()) / wall,
+        "under_one_core_s": 0.2 * sum(b < 1.0 for b in busy_samples),
+        "peak_mb": tree_peak / 2**20,
+        "log": log,
+    }
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    """Return the wall time of ``command`` and its output; exit on failure."""
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{command[0]} failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - start, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subject", default="ds2748s01", help="a participant of ../shared/data/bids")
+    parser.add_argument("--nprocs", type=int, default=2)
+    parser.add_argument("--methods", nargs="+", default=["n4", "zeroshot", "implicit"])
+    parser.add_argument("--hogs", type=int, default=0, help="busy-looping processes beside everything")
+    parser.add_argument("--keep", type=Path, help="keep the outputs and work folder here")
+    args = parser.parse_args()
+    source = DATA / "bids" / f"sub-{args.subject}" / "anat" / f"sub-{args.subject}_T1w.nii.gz"
+    if not source.is_file():
+        raise SystemExit(f"{source} not found: clone the project next to its shared/ folder")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = args.keep or Path(tmp)
+            bids, out, work = root / "bids", root / "out", root / "work"
+            anat = bids / f"sub-{args.subject}" / "anat"
+            anat.mkdir(parents=True)
+            shutil.copy(source, anat / source.name)
+            description = {"Name": "participant_time", "BIDSVersion": "1.9.0"}
+            (bids / "dataset_description.json").write_text(json.dumps(description))
+            n4_call, stdout = timed([sys.executable, "-c", N4_CALL, str(source), str(args.nprocs)])
+            n4_call = float(stdout.split()[-1])
+            n4_process, _ = timed([str(BIN / "inuprep-correct"), str(source), str(root / "n4.nii.gz"),
+                                   "--method", "n4", "--num-threads", str(args.nprocs)])  # fmt: skip
+            command = [str(BIN / "inuprep"), str(bids), str(out), "participant", "-w", str(work),
+                       "--nprocs", str(args.nprocs), "--methods", *args.methods]  # fmt: skip
+            run = profile(command, work.resolve(), args.nprocs)
+    finally:
+        for hog in hogs:
+            hog.kill()
+    report(args, run, n4_call, n4_process)
+
+
+def report(args, run: dict, n4_call: float, n4_process: float) -> None:
+    """Print the steps, the totals and the participant against the yardstick."""
+    print(f"sub-{args.subject}, --nprocs {args.nprocs}, methods {' '.join(args.methods)}, {args.hogs} hogs")
+    print(f"{'step':32s} {'wall s':>7s} {'CPU s':>7s} {'peak MB':>8s}")
+    for step, row in run["steps"].items():
+        print(f"{step:32s} {row['wall_s']:7.1f} {row['cpu_s']:7.1f} {row['peak_mb']:8.0f}")
+    print(f"CPU charged to steps {run['cpu_s']:.1f} s of the kernel's {run['kernel_cpu_s']:.1f} s for the tree")
+    print(f"idle cores over the run: {run['idle_cores']:.2f} of {args.nprocs} "
+          f"({run['under_one_core_s']:.0f} s with less than one core busy)")  # fmt: skip
+    print(f"peak resident memory of the tree: {run['peak_mb']:.0f} MB")
+    print(f"yardstick: the App's N4 call {n4_call:.1f} s ({args.nprocs} ITK threads); "
+          f"inuprep-correct --method n4 {n4_process:.1f} s")  # fmt: skip
+    print(f"participant {run['wall_s']:.1f} s = {run['wall_s'] / n4_call:.2f}x the N4 call, "
+          f"{run['wall_s'] / n4_process:.2f}x inuprep-correct --method n4")  # fmt: skip
+    for line in run["log"].splitlines():
+        if " done in " in line:
+            print("  app:", line.strip())
+
+
+if __name__ == "__main__":
+    main()
