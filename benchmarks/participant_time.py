@@ -93,6 +93,7 @@ def step_of(cwd: str, work: Path) -> str:
 
 def profile(command: list[str], work: Path, cores: int) -> dict:
     """Run ``command``; return its wall time, per-step CPU/wall/peak memory and the tree's totals."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     app = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: dict[tuple[int, str], float] = {}  # (pid, step) -> CPU seconds charged so far
@@ -134,7 +135,7 @@ def profile(command: list[str], work: Path, cores: int) -> dict:
         "wall_s": wall,
         "steps": steps,
         "cpu_s": sum(cpu.values()),
-        "kernel_cpu_s": kernel.ru_utime + kernel.ru_stime,
+        "kernel_cpu_s": kernel.ru_utime + kernel.ru_stime - before.ru_utime - before.ru_stime,
         "idle_cores": cores - sum(cpu.values()) / wall,
         "under_one_core_s": 0.2 * sum(b < 1.0 for b in busy_samples),
         "peak_mb": tree_peak / 2**20,
@@ -193,7 +194,8 @@ def report(args, run: dict, n4_call: float, n4_process: float) -> None:
     print(f"{'step':32s} {'wall s':>7s} {'CPU s':>7s} {'peak MB':>8s}")
     for step, row in run["steps"].items():
         print(f"{step:32s} {row['wall_s']:7.1f} {row['cpu_s']:7.1f} {row['peak_mb']:8.0f}")
-    print(f"CPU charged to steps {run['cpu_s']:.1f} s of the kernel's {run['kernel_cpu_s']:.1f} s for the tree")
+    print(f"CPU charged to steps {run['cpu_s']:.1f} s of the kernel's {run['kernel_cpu_s']:.1f} s "
+          "for the tree")  # fmt: skip
     print(f"idle cores over the run: {run['idle_cores']:.2f} of {args.nprocs} "
           f"({run['under_one_core_s']:.0f} s with less than one core busy)")  # fmt: skip
     print(f"peak resident memory of the tree: {run['peak_mb']:.0f} MB")

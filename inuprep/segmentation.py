@@ -26,9 +26,9 @@ correction decide them. The masks still flatter corrections against the original
 a known field are judged by ground-truth error.
 
 Reproducibility: ANTs registrations take the run's seed (:func:`ants_random_seed`), Atropos a constant seed
-and the tissue model has none, so one ITK thread gives the same masks on every run; with more threads ITK's multithreaded metric
-sums, and with them the registrations, vary slightly. :func:`ants_scratch` keeps antspyx's temporary files
-out of /tmp.
+and the tissue model has none, so one ITK thread gives the same masks on every run; with more threads
+ITK's multithreaded metric sums, and with them the registrations, vary slightly. :func:`ants_scratch`
+keeps antspyx's temporary files out of /tmp.
 """
 
 import subprocess
