@@ -6,9 +6,10 @@ participant level, every method, ``--nprocs 2``). While it runs, every process o
 ``/proc`` every 0.2 s: the CPU time it used since the last sample is charged to the workflow node it works
 for (nipype runs a node, and its command lines, inside the node's folder of the work directory), the sum
 of the tree's resident memory gives the peak, and the CPU time of all of it against the cores it had gives
-the idle cores. In the same run, before the App: the App's N4 (``n4_correct``, its settings and foreground
-mask) called in a fresh process with as many ITK threads (its call alone is timed: the yardstick), and
-``inuprep-correct --method n4`` as a whole process.
+the idle cores; a step's start and end are the first and last samples that saw it use CPU. In the same
+run, before the App: the App's N4 (``n4_correct``, its settings and foreground mask) called in a fresh
+process with as many ITK threads (its call alone is timed: the yardstick), and ``inuprep-correct --method
+n4`` as a whole process.
 
     python benchmarks/participant_time.py
     python benchmarks/participant_time.py --subject philips3t --hogs 2   # beside two CPU hogs
@@ -128,7 +129,7 @@ def profile(command: list[str], work: Path, cores: int) -> dict:
         raise SystemExit(f"the App failed ({app.returncode}):\n{log[-3000:]}")
     kernel = resource.getrusage(resource.RUSAGE_CHILDREN)
     steps = {
-        step: {"cpu_s": cpu[step], "wall_s": last[step] - first[step], "peak_mb": peak[step] / 2**20}
+        step: {"start_s": first[step], "end_s": last[step], "cpu_s": cpu[step], "peak_mb": peak[step] / 2**20}
         for step in sorted(cpu, key=lambda s: first[s])
     }
     return {
@@ -191,9 +192,11 @@ def main() -> None:
 def report(args, run: dict, n4_call: float, n4_process: float) -> None:
     """Print the steps, the totals and the participant against the yardstick."""
     print(f"sub-{args.subject}, --nprocs {args.nprocs}, methods {' '.join(args.methods)}, {args.hogs} hogs")
-    print(f"{'step':32s} {'wall s':>7s} {'CPU s':>7s} {'peak MB':>8s}")
+    print(f"{'step (seconds from the start)':32s} {'start':>6s} {'end':>6s} {'CPU s':>7s} {'peak MB':>8s}")
     for step, row in run["steps"].items():
-        print(f"{step:32s} {row['wall_s']:7.1f} {row['cpu_s']:7.1f} {row['peak_mb']:8.0f}")
+        print(
+            f"{step:32s} {row['start_s']:6.1f} {row['end_s']:6.1f} {row['cpu_s']:7.1f} {row['peak_mb']:8.0f}"
+        )
     print(f"CPU charged to steps {run['cpu_s']:.1f} s of the kernel's {run['kernel_cpu_s']:.1f} s "
           "for the tree")  # fmt: skip
     print(f"idle cores over the run: {run['idle_cores']:.2f} of {args.nprocs} "

@@ -31,21 +31,22 @@ from inuprep import deepatropos
 from inuprep.methods.n4.correct import n4_correct
 from inuprep.methods.zeroshot.fit import zeroshot_correct
 from inuprep.segmentation import (
-    MRF,
-    PRIOR_WEIGHT,
+    EM_MRF,
+    EM_PRIOR_WEIGHT,
     atropos_classes,
     atropos_with_priors,
     brain_mask,
     consensus_image,
-    registered_priors,
     segment_brain,
     segment_with_deep_atropos,
+    template_inputs,
     transfer_segmentation,
 )
 from inuprep.simulate import simulate_bias
 from inuprep.tissue_model import prior_em
 
-MRFS = (0.0, 0.02, MRF)  # the EM tissue model's MRF weights compared (issue 25: 0.02 shipped)
+#: the EM tissue model's prior weight and MRF weight compared (issue 25)
+EM_SETTINGS = ((0.1, 0.02), (0.3, 0.02), (0.5, 0.02), (EM_PRIOR_WEIGHT, EM_MRF))
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
@@ -136,7 +137,7 @@ def evaluate(name, img, truth, cache):
     kmeans, _ = atropos_classes(data, zooms, mask, 3)
     results["k-means Atropos"] = (kmeans, time.perf_counter() - start)
     start = time.perf_counter()
-    priors = registered_priors(img, data, mask)
+    priors = template_inputs(img)[1]  # registered to the image as acquired, as the App does
     registration = time.perf_counter() - start
     print(f"{name:14s} MNI152 registered in {registration:.1f} s", flush=True)
     start = time.perf_counter()
@@ -145,10 +146,10 @@ def evaluate(name, img, truth, cache):
         (np.argmax(probs, axis=0) + 1) * mask,
         time.perf_counter() - start + registration,
     )
-    for mrf in MRFS:
+    for weight, mrf in EM_SETTINGS:
         start = time.perf_counter()
-        probs = prior_em(data, mask, priors, PRIOR_WEIGHT, mrf)
-        results[f"MNI152 priors + EM, MRF {mrf}"] = (
+        probs = prior_em(data, mask, priors, weight, mrf)
+        results[f"MNI152 priors + EM, weight {weight} MRF {mrf}"] = (
             (np.argmax(probs, axis=0) + 1) * mask,
             time.perf_counter() - start + registration,
         )

@@ -11,7 +11,7 @@ Brain images (T1w, T2w), in order of preference:
    2009a T1 that nilearn ships registered to the image (affine + SyN at 2 mm), and a three-class Gaussian
    mixture with its GM and WM maps and CSF = brain - GM - WM as priors and a Markov random field
    (:mod:`inuprep.tissue_model`, Atropos's model (Avants et al. 2011) in numpy, 20x faster;
-   ``PRIOR_WEIGHT``, ``EM_MRF``; chosen with ``benchmarks/segmentation_dice.py``, figures in
+   ``EM_PRIOR_WEIGHT``, ``EM_MRF``; chosen with ``benchmarks/segmentation_dice.py``, figures in
    ``benchmarks/README.md``). The priors name the classes, so a T2w needs no reversed intensity order.
 
 Dixon images: the water fraction water / (water + fat) of the acquisition's two components splits the
@@ -55,8 +55,8 @@ CJV_PAIRS = (("WM", "GM"), ("water", "fat"), ("bright", "dim"))
 BRAIN_VOLUME_ML = (300.0, 3000.0)
 #: template priors: their weight (benchmarks/segmentation_dice.py) and Atropos's MRF smoothing
 PRIOR_WEIGHT, MRF = 0.1, 0.2
-#: the tissue model's MRF weight per neighbour (26 of them; segmentation_dice.py, issue 25)
-EM_MRF = 0.02
+#: the tissue model's prior weight and MRF weight per neighbour (26 of them; segmentation_dice.py, issue 25)
+EM_PRIOR_WEIGHT, EM_MRF = 0.3, 0.02
 
 
 class SegmentationError(RuntimeError):
@@ -239,9 +239,13 @@ def atropos_with_priors(
     return [p.numpy().astype(np.float32) for p in result["probabilityimages"]]
 
 
-def segment_with_template(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray) -> Segmentation:
-    """Return the tissue classes of ``target`` (on ``img``'s grid) with registered MNI152 tissue priors."""
-    probs = prior_em(target, mask, registered_priors(img, target, mask), PRIOR_WEIGHT, EM_MRF)
+def segment_with_template(
+    img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray, priors: list[np.ndarray] | None = None
+) -> Segmentation:
+    """Return the tissue classes of ``target`` (on ``img``'s grid) with MNI152 tissue priors (registered to
+    ``target`` unless given)."""
+    priors = registered_priors(img, target, mask) if priors is None else priors
+    probs = prior_em(target, mask, priors, EM_PRIOR_WEIGHT, EM_MRF)
     dseg = ((np.argmax(probs, axis=0) + 1) * mask).astype(np.uint8)
     return Segmentation(
         mask=mask,
@@ -252,7 +256,7 @@ def segment_with_template(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndar
         source="template_priors",
         method="offline fallback: deepbet brain extraction; nilearn's MNI152 2009a T1 registered to the "
         "image (antspyx, affine + SyN at 2 mm); a Gaussian mixture (CSF/GM/WM, MNI152 priors at weight "
-        f"{PRIOR_WEIGHT}, mean-field MRF {EM_MRF} per neighbour, 5 EM iterations)",
+        f"{EM_PRIOR_WEIGHT}, mean-field MRF {EM_MRF} per neighbour, 5 EM iterations)",
     )
 
 
@@ -321,11 +325,27 @@ def transfer_segmentation(reference: nb.Nifti1Image, seg: Segmentation, img: nb.
     )
 
 
-def segment_brain(
-    img: nb.Nifti1Image, contrast: str, corrected: list[np.ndarray], antsxnet_cache: Path | None = None
-) -> tuple[Segmentation, str]:
-    """Return the tissue masks of a T1w or T2w brain and, when deep_atropos was not used, why not."""
+def template_inputs(img: nb.Nifti1Image) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Return the brain mask of ``img`` and MNI152's priors registered to it as acquired: the part of the
+    offline fallback that needs no correction, so the App runs it beside them (mutual information, the
+    registration's metric, is not misled by a smooth field: ``benchmarks/segmentation_dice.py``)."""
     mask = brain_mask(img)
+    return mask, registered_priors(img, img.get_fdata(dtype=np.float32), mask)
+
+
+def segment_brain(
+    img: nb.Nifti1Image,
+    contrast: str,
+    corrected: list[np.ndarray],
+    antsxnet_cache: Path | None = None,
+    prepared: tuple[np.ndarray, list[np.ndarray]] | None = None,
+) -> tuple[Segmentation, str]:
+    """Return the tissue masks of a T1w or T2w brain and, when deep_atropos was not used, why not.
+
+    ``prepared``: :func:`template_inputs` of ``img``, computed beforehand (else the brain mask is computed
+    here, and the priors, if needed, are registered to the corrections' consensus).
+    """
+    mask, priors = prepared if prepared is not None else (brain_mask(img), None)
     target = consensus_image(corrected or [img.get_fdata(dtype=np.float32)], mask)
     cache = Path(antsxnet_cache) if antsxnet_cache else deepatropos.default_cache()
     missing = deepatropos.missing_files(cache)
@@ -338,7 +358,7 @@ def segment_brain(
             return segment_with_deep_atropos(img, target, cache), ""
         except SegmentationError as err:
             why = f"deep_atropos failed ({err})"
-    return segment_with_template(img, target, mask), why
+    return segment_with_template(img, target, mask, priors), why
 
 
 def segment_dixon(

@@ -141,3 +141,24 @@ def test_methods_text_describes_what_the_graph_runs(tmp_path):
     settings = settings_for(tmp_path, "--methods", "zeroshot", "--seed", "11")
     text = methods_text(init_inuprep_wf(**settings.workflow_args(), runs=RUNS[3:]).get_node("sub_02_wf"))
     assert "N4 bias-field correction" not in text and "sharpen variant" in text and "seed 11" in text
+
+
+@pytest.mark.parametrize("run", RUNS[:2], ids=lambda run: run.contrast)
+def test_the_fallback_registers_its_priors_beside_the_corrections(run, tmp_path):
+    from inuprep import deepatropos
+
+    cache = tmp_path / "antsxnet"  # the graph only looks for the files (tests/test_deep_atropos.py runs them)
+    for path in deepatropos.required_files(cache):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not empty")
+    for antsxnet_cache, fallback in ((tmp_path / "empty", True), (cache, run.contrast != "T1w")):
+        workflow = init_image_wf(
+            run=run, methods=("n4",), output_dir=tmp_path, omp_nthreads=1, antsxnet_cache=antsxnet_cache
+        )
+        assert ("segmentation_wf.priors" in workflow.list_node_names()) == fallback
+        if fallback:
+            segmentation_wf = workflow.get_node("segmentation_wf")
+            priors = segmentation_wf.get_node("priors")
+            edges = [(u.name, d["connect"]) for u, _, d in segmentation_wf._graph.in_edges(priors, data=True)]
+            # it waits for the checked image only, not for a correction
+            assert edges == [("inputnode", [("in_file", "in_file")])]

@@ -19,12 +19,14 @@ from nipype.interfaces.base import (
 
 from inuprep.runtime import itk_threads
 from inuprep.segmentation import (
+    BRAIN_LABELS,
     Segmentation,
     ants_random_seed,
     ants_scratch,
     read_label_table,
     segment_brain,
     segment_dixon,
+    template_inputs,
     transfer_segmentation,
     user_segmentation,
     write_label_table,
@@ -150,6 +152,8 @@ class _BrainInputSpec(_SegmentInputSpec):
     )
     contrast = traits.Enum("T1w", "T2w", mandatory=True, desc="contrast of the image")
     antsxnet_cache = Directory(desc="ANTsXNet cache holding deep_atropos's files")
+    brain_mask = File(exists=True, desc="TemplatePriors's brain mask (else computed here)")
+    priors = InputMultiObject(File(exists=True), desc="TemplatePriors's CSF, GM and WM priors")
 
 
 class BrainSegmentation(_Segment):
@@ -158,8 +162,43 @@ class BrainSegmentation(_Segment):
     input_spec = _BrainInputSpec
 
     def _segment(self, img):
+        inputs = self.inputs
+        prepared = None
+        if isdefined(inputs.brain_mask) and isdefined(inputs.priors):
+            priors = [nb.load(path).get_fdata(dtype=np.float32) for path in inputs.priors]
+            prepared = (np.asarray(nb.load(inputs.brain_mask).dataobj) > 0, priors)
+        else:  # deepbet runs in torch
+            import torch
+
+            torch.set_num_threads(inputs.num_threads)
+        cache = Path(inputs.antsxnet_cache) if isdefined(inputs.antsxnet_cache) else None
+        return segment_brain(img, inputs.contrast, _corrections(inputs), cache, prepared)
+
+
+class _PriorsOutputSpec(TraitedSpec):
+    brain_mask = File(exists=True, desc="deepbet's brain mask")
+    priors = traits.List(File(exists=True), desc="MNI152's CSF, GM and WM priors registered to the image")
+
+
+class TemplatePriors(SimpleInterface):
+    """The offline fallback's brain mask and registered priors, from the image as acquired: they need no
+    correction, so they are computed while the corrections run."""
+
+    input_spec = _SegmentInputSpec
+    output_spec = _PriorsOutputSpec
+
+    def _run_interface(self, runtime):
         import torch
 
+        itk_threads(self.inputs.num_threads)
         torch.set_num_threads(self.inputs.num_threads)
-        cache = Path(self.inputs.antsxnet_cache) if isdefined(self.inputs.antsxnet_cache) else None
-        return segment_brain(img, self.inputs.contrast, _corrections(self.inputs), cache)
+        img = nb.load(self.inputs.in_file)
+        with ants_random_seed(self.inputs.seed), ants_scratch():
+            mask, priors = template_inputs(img)
+        cwd = Path(runtime.cwd)
+        self._results["brain_mask"] = save_like(mask, img, cwd / "brain_mask.nii.gz", np.uint8)
+        self._results["priors"] = [
+            save_like(prior, img, cwd / f"prior_{name}.nii.gz")
+            for name, prior in zip(BRAIN_LABELS.values(), priors, strict=True)
+        ]
+        return runtime

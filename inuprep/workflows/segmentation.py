@@ -5,10 +5,12 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
+from inuprep import deepatropos
 from inuprep.inputs.images import ImageRun, UserMasks
 from inuprep.interfaces.segmentation import (
     BrainSegmentation,
     DixonSegmentation,
+    TemplatePriors,
     TransferSegmentation,
     UserSegmentation,
 )
@@ -76,13 +78,22 @@ def init_segmentation_wf(
         if antsxnet_cache:
             interface.inputs.antsxnet_cache = str(antsxnet_cache)
         inputs.append("corrected_files")
-    # deepbet works on a 256^3 grid (peak 2.2 GB at 1 mm); the other sources hold a few images
+    # deepbet works on a 256^3 grid (peak 2.2 GB at 1 mm), in the priors node when there is one
+    cache = antsxnet_cache or deepatropos.default_cache()
     brain = isinstance(interface, BrainSegmentation)
-    segment = pe.Node(interface, name="segment", n_procs=omp_nthreads, mem_gb=3.0 if brain else 1.0)
+    fallback = brain and (run.contrast != "T1w" or bool(deepatropos.missing_files(cache)))
+    mem_gb = 3.0 if brain and not fallback else 1.0
+    segment = pe.Node(interface, name="segment", n_procs=omp_nthreads, mem_gb=mem_gb)
     workflow.connect([
         (inputnode, segment, [(field, field) for field in inputs]),
         (segment, outputnode, [(field, field) for field in OUTPUTS]),
     ])  # fmt: skip
+    if fallback:  # its brain mask and registered priors need no correction: computed beside them
+        priors = pe.Node(TemplatePriors(**threads), name="priors", n_procs=omp_nthreads, mem_gb=3.0)
+        workflow.connect([
+            (inputnode, priors, [("in_file", "in_file")]),
+            (priors, segment, [("brain_mask", "brain_mask"), ("priors", "priors")]),
+        ])  # fmt: skip
     return workflow
 
 
