@@ -159,6 +159,7 @@ def main() -> None:
     )
     parser.add_argument("--subject", default="ds2748s01", help="a participant of ../shared/data/bids")
     parser.add_argument("--nprocs", type=int, default=2)
+    parser.add_argument("--omp-nthreads", type=int, help="the App's --omp-nthreads (default: its own)")
     parser.add_argument("--methods", nargs="+", default=["n4", "zeroshot", "implicit"])
     parser.add_argument("--hogs", type=int, default=0, help="busy-looping processes beside everything")
     parser.add_argument("--keep", type=Path, help="keep the outputs and work folder here")
@@ -182,6 +183,8 @@ def main() -> None:
                                    "--method", "n4", "--num-threads", str(args.nprocs)])  # fmt: skip
             command = [str(BIN / "inuprep"), str(bids), str(out), "participant", "-w", str(work),
                        "--nprocs", str(args.nprocs), "--methods", *args.methods]  # fmt: skip
+            if args.omp_nthreads:
+                command += ["--omp-nthreads", str(args.omp_nthreads)]
             run = profile(command, work.resolve(), args.nprocs)
     finally:
         for hog in hogs:
@@ -191,7 +194,8 @@ def main() -> None:
 
 def report(args, run: dict, n4_call: float, n4_process: float) -> None:
     """Print the steps, the totals and the participant against the yardstick."""
-    print(f"sub-{args.subject}, --nprocs {args.nprocs}, methods {' '.join(args.methods)}, {args.hogs} hogs")
+    print(f"sub-{args.subject}, --nprocs {args.nprocs} --omp-nthreads {args.omp_nthreads or 'default'}, "
+          f"methods {' '.join(args.methods)}, {args.hogs} hogs")  # fmt: skip
     print(f"{'step (seconds from the start)':32s} {'start':>6s} {'end':>6s} {'CPU s':>7s} {'peak MB':>8s}")
     for step, row in run["steps"].items():
         print(

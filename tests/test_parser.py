@@ -66,7 +66,8 @@ def test_labels_accept_prefix_and_settings_are_frozen(tmp_path):
     assert settings.participant_label == ("01", "02")
     assert settings.session_label == ("A",)
     assert settings.bids_filters == {"t1w": {"acquisition": "mprage"}}
-    assert settings.omp_nthreads == 4
+    assert settings.omp_nthreads == 3  # one core left for a second step (as fMRIPrep)
+    assert Settings.from_args(parse("--nprocs", "1")).omp_nthreads == 1
     assert settings.plugin_settings()["plugin"] == "MultiProc"
     with pytest.raises(AttributeError):
         settings.seed = 1

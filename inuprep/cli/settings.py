@@ -69,7 +69,7 @@ class Settings:
             harmonize_fit=args.harmonize_fit,
             harmonize_reference=args.harmonize_reference or {},
             nprocs=args.nprocs,
-            omp_nthreads=args.omp_nthreads or min(args.nprocs, 8),
+            omp_nthreads=args.omp_nthreads or max(1, min(args.nprocs - 1, 8)),  # as fMRIPrep: nodes overlap
             mem_gb=args.mem_gb,
             plugin=plugin,
             stop_on_first_crash=args.stop_on_first_crash,
