@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes run in parallel (nipype MultiProc)",
     )
     perf.add_argument(
-        "--omp-nthreads", type=_positive_int, help="threads per process (default: nprocs - 1, at least 1, at most 8)"
+        "--omp-nthreads", type=_positive_int, help="threads per process (default: nprocs - 1, 1 to 8)"
     )
     perf.add_argument("--mem-gb", type=_positive_float, help="memory the scheduler may use, in GB")
     perf.add_argument(
