@@ -13,6 +13,7 @@ n4`` as a whole process.
 
     python benchmarks/participant_time.py
     python benchmarks/participant_time.py --subject philips3t --hogs 2   # beside two CPU hogs
+    python benchmarks/participant_time.py --processes --hogs 2   # each inuprep-correct, quiet and loaded
 
 CPU time a process spends after its last sample is not seen (at most 0.2 s a process): the table's total
 is printed beside the kernel's count for the whole tree.
@@ -163,10 +164,15 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["n4", "zeroshot", "implicit"])
     parser.add_argument("--hogs", type=int, default=0, help="busy-looping processes beside everything")
     parser.add_argument("--keep", type=Path, help="keep the outputs and work folder here")
+    parser.add_argument("--processes", action="store_true",
+                        help="only each method's inuprep-correct (--num-threads nprocs), quiet then beside "
+                        "--hogs hogs")  # fmt: skip
     args = parser.parse_args()
     source = DATA / "bids" / f"sub-{args.subject}" / "anat" / f"sub-{args.subject}_T1w.nii.gz"
     if not source.is_file():
         raise SystemExit(f"{source} not found: clone the project next to its shared/ folder")
+    if args.processes:
+        return processes_under_load(source, args)
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -190,6 +196,28 @@ def main() -> None:
         for hog in hogs:
             hog.kill()
     report(args, run, n4_call, n4_process)
+
+
+def processes_under_load(source: Path, args) -> None:
+    """Print each method's process time quiet and beside ``args.hogs`` busy loops, and the slowdown."""
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for hogs in (0, args.hogs):
+            busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(hogs)]
+            try:
+                for method in args.methods:
+                    times[method, hogs], _ = timed([
+                        str(BIN / "inuprep-correct"), str(source), f"{tmp}/{method}.nii.gz",
+                        "--method", method,
+                        "--num-threads", str(args.nprocs),
+                    ])  # fmt: skip
+            finally:
+                for hog in busy:
+                    hog.kill()
+    print(f"sub-{args.subject}, inuprep-correct --num-threads {args.nprocs}: quiet / beside {args.hogs} hogs")
+    for method in args.methods:
+        quiet, loaded = times[method, 0], times[method, args.hogs]
+        print(f"  {method:9s} {quiet:6.1f} s  {loaded:6.1f} s  slowdown {loaded / quiet:4.2f}x")
 
 
 def report(args, run: dict, n4_call: float, n4_process: float) -> None:

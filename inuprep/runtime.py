@@ -156,11 +156,43 @@ def itk_threads(count: int) -> None:
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(count)
 
 
+def usable_cpus() -> int:
+    """Return the CPUs this process may run on: its affinity mask, capped by a cgroup v2 CPU quota."""
+    count = len(os.sched_getaffinity(0))
+    with suppress(OSError, ValueError):
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) / int(period))))
+    return count
+
+
+def runnable_elsewhere() -> int:
+    """Return how many other tasks are runnable on the machine right now (``/proc/loadavg``), or 0."""
+    with suppress(OSError, ValueError, IndexError):
+        return max(0, int(Path("/proc/loadavg").read_text().split()[3].split("/")[0]) - 1)
+    return 0
+
+
+def torch_threads(requested: int) -> int:
+    """Return the CPU threads a torch method should use: ``requested``, at most :func:`usable_cpus`, and one
+    when the CPUs are already busy.
+
+    torch's OpenMP threads meet at a barrier after every operation; a thread that waits for a CPU held by
+    another process holds up the others. The zero-shot optimisation (thousands of small operations) took 22x
+    its quiet time on two threads beside two busy processes on two CPUs, and 1.3x on one thread, against
+    N4's 1.6x (``benchmarks/participant_time.py --processes``, issue 25).
+    """
+    threads = max(1, min(requested, usable_cpus()))
+    if threads > 1 and runnable_elsewhere() >= usable_cpus():
+        threads = 1
+    return threads
+
+
 def torch_device(num_threads: int, device: str) -> str:
-    """Give torch ``num_threads`` CPU threads; return ``device``, with 'auto' resolved to cuda or cpu."""
+    """Give torch :func:`torch_threads` CPU threads; return ``device`` ('auto': cuda if present, else cpu)."""
     import torch  # only the processes that run a torch method pay for it
 
-    torch.set_num_threads(num_threads)
+    torch.set_num_threads(torch_threads(num_threads))
     return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 

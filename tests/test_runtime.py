@@ -1,12 +1,21 @@
 """The process's conditions: HOME, writable output folders, the container runtime, the image's defaults."""
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from inuprep import __version__
-from inuprep.runtime import container_type, ensure_writable_home, unwritable_reason
+from inuprep.runtime import (
+    container_type,
+    ensure_writable_home,
+    torch_threads,
+    unwritable_reason,
+    usable_cpus,
+)
 
 
 @pytest.mark.parametrize("home", [None, "missing", "a-file"])
@@ -55,3 +64,16 @@ def test_the_dockerfile_labels_the_package_version_by_default():
     dockerfile = (Path(__file__).parents[1] / "Dockerfile").read_text()
     assert f"ARG VERSION={__version__}\n" in dockerfile
     assert 'ENTRYPOINT ["/opt/inuprep/bin/inuprep"]' in dockerfile
+
+
+def test_torch_takes_one_thread_when_every_cpu_is_busy():
+    cpus = usable_cpus()
+    assert 1 <= cpus <= len(os.sched_getaffinity(0))
+    assert torch_threads(cpus + 5) <= cpus and torch_threads(1) == 1
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cpus)]
+    try:
+        time.sleep(0.5)
+        assert torch_threads(2) == 1  # a second thread would wait at every barrier for a busy CPU
+    finally:
+        for hog in hogs:
+            hog.kill()
