@@ -1,0 +1,25 @@
+"""nipype's MultiProc plugin, with a failure it leaves unreported turned into a node failure (no MapNode
+here: nipype would look a MapNode's plugin up by this class's name)."""
+
+import traceback
+
+from nipype.pipeline.plugins.multiproc import MultiProcPlugin
+
+
+class SafeMultiProcPlugin(MultiProcPlugin):
+    """MultiProc whose node failures always reach nipype's crash handling.
+
+    When a node cannot write its result file (a full disk), nipype's worker function raises while reading
+    that file back, the task's future holds the exception, MultiProc's callback raises it inside
+    ``concurrent.futures`` (which only logs it), the task is never marked done and the run waits forever.
+    Here the exception (its traceback includes the disk's ``No space left on device``) becomes the task's
+    result, as a node's own failure is, so nipype writes a crash file and the run ends.
+    """
+
+    def _async_callback(self, args):
+        try:
+            super()._async_callback(args)
+        except Exception as err:  # noqa: BLE001 - any failure of the worker function is the node's
+            taskid = next(task for task, future in self._task_obj.items() if future is args)
+            lines = traceback.format_exception(type(err), err, err.__traceback__)
+            self._taskresult[taskid] = {"result": None, "traceback": lines, "taskid": taskid}
