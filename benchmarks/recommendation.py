@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from zeroshot_vs_n4 import DATA, load_anatomy
+from zeroshot_vs_n4 import load_anatomy, prisma_field
 
 METHOD_NAMES = ("n4", "zeroshot", "implicit")
 
@@ -79,17 +79,11 @@ def summarise(rows: list[dict], tsv: Path | None) -> None:
 
 def prisma(methods: dict) -> None:
     """The measured receive field of sub-prisma3t: each method's residual against it, and the check's pick."""
-    import nibabel as nb
-
     from inuprep.image import foreground_mask
     from inuprep.selfcheck import self_check
 
-    anat = DATA / "bids" / "sub-prisma3t" / "anat"
-    raw_img = nb.load(anat / "sub-prisma3t_acq-noprescannorm_T1w.nii.gz")
+    raw_img, head, measured = prisma_field()
     raw = raw_img.get_fdata(dtype=np.float32)
-    normalised = nb.load(anat / "sub-prisma3t_acq-prescannorm_T1w.nii.gz").get_fdata(dtype=np.float32)
-    head = foreground_mask(normalised) & (raw > 0) & (normalised > 0)
-    measured = np.log(raw[head] / normalised[head])
     zooms, mask = raw_img.header.get_zooms()[:3], foreground_mask(raw)
     residuals = {}
     for name, corrector in methods.items():

@@ -1,8 +1,9 @@
 """How good are inuprep's tissue masks? Dice of GM and WM against known maps.
 
 Each image is corrected by N4 and by the zero-shot network and the consensus of both is segmented, as the
-App does, by the offline fallback (MNI152 priors + Atropos), by plain k-means
-Atropos (the previous method, for comparison) and by deep_atropos when its files are in the cache:
+App does, by the offline fallback (MNI152 priors registered to the image as acquired + the tissue model of
+``inuprep.tissue_model`` at a few prior and MRF weights), by Atropos with the same priors (the fallback
+until issue 25), by plain k-means Atropos (before that) and by deep_atropos when its files are cached:
 
 - ``mni152``: nilearn's MNI152 2009a T1 under a known warp (random affine: rotations up to 8 degrees, scaling
   0.92-1.08, shifts up to 8 mm; plus a smooth displacement up to 4 mm) and a known field (polynomial, max/min

@@ -97,19 +97,13 @@ def main() -> None:
 
 def prisma(variants: list[str]) -> None:
     """Print each correction's residual log-field std against sub-prisma3t's measured receive field."""
-    import nibabel as nb
     import numpy as np
-    from zeroshot_vs_n4 import DATA
+    from zeroshot_vs_n4 import prisma_field
 
-    from inuprep.image import foreground_mask
     from inuprep.metrics import field_fit
 
-    anat = DATA / "bids" / "sub-prisma3t" / "anat"
-    raw_img = nb.load(anat / "sub-prisma3t_acq-noprescannorm_T1w.nii.gz")
+    raw_img, head, measured = prisma_field()
     raw = raw_img.get_fdata(dtype=np.float32)
-    normalised = nb.load(anat / "sub-prisma3t_acq-prescannorm_T1w.nii.gz").get_fdata(dtype=np.float32)
-    head = foreground_mask(normalised) & (raw > 0) & (normalised > 0)
-    measured = np.log(raw[head] / normalised[head])
     zooms = tuple(float(z) for z in raw_img.header.get_zooms()[:3])
     for name, (_, estimate) in corrections(raw, zooms, variants).items():
         corr, slope = field_fit(estimate[head], np.exp(measured)).values()

@@ -145,6 +145,19 @@ def size256(threads: int) -> None:
             print(f"256^3 {method:9s} {elapsed:6.1f} s  peak {memory:7.0f} MB")
 
 
+def prisma_field() -> tuple[nb.Nifti1Image, np.ndarray, np.ndarray]:
+    """Return sub-prisma3t's acquisition without Prescan Normalize, its head mask and the receive field's
+    log inside it: the ratio of that acquisition to the same one with Prescan Normalize."""
+    from inuprep.image import foreground_mask
+
+    anat = DATA / "bids" / "sub-prisma3t" / "anat"
+    raw_img = nb.load(anat / "sub-prisma3t_acq-noprescannorm_T1w.nii.gz")
+    raw = raw_img.get_fdata(dtype=np.float32)
+    normalised = nb.load(anat / "sub-prisma3t_acq-prescannorm_T1w.nii.gz").get_fdata(dtype=np.float32)
+    head = foreground_mask(normalised) & (raw > 0) & (normalised > 0)
+    return raw_img, head, np.log(raw[head] / normalised[head])
+
+
 def prisma(methods: list[str], threads: int) -> None:
     """Print each method's residual against the measured receive field of sub-prisma3t.
 
@@ -153,15 +166,10 @@ def prisma(methods: list[str], threads: int) -> None:
     minus the measured one (each less its mean), whose standard deviation is printed (the input: the
     measured log-field's own).
     """
-    from inuprep.image import foreground_mask
     from inuprep.metrics import field_fit
 
-    anat = DATA / "bids" / "sub-prisma3t" / "anat"
-    raw_file = anat / "sub-prisma3t_acq-noprescannorm_T1w.nii.gz"
-    raw, normalised = (nb.load(anat / f"sub-prisma3t_acq-{acq}_T1w.nii.gz").get_fdata(dtype=np.float32)
-                       for acq in ("noprescannorm", "prescannorm"))  # fmt: skip
-    head = foreground_mask(normalised) & (raw > 0) & (normalised > 0)
-    measured = np.log(raw[head] / normalised[head])
+    raw_img, head, measured = prisma_field()
+    raw_file = Path(raw_img.get_filename())
     print(f"sub-prisma3t: {head.sum()} head voxels; measured log-field std {measured.std():.3f} "
           f"(5th-95th percentile ratio {np.exp(np.percentile(measured, 5)):.2f}-"
           f"{np.exp(np.percentile(measured, 95)):.2f})")  # fmt: skip
