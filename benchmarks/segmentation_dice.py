@@ -34,21 +34,44 @@ from inuprep.methods.zeroshot.fit import zeroshot_correct
 from inuprep.segmentation import (
     EM_MRF,
     EM_PRIOR_WEIGHT,
+    MRF,
+    SegmentationError,
+    ants_scratch,
     atropos_classes,
-    atropos_with_priors,
     brain_mask,
     consensus_image,
     segment_brain,
     segment_with_deep_atropos,
     template_inputs,
+    to_ants,
     transfer_segmentation,
 )
 from inuprep.simulate import simulate_bias
 from inuprep.tissue_model import prior_em
 
-#: the EM tissue model's prior weight and MRF weight compared (issue 25)
-EM_SETTINGS = ((0.1, 0.02), (0.3, 0.02), (0.5, 0.02), (EM_PRIOR_WEIGHT, EM_MRF))
+#: the tissue model's prior weight and MRF weight compared (issue 25; the second is the App's)
+EM_SETTINGS = ((0.1, EM_MRF), (EM_PRIOR_WEIGHT, EM_MRF), (0.5, EM_MRF))
+ATROPOS_PRIOR_WEIGHT = 0.1  # the App's Atropos with priors, until issue 25
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@ants_scratch()  # antspyx's Atropos posteriors: never left in /tmp
+def atropos_with_priors(
+    img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray, priors: list[np.ndarray]
+) -> list[np.ndarray]:
+    """Return Atropos's CSF/GM/WM posteriors of ``target`` with ``priors`` (the fallback until issue 25)."""
+    import ants
+
+    fixed = to_ants(np.where(mask, target, 0), img)
+    ants_mask = fixed.new_image_like(mask.astype(np.float32))
+    try:
+        result = ants.atropos(
+            a=fixed, x=ants_mask, i=[fixed.new_image_like(p) for p in priors], m=f"[{MRF},1x1x1]",
+            c="[5,0]", priorweight=ATROPOS_PRIOR_WEIGHT, r=0,
+        )  # fmt: skip
+    except Exception as err:  # antspyx raises a bare Exception when Atropos exits non-zero
+        raise SegmentationError(f"Atropos failed ({err})") from None
+    return [p.numpy().astype(np.float32) for p in result["probabilityimages"]]
 
 
 def random_warp(shape, zoom, seed):

@@ -53,8 +53,8 @@ INTENSITY_LABELS = {1: "dim", 2: "bright"}
 CJV_PAIRS = (("WM", "GM"), ("water", "fat"), ("bright", "dim"))
 #: a brain mask outside this range (mL) means brain extraction failed
 BRAIN_VOLUME_ML = (300.0, 3000.0)
-#: template priors: their weight (benchmarks/segmentation_dice.py) and Atropos's MRF smoothing
-PRIOR_WEIGHT, MRF = 0.1, 0.2
+#: k-means Atropos's MRF smoothing
+MRF = 0.2
 #: the tissue model's prior weight and MRF weight per neighbour (26 of them; segmentation_dice.py, issue 25)
 EM_PRIOR_WEIGHT, EM_MRF = 0.3, 0.02
 
@@ -218,25 +218,6 @@ def registered_priors(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray)
         ants.apply_transforms(fixed, moving.new_image_like(prior), transforms, interpolator="linear").numpy()
         for prior in priors.values()
     ]
-
-
-@ants_scratch()  # antspyx's Atropos posteriors: never left in /tmp
-def atropos_with_priors(
-    img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray, priors: list[np.ndarray]
-) -> list[np.ndarray]:
-    """Return Atropos's CSF/GM/WM posteriors of ``target`` with ``priors`` (the fallback until issue 25)."""
-    import ants
-
-    fixed = to_ants(np.where(mask, target, 0), img)
-    ants_mask = fixed.new_image_like(mask.astype(np.float32))
-    try:
-        result = ants.atropos(
-            a=fixed, x=ants_mask, i=[fixed.new_image_like(p) for p in priors], m=f"[{MRF},1x1x1]",
-            c="[5,0]", priorweight=PRIOR_WEIGHT, r=0,
-        )  # fmt: skip
-    except Exception as err:  # antspyx raises a bare Exception when Atropos exits non-zero
-        raise SegmentationError(f"Atropos failed ({err})") from None
-    return [p.numpy().astype(np.float32) for p in result["probabilityimages"]]
 
 
 def segment_with_template(
