@@ -279,14 +279,14 @@ def execute(workflow, runs, settings) -> str | None:
     ensure_login_name()  # nipype's SLURM/SGE/PBS plugins name jobs after it
     images = {image_wf_name(run): f"sub-{run.subject} {run.label} ({run.path.name})" for run in runs}
     plugin["plugin_args"]["status_callback"] = Progress(images, LOGGER)
-    if plugin["plugin"] == "MultiProc":  # an instance: nipype takes one in place of the name
-        from inuprep.cli.plugin import SafeMultiProcPlugin
-
-        plugin["plugin"] = SafeMultiProcPlugin(plugin_args=plugin.pop("plugin_args"))
     os.register_at_fork(after_in_child=die_with_parent)  # workers end with the App, even on SIGKILL
     try:
         with terminate_on_signals():  # the forked workers inherit it
             try:
+                if plugin["plugin"] == "MultiProc":  # an instance: nipype takes one in place of the name
+                    from inuprep.cli.plugin import SafeMultiProcPlugin
+
+                    plugin["plugin"] = SafeMultiProcPlugin(plugin_args=plugin.pop("plugin_args"))
                 workflow.run(**plugin)
             finally:
                 raise_if_terminated()  # a signal a node's interface swallowed (the Linear plugin)
