@@ -31,6 +31,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from inuprep.runtime import descendants
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -52,35 +54,18 @@ print(time.perf_counter() - start)
 """
 
 
-def processes() -> dict[int, tuple[int, float, int, str]]:
-    """Return every process's parent, CPU seconds, resident bytes and working folder (pid -> tuple)."""
+def sample(pids: list[int]) -> dict[int, tuple[float, int, str]]:
+    """Return each living process's CPU seconds, resident bytes and working folder (pid -> tuple)."""
     table = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    for pid in pids:
         try:
-            stat = Path(entry.path, "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            cwd = os.readlink(Path(entry.path, "cwd"))
-        except OSError:  # gone, or not ours to read
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:  # gone meanwhile
             continue
-        cpu = (int(fields[11]) + int(fields[12])) / TICK
-        table[int(entry.name)] = (int(fields[1]), cpu, int(fields[21]) * PAGE, cwd)
+        fields = stat[stat.rindex(")") + 2 :].split()
+        table[pid] = ((int(fields[11]) + int(fields[12])) / TICK, int(fields[21]) * PAGE, cwd)
     return table
-
-
-def descendants(root: int, table: dict) -> list[int]:
-    """Return ``root`` and every process below it."""
-    children = defaultdict(list)
-    for pid, (ppid, *_) in table.items():
-        children[ppid].append(pid)
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        if pid in table:
-            found.append(pid)
-            stack.extend(children[pid])
-    return found
 
 
 def step_of(cwd: str, work: Path) -> str:
@@ -98,25 +83,22 @@ def profile(command: list[str], work: Path, cores: int) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     app = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen: dict[tuple[int, str], float] = {}  # (pid, step) -> CPU seconds charged so far
+    charged = defaultdict(float)  # pid -> CPU seconds charged to steps so far
     cpu, first, last, peak = defaultdict(float), {}, {}, defaultdict(int)
     tree_peak, busy_samples = 0, []
     previous_total, previous_time = 0.0, start
     while app.poll() is None:
-        table = processes()
+        table = sample([app.pid, *descendants(app.pid)])
         now = time.perf_counter() - start
-        rss_by_step, total = defaultdict(int), 0.0
-        for pid in descendants(app.pid, table):
-            _, used, rss, cwd = table[pid]
+        rss_by_step = defaultdict(int)
+        for pid, (used, rss, cwd) in table.items():
             step = step_of(cwd, work)
-            charged = sum(v for (p, _), v in seen.items() if p == pid)
-            if used > charged:
-                cpu[step] += used - charged
-                seen[pid, step] = seen.get((pid, step), 0.0) + used - charged
+            if used > charged[pid]:
+                cpu[step] += used - charged[pid]
+                charged[pid] = used
                 first.setdefault(step, now)
                 last[step] = now
             rss_by_step[step] += rss
-            total += used
         for step, rss in rss_by_step.items():
             peak[step] = max(peak[step], rss)
         tree_peak = max(tree_peak, sum(rss_by_step.values()))

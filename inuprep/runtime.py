@@ -182,10 +182,9 @@ def torch_threads(requested: int) -> int:
     its quiet time on two threads beside two busy processes on two CPUs, and 1.3x on one thread, against
     N4's 1.6x (``benchmarks/participant_time.py --processes``, issue 25).
     """
-    threads = max(1, min(requested, usable_cpus()))
-    if threads > 1 and runnable_elsewhere() >= usable_cpus():
-        threads = 1
-    return threads
+    cpus = usable_cpus()
+    threads = max(1, min(requested, cpus))
+    return 1 if threads > 1 and runnable_elsewhere() >= cpus else threads
 
 
 def torch_device(num_threads: int, device: str) -> str:
