@@ -401,6 +401,51 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
     assert {path: path.stat().st_mtime_ns for path in finished} == finished
 
 
+#: a node of each kind (its folder's name in the work folder): a correction, the fallback's registered
+#: priors and tissue model, the evaluation, a derivative's sink and the report's figures
+KILL_AFTER = ("correct", "priors", "segment", "evaluate", "ds_metrics_tsv", "figures")
+
+
+@pytest.mark.parametrize("node", KILL_AFTER)
+def test_a_run_killed_just_after_a_step_resumes_without_redoing_it(tmp_path, mni_3mm, node):
+    """As an out-of-memory kill or a node failure's SIGKILL: the rerun finishes every participant (exit 0,
+    every output) and runs no finished step again; a cached step's progress line fails nobody."""
+    from inuprep.inputs.images import ImageRun
+    from inuprep.segmentation import BRAIN_LABELS
+    from inuprep.utils.bids import output_paths
+
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
+    bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
+    out, work = tmp_path / "out", tmp_path / "work"
+    argv = [bids, out, "participant", "-w", work, "--nprocs", 2, "--methods", "n4"]
+    command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
+    app = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    while not any(work.rglob(f"{node}/result_{node}.pklz")) and app.poll() is None:
+        time.sleep(0.02)
+    os.killpg(app.pid, signal.SIGKILL)
+    app.wait(timeout=60)
+    assert app.returncode == -signal.SIGKILL, f"the run ended before {node} finished"
+    # every finished step but those that write into the output folder (the derivatives' sinks and the
+    # figures): they run on every run (always_run), so that an output deleted from there comes back
+    finished = {
+        path: path.stat().st_mtime_ns
+        for path in work.rglob("_0x*.json")
+        if "unfinished" not in path.name and not path.parent.name.startswith(("ds_", "figures"))
+    }
+    rerun = inuprep(*argv, cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "sub-01: done" in rerun.stdout and "sub-02: done" in rerun.stdout
+    for label in ("01", "02"):
+        run = ImageRun(path=bids / f"sub-{label}/anat/sub-{label}_T1w.nii.gz", subject=label, contrast="T1w")
+        for path in output_paths(run, ("n4",), tuple(BRAIN_LABELS.values())).values():
+            assert (out / path).is_file(), path
+        assert (out / f"sub-{label}.html").is_file()
+    assert {path: path.stat().st_mtime_ns for path in finished} == finished, "a finished step ran again"
+
+
 def test_two_runs_into_one_output_folder_both_finish_and_the_group_sees_both(tmp_path, mni_3mm):
     from concurrent.futures import ThreadPoolExecutor
 
