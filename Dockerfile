@@ -34,11 +34,11 @@ RUN /opt/inuprep/bin/python -c "import tomllib; deps = tomllib.load(open('/tmp/d
 # segmentation and says so in its outputs). Only this module is needed, so a code change does not refetch.
 ARG FETCH_MODELS=1
 ENV INUPREP_ANTSXNET_CACHE=/opt/antsxnet
-COPY inuprep/deepatropos.py /tmp/fetch/
+COPY inuprep/segmentation/deep_atropos.py /tmp/fetch/
 RUN mkdir -p /opt/antsxnet \
  && if [ "${FETCH_MODELS}" = 1 ]; then \
         cd /tmp/fetch && HOME=/tmp/fetch /opt/inuprep/bin/python -c \
-            "import sys, deepatropos; sys.exit(deepatropos.fetch_main(['/opt/antsxnet']))"; \
+            "import sys, deep_atropos; sys.exit(deep_atropos.fetch_main(['/opt/antsxnet']))"; \
     fi \
  && rm -rf /tmp/fetch && chmod -R a+rX,a-w /opt/antsxnet
 

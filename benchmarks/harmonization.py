@@ -1,9 +1,9 @@
 """Harmonization against a known truth: real anatomy re-rendered by simulated protocols (issue 22).
 
 No travelling-subject data can be reached here, so each subject's tissue maps are re-rendered with signal
-equations (``inuprep.protocols``): one target protocol and several sources (other MPRAGE inversion times, a
-spoiled gradient echo, a lower resolution, BlindHarmony's exp / log / gamma shifts), each rendering of a
-reference or a source with its own residual field (max/min 1.1) and Rician noise (1 %); renderings are
+equations (``inuprep.simulation.protocols``): one target protocol and several sources (other MPRAGE inversion
+times, a spoiled gradient echo, a lower resolution, BlindHarmony's exp / log / gamma shifts), each rendering
+of a reference or a source with its own residual field (max/min 1.1) and Rician noise (1 %); renderings are
 scaled to their brain's 99th percentile, so the unharmonized input ("none") is already percentile-normalised,
 a strong baseline (BlindHarmony's inputs are min-max normalised). Every harmonizer is fitted on the target
 renderings of the reference subjects and applied to the source renderings of the other subjects; each result
@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.stats import wasserstein_distance
 
 from inuprep.harmonizers import HARMONIZERS
-from inuprep.protocols import Protocol, render, texture
+from inuprep.simulation.protocols import Protocol, render, texture
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 ZOOM = 2.0
@@ -74,8 +74,9 @@ def prepared(name: str, cache: Path) -> dict[str, np.ndarray]:
         return dict(np.load(path))
     from inuprep.image import foreground_mask
     from inuprep.methods.n4.correct import n4_correct
-    from inuprep.segmentation import atropos_classes, brain_mask
-    from inuprep.templates import mni152
+    from inuprep.segmentation.antspyx import atropos_classes
+    from inuprep.segmentation.brain import brain_mask
+    from inuprep.utils.mni152 import mni152
 
     if name == "mni152":
         images = mni152(ZOOM, ("T1", "GM", "WM"))
@@ -116,7 +117,7 @@ OTHER_SCANNERS = {
 def rendering(subject: dict, protocol: Protocol, seed: int | None = None) -> np.ndarray:
     """Return ``subject`` as ``protocol`` sees it; with a ``seed``, as acquired and corrected: with a residual
     field and Rician noise (the truth a result is scored against has neither)."""
-    from inuprep.simulate import add_rician_noise, random_field
+    from inuprep.simulation.fields import add_rician_noise, random_field
 
     brain = subject["brain"].astype(bool)
     fractions = {name: subject[name] for name in ("CSF", "GM", "WM")}
@@ -134,7 +135,7 @@ def overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 def labels(image: np.ndarray, brain: np.ndarray) -> np.ndarray:
     """Return our 3-class Atropos labels of ``image`` (1 CSF, 2 GM, 3 WM by increasing intensity)."""
-    from inuprep.segmentation import atropos_classes
+    from inuprep.segmentation.antspyx import atropos_classes
 
     return atropos_classes(image, (ZOOM,) * 3, brain, 3)[0]
 

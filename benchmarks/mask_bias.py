@@ -18,11 +18,13 @@ import numpy as np
 
 def main() -> None:
     from inuprep.cli.demo import DEMO_SUBJECTS, build_demo_dataset
+    from inuprep.evaluation.metrics import coefficient_of_joint_variation as cjv
     from inuprep.image import foreground_mask
     from inuprep.methods.n4.correct import n4_correct
-    from inuprep.metrics import coefficient_of_joint_variation as cjv
-    from inuprep.segmentation import atropos_classes, consensus_image, deepbet_brain_mask
-    from inuprep.templates import mni152
+    from inuprep.segmentation.antspyx import atropos_classes
+    from inuprep.segmentation.base import consensus_image
+    from inuprep.segmentation.brain import deepbet_brain_mask
+    from inuprep.utils.mni152 import mni152
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -17,11 +17,11 @@ import numpy as np
 
 
 def main() -> None:
+    from inuprep.evaluation.metrics import coefficient_of_joint_variation as cjv
+    from inuprep.evaluation.metrics import relative_mae
     from inuprep.methods.n4.correct import n4_correct
     from inuprep.methods.n4.settings import N4Settings
-    from inuprep.metrics import coefficient_of_joint_variation as cjv
-    from inuprep.metrics import relative_mae
-    from inuprep.simulate import simulate_bias, template_anatomy
+    from inuprep.simulation.fields import simulate_bias, template_anatomy
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -3,10 +3,11 @@
 Each case multiplies an anatomy by a simulated field plus Rician noise (as ``zeroshot_vs_n4.py``). Every
 method corrects it at full resolution, in this process, and its true error is the relative MAE against the
 reference inside the brain (templates: the clean image; a real scan: the method's own correction of the scan
-as acquired, as in ``zeroshot_vs_n4.py``). The self-check (``inuprep.selfcheck``) sees only the biased image
-and its foreground mask, and recommends a method. Printed per case, then: how often the recommendation is
-the truly best method or within 5 % of its error, the mean true error of always choosing one method, of the
-recommended one and of the best (oracle), per field family; and the check's time against the corrections'.
+as acquired, as in ``zeroshot_vs_n4.py``). The self-check (``inuprep.evaluation.selfcheck``) sees only the
+biased image and its foreground mask, and recommends a method. Printed per case, then: how often the
+recommendation is the truly best method or within 5 % of its error, the mean true error of always choosing one
+method, of the recommended one and of the best (oracle), per field family; and the check's time against the
+corrections'.
 
     python benchmarks/recommendation.py [--anatomies mni152 colin27 ds2748s05] [--families linear ...]
         [--strengths 1.5 3] [--seeds 31] [--tsv rows.tsv]
@@ -34,9 +35,9 @@ def judge(errors: dict[str, float], recommended: str) -> dict:
 
 def run_case(brain, zooms, biased, reference, methods, check_args) -> dict:
     """Correct ``biased`` with every method and self-check it; return the row (true errors, the check's)."""
+    from inuprep.evaluation.metrics import relative_mae
+    from inuprep.evaluation.selfcheck import self_check
     from inuprep.image import foreground_mask
-    from inuprep.metrics import relative_mae
-    from inuprep.selfcheck import self_check
 
     mask = foreground_mask(biased)
     row, start = {}, time.perf_counter()
@@ -79,8 +80,8 @@ def summarise(rows: list[dict], tsv: Path | None) -> None:
 
 def prisma(methods: dict) -> None:
     """The measured receive field of sub-prisma3t: each method's residual against it, and the check's pick."""
+    from inuprep.evaluation.selfcheck import self_check
     from inuprep.image import foreground_mask
-    from inuprep.selfcheck import self_check
 
     raw_img, head, measured = prisma_field()
     raw = raw_img.get_fdata(dtype=np.float32)
@@ -98,7 +99,7 @@ def prisma(methods: dict) -> None:
 
 def main() -> None:
     from inuprep.image import foreground_mask
-    from inuprep.simulate import FAMILIES, simulate_bias
+    from inuprep.simulation.fields import FAMILIES, simulate_bias
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -114,10 +115,10 @@ def main() -> None:
     parser.add_argument("--grid-mm", type=float, default=None, help="the check's grid (default: its own)")
     parser.add_argument("--probes", type=int, default=None, help="the first N probes (default: all)")
     args = parser.parse_args()
-    from inuprep.selfcheck import GRID_MM, PROBES
+    from inuprep.evaluation.selfcheck import GRID_MM, PROBES
 
     check_args = {"grid_mm": args.grid_mm or GRID_MM, "probes": PROBES[: args.probes]}
-    from inuprep.methods.recommend import correctors
+    from inuprep.evaluation.run import correctors
 
     methods = correctors(METHOD_NAMES, None, args.threads, "cpu")
     if args.prisma:

@@ -1,9 +1,10 @@
 """How good are inuprep's tissue masks? Dice of GM and WM against known maps.
 
-Each image is corrected by N4 and by the zero-shot network and the consensus of both is segmented, as the
-App does, by the offline fallback (MNI152 priors registered to the image as acquired + the tissue model of
-``inuprep.tissue_model`` at a few prior and MRF weights), by Atropos with the same priors (the fallback
-until issue 25), by plain k-means Atropos (before that) and by deep_atropos when its files are cached:
+Each image is corrected by N4 and by the zero-shot network and the consensus of both is segmented, as the App
+does, by the offline fallback (MNI152 priors registered to the image as acquired + the tissue model of
+``inuprep.segmentation.tissue_model`` at a few prior and MRF weights), by Atropos with the same priors (the
+fallback until issue 25), by plain k-means Atropos (before that) and by deep_atropos when its files are
+cached:
 
 - ``mni152``: nilearn's MNI152 2009a T1 under a known warp (random affine: rotations up to 8 degrees, scaling
   0.92-1.08, shifts up to 8 mm; plus a smooth displacement up to 4 mm) and a known field (polynomial, max/min
@@ -28,26 +29,15 @@ import nibabel as nb
 import numpy as np
 from scipy.ndimage import gaussian_filter, map_coordinates
 
-from inuprep import deepatropos
 from inuprep.methods.n4.correct import n4_correct
-from inuprep.methods.zeroshot.fit import zeroshot_correct
-from inuprep.segmentation import (
-    EM_MRF,
-    EM_PRIOR_WEIGHT,
-    MRF,
-    SegmentationError,
-    ants_scratch,
-    atropos_classes,
-    brain_mask,
-    consensus_image,
-    segment_brain,
-    segment_with_deep_atropos,
-    template_inputs,
-    to_ants,
-    transfer_segmentation,
-)
-from inuprep.simulate import simulate_bias
-from inuprep.tissue_model import prior_em
+from inuprep.methods.zeroshot.correct import zeroshot_correct
+from inuprep.segmentation import deep_atropos
+from inuprep.segmentation.antspyx import MRF, ants_scratch, atropos_classes, to_ants
+from inuprep.segmentation.base import SegmentationError, consensus_image
+from inuprep.segmentation.brain import EM_MRF, EM_PRIOR_WEIGHT, brain_mask, segment_brain, template_inputs
+from inuprep.segmentation.tissue_model import prior_em
+from inuprep.segmentation.transfer import transfer_segmentation
+from inuprep.simulation.fields import simulate_bias
 
 #: the tissue model's prior weight and MRF weight compared (issue 25; the second is the App's)
 EM_SETTINGS = ((0.1, EM_MRF), (EM_PRIOR_WEIGHT, EM_MRF), (0.5, EM_MRF))
@@ -102,7 +92,7 @@ def dice(a, b):
 
 def mni152_case(seed):
     """Return (image, truth labels) for the warped, biased MNI152 template."""
-    from inuprep.segmentation import template_priors
+    from inuprep.segmentation.brain import template_priors
 
     template, priors = template_priors()
     coords = random_warp(template.shape, 1.0, seed)
@@ -177,9 +167,9 @@ def evaluate(name, img, truth, cache):
             (np.argmax(probs, axis=0) + 1) * mask,
             time.perf_counter() - start + registration,
         )
-    if cache is not None and not deepatropos.missing_files(cache):
+    if cache is not None and not deep_atropos.missing_files(cache):
         start = time.perf_counter()
-        seg = segment_with_deep_atropos(img, data, cache)
+        seg = deep_atropos.segment(img, data, cache)
         grouped = np.zeros_like(seg.dseg)
         for index, tissue in seg.tissues.items():
             grouped[seg.dseg == index] = {"CSF": 1, "GM": 2, "WM": 3}[tissue]
@@ -202,8 +192,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
-    if args.cache is not None and deepatropos.missing_files(args.cache):
-        print(f"deep_atropos skipped: {args.cache} lacks {', '.join(deepatropos.missing_files(args.cache))}")
+    if args.cache is not None and deep_atropos.missing_files(args.cache):
+        print(f"deep_atropos skipped: {args.cache} lacks {', '.join(deep_atropos.missing_files(args.cache))}")
     rows = []
     for seed in args.seeds:
         rows.append(evaluate(f"mni152 seed {seed}", *mni152_case(seed), args.cache))

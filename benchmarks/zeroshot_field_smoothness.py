@@ -39,7 +39,7 @@ def corrections(image, zooms, variants: list[str]) -> dict[str, tuple]:
     """Return N4's and every zero-shot variant's (corrected image, field) of ``image``."""
     from inuprep.image import foreground_mask
     from inuprep.methods.n4.correct import n4_correct
-    from inuprep.methods.zeroshot.fit import zeroshot_correct
+    from inuprep.methods.zeroshot.correct import zeroshot_correct
     from inuprep.methods.zeroshot.settings import ZeroShotSettings
 
     foreground = foreground_mask(image)
@@ -54,8 +54,8 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from inuprep.segmentation import consensus_image
-    from inuprep.simulate import simulate_bias
+    from inuprep.segmentation.base import consensus_image
+    from inuprep.simulation.fields import simulate_bias
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -100,7 +100,7 @@ def prisma(variants: list[str]) -> None:
     import numpy as np
     from zeroshot_vs_n4 import prisma_field
 
-    from inuprep.metrics import field_fit
+    from inuprep.evaluation.metrics import field_fit
 
     raw_img, head, measured = prisma_field()
     raw = raw_img.get_fdata(dtype=np.float32)

@@ -17,19 +17,21 @@ import numpy as np
 
 
 def main() -> None:
+    from inuprep.evaluation.metrics import coefficient_of_joint_variation as cjv
+    from inuprep.evaluation.metrics import relative_mae
     from inuprep.methods.n4.correct import n4_correct
-    from inuprep.methods.zeroshot.fit import zeroshot_correct
+    from inuprep.methods.zeroshot.correct import zeroshot_correct
     from inuprep.methods.zeroshot.settings import ZeroShotSettings
-    from inuprep.metrics import coefficient_of_joint_variation as cjv
-    from inuprep.metrics import relative_mae
-    from inuprep.simulate import simulate_bias, template_anatomy
+    from inuprep.simulation.fields import simulate_bias, template_anatomy
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--zoom", type=float, default=2.0, help="voxel size (mm) of the template")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="one field per seed")
-    parser.add_argument("--family", default="polynomial", help="field family (inuprep.simulate.FAMILIES)")
+    parser.add_argument(
+        "--family", default="polynomial", help="field family (inuprep.simulation.fields.FAMILIES)"
+    )
     parser.add_argument("--max-ratio", type=float, default=3.0, help="max/min of each field inside the brain")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="entropy-variant settings")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """Zero-shot and implicit against N4, known fields: anatomy x field family x strength x seed, whole processes.
 
-Each case multiplies an anatomy by a simulated field (``inuprep.simulate``) plus Rician noise, then runs
-``inuprep-correct`` once per method as a separate process, exactly as a user would (defaults: foreground
+Each case multiplies an anatomy by a simulated field (``inuprep.simulation.fields``) plus Rician noise, then
+runs ``inuprep-correct`` once per method as a separate process, exactly as a user would (defaults: foreground
 mask, ``--num-threads`` as given). Tissue masks come from a 3-class Atropos fit to the unbiased image
 (posterior > 0.9; for a real scan, to the consensus of every method's correction of it), so they favour
 no method. Printed per case and on average: CV of CSF/GM/WM, CJV (WM/GM), relative MAE against the
@@ -51,7 +51,7 @@ METHODS = {
 def load_anatomy(name: str) -> tuple[np.ndarray, np.ndarray, nb.Nifti1Image, bool]:
     """Return an unbiased brain image, its brain mask, its NIfTI (grid) and whether it is a real scan."""
     if name == "mni152":
-        from inuprep.simulate import template_anatomy
+        from inuprep.simulation.fields import template_anatomy
 
         clean, _, _, affine = template_anatomy(1.0)
         return clean, clean > 0.1 * clean.max(), nb.Nifti1Image(clean, affine), False
@@ -69,7 +69,7 @@ def load_anatomy(name: str) -> tuple[np.ndarray, np.ndarray, nb.Nifti1Image, boo
 
 def tissue_masks(clean: np.ndarray, brain: np.ndarray, zooms) -> dict[str, np.ndarray]:
     """Return CSF/GM/WM masks: Atropos on the unbiased image, posterior > 0.9."""
-    from inuprep.segmentation import atropos_classes
+    from inuprep.segmentation.antspyx import atropos_classes
 
     _, probs = atropos_classes(clean, tuple(float(z) for z in zooms), brain, 3)
     return {name: brain & (p > 0.9) for name, p in zip(("csf", "gm", "wm"), probs, strict=True)}
@@ -110,8 +110,8 @@ def correct(method: str, in_file: Path, threads: int) -> tuple[np.ndarray, np.nd
 def scores(image, reference, brain, masks, estimate=None, truth=None) -> dict[str, float]:
     """Return CV per tissue, CJV, relative MAE (in the brain and, as Simko et al., per tissue) and (with
     fields) the fit of the log-field."""
-    from inuprep.metrics import coefficient_of_joint_variation as cjv
-    from inuprep.metrics import (
+    from inuprep.evaluation.metrics import coefficient_of_joint_variation as cjv
+    from inuprep.evaluation.metrics import (
         coefficient_of_variation,
         field_anatomy,
         field_fit,
@@ -131,7 +131,7 @@ def scores(image, reference, brain, masks, estimate=None, truth=None) -> dict[st
 
 def size256(threads: int) -> None:
     """Print each method's wall time and peak memory on a 256^3 volume."""
-    from inuprep.simulate import simulate_bias, template_anatomy
+    from inuprep.simulation.fields import simulate_bias, template_anatomy
 
     clean, _, _, affine = template_anatomy(1.0)
     padded = np.zeros((256, 256, 256), dtype=np.float32)
@@ -166,7 +166,7 @@ def prisma(methods: list[str], threads: int) -> None:
     minus the measured one (each less its mean), whose standard deviation is printed (the input: the
     measured log-field's own).
     """
-    from inuprep.metrics import field_fit
+    from inuprep.evaluation.metrics import field_fit
 
     raw_img, head, measured = prisma_field()
     raw_file = Path(raw_img.get_filename())
@@ -185,8 +185,8 @@ def prisma(methods: list[str], threads: int) -> None:
 
 
 def main() -> None:
-    from inuprep.segmentation import consensus_image
-    from inuprep.simulate import FAMILIES, simulate_bias
+    from inuprep.segmentation.base import consensus_image
+    from inuprep.simulation.fields import FAMILIES, simulate_bias
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -41,7 +41,7 @@ def crop_or_pad(data: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def write_templates(cache: Path) -> None:
-    from inuprep.templates import mni152
+    from inuprep.utils.mni152 import mni152
 
     t1, gm, wm = mni152(1.5, maps=("T1", "GM", "WM"))
     affine = t1.affine

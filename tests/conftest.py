@@ -18,7 +18,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 @pytest.fixture(scope="session")
 def mni_3mm() -> nb.Nifti1Image:
     """nilearn's MNI152 2009a T1 resampled to 3 mm (real anatomy, small)."""
-    from inuprep.templates import mni152
+    from inuprep.utils.mni152 import mni152
 
     return mni152(3.0)[0]
 
@@ -27,12 +27,12 @@ def mni_3mm() -> nb.Nifti1Image:
 def antsxnet_standins(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A read-only ANTsXNet cache of deep_atropos's five files as stand-ins (random weights; see
     tests/antsxnet_standins.py, run in a process of its own); its :func:`tree_digests`."""
-    from inuprep import deepatropos
+    from inuprep.segmentation import deep_atropos
 
     cache = tmp_path_factory.mktemp("antsxnet")
     builder = Path(__file__).with_name("antsxnet_standins.py")
     subprocess.run([sys.executable, builder, cache], check=True, capture_output=True, timeout=600)
-    assert deepatropos.missing_files(cache) == []
+    assert deep_atropos.missing_files(cache) == []
     return cache, make_read_only(cache)
 
 
@@ -71,7 +71,7 @@ def make_bids(root: Path, files: dict[str, np.ndarray | None], affine=None) -> P
 
 def dixon_pair(shape=(48, 40, 24), seed=0) -> tuple[np.ndarray, np.ndarray]:
     """Return synthetic (water, fat) images: a water-rich body inside a fat shell, with a smooth field."""
-    from inuprep.simulate import polynomial_field
+    from inuprep.simulation.fields import polynomial_field
 
     grid = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij")
     radius = np.sqrt(grid[0] ** 2 + grid[1] ** 2 + grid[2] ** 2)

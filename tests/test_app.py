@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import dixon_pair, inuprep, make_bids, save, small_disk
-from inuprep.simulate import simulate_bias
+from inuprep.simulation.fields import simulate_bias
 
 pytestmark = pytest.mark.slow  # runs the App or the corrector as processes
 
@@ -102,7 +102,7 @@ def test_outputs_are_indexed_by_pybids(finished_run):
 def test_metrics_and_sidecars(finished_run):
     import nibabel as nb
 
-    from inuprep.metrics import relative_mae, tissue_metrics
+    from inuprep.evaluation.metrics import relative_mae, tissue_metrics
 
     _, bids, out = finished_run
     anat = out / "sub-01/ses-1/anat"
@@ -411,7 +411,7 @@ def test_a_run_killed_just_after_a_step_resumes_without_redoing_it(tmp_path, mni
     """As an out-of-memory kill or a node failure's SIGKILL: the rerun finishes every participant (exit 0,
     every output) and runs no finished step again; a cached step's progress line fails nobody."""
     from inuprep.inputs.images import ImageRun
-    from inuprep.segmentation import BRAIN_LABELS
+    from inuprep.segmentation.base import BRAIN_LABELS
     from inuprep.utils.bids import output_paths
 
     t1 = mni_3mm.get_fdata(dtype=np.float32)

@@ -82,7 +82,7 @@ def write_cases(bids, t1, affine):
 
 @pytest.fixture(scope="module")
 def bad_run(tmp_path_factory, mni_3mm):
-    from inuprep.simulate import simulate_bias
+    from inuprep.simulation.fields import simulate_bias
 
     root = tmp_path_factory.mktemp("bad")
     t1 = simulate_bias(mni_3mm.get_fdata(dtype=np.float32), 2.0, 1)[1]

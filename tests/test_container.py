@@ -21,7 +21,7 @@ import pytest
 
 import inuprep
 from conftest import make_bids, make_read_only, tree_digests
-from inuprep.simulate import simulate_bias
+from inuprep.simulation.fields import simulate_bias
 
 ARCHIVE = os.environ.get("INUPREP_IMAGE_ARCHIVE")
 ENTRYPOINT = "/opt/inuprep/bin/inuprep"

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import save, small_disk
 from inuprep.methods import METHODS
-from inuprep.simulate import polynomial_field
+from inuprep.simulation.fields import polynomial_field
 
 pytestmark = pytest.mark.slow  # runs the App or the corrector as processes
 

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from conftest import inuprep, make_bids, tree_digests
-from inuprep import deepatropos
-from inuprep.simulate import simulate_bias
+from inuprep.segmentation import deep_atropos
+from inuprep.simulation.fields import simulate_bias
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_the_app_takes_the_deep_atropos_path(deep_atropos_run):
     sidecar = json.loads((anat / "sub-01_mod-T1w_dseg.json").read_text())
     assert sidecar["SegmentationSource"] == "deep_atropos"
     assert "FallbackReason" not in sidecar
-    assert sidecar["Labels"] == {str(k): v for k, v in deepatropos.LABELS.items()}
+    assert sidecar["Labels"] == {str(k): v for k, v in deep_atropos.LABELS.items()}
     assert "antspynet" in sidecar["Software"]
     metrics = pd.read_csv(anat / "sub-01_mod-T1w_metrics.tsv", sep="\t")
     assert set(metrics.segmentation) == {"deep_atropos"}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from inuprep.inputs.images import ImageRun
-from inuprep.segmentation import tissue_names
+from inuprep.segmentation.base import tissue_names
 from inuprep.utils.bids import (
     check_unique,
     derivative_path,

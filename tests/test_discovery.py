@@ -84,7 +84,7 @@ def test_templates_in_the_dataset_are_not_participants(tmp_path):
 
 
 def test_a_malformed_sidecar_costs_only_the_images_it_describes(tmp_path):
-    from inuprep.cli.run import preflight
+    from inuprep.cli.preflight import preflight
     from inuprep.inputs.discovery import malformed_sidecars
 
     files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": None for i in (1, 2, 3)}

@@ -13,7 +13,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "nipype" / "correct
 
 @pytest.mark.slow  # runs a nipype pipeline with N4
 def test_the_correction_runs_between_nodes_of_ones_own(tmp_path, mni_3mm):
-    from inuprep.simulate import simulate_bias
+    from inuprep.simulation.fields import simulate_bias
 
     spec = importlib.util.spec_from_file_location("correct_in_pipeline", EXAMPLE)
     example = importlib.util.module_from_spec(spec)

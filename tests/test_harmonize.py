@@ -10,7 +10,7 @@ import pytest
 from inuprep.harmonizers import HARMONIZERS
 from inuprep.harmonizers.model import MODEL_FILE
 from inuprep.harmonizers.run import main
-from inuprep.templates import mni152
+from inuprep.utils.mni152 import mni152
 
 #: two protocols: tissue levels (CSF, GM, WM) and a power applied after partial voluming
 PROTOCOLS = {"target": ((250.0, 550.0, 850.0), 1.0), "source": ((60.0, 420.0, 600.0), 0.8)}
@@ -135,7 +135,7 @@ def test_bad_models_and_inputs_are_refused_in_one_line(subjects, tmp_path, capsy
 @pytest.mark.slow  # runs the App
 def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, mni_3mm):
     from conftest import inuprep, make_bids
-    from inuprep.simulate import simulate_bias
+    from inuprep.simulation.fields import simulate_bias
 
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     bids = make_bids(

@@ -51,7 +51,7 @@ def test_singleton_4d_is_accepted(tmp_path):
 
 def test_foreground_mask_finds_a_biased_object(mni_3mm):
     data = mni_3mm.get_fdata()
-    from inuprep.simulate import polynomial_field
+    from inuprep.simulation.fields import polynomial_field
 
     biased = data * polynomial_field(data.shape, max_ratio=3.0, seed=3)
     mask = foreground_mask(biased + np.random.default_rng(0).normal(0, 0.01, data.shape) ** 2)

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from inuprep.methods.implicit import apply, data, train
-from inuprep.methods.implicit.model import GetNet
-from inuprep.metrics import field_fit, relative_mae
+from inuprep.evaluation.metrics import field_fit, relative_mae
+from inuprep.methods.implicit import correct, data, train
+from inuprep.methods.implicit.network import GetNet
 
 
 def test_shipped_weights_load_and_match_their_record():
     pytest.importorskip("skimage", reason="the photographs come with scikit-image (pip install .[train])")
-    record = apply.weights_record()
-    net = apply.load_getnet("cpu")
+    record = correct.weights_record()
+    net = correct.load_getnet("cpu")
     assert sum(p.numel() for p in net.parameters()) == record["parameters"] <= 300_000
     assert record["command"].startswith("python -m inuprep.implicit.train ")
     assert f"--seed {record['seed']}" in record["command"]
@@ -23,11 +23,11 @@ def test_shipped_weights_load_and_match_their_record():
 
 
 def test_weights_that_differ_from_the_record_are_refused(monkeypatch):
-    apply.load_getnet.cache_clear()
-    monkeypatch.setattr(apply, "weights_record", lambda: {"sha256": "0" * 64})
+    correct.load_getnet.cache_clear()
+    monkeypatch.setattr(correct, "weights_record", lambda: {"sha256": "0" * 64})
     with pytest.raises(ValueError, match="getnet.pt does not match its recorded checksum; reinstall"):
-        apply.load_getnet("cpu")
-    apply.load_getnet.cache_clear()
+        correct.load_getnet("cpu")
+    correct.load_getnet.cache_clear()
 
 
 @pytest.mark.slow
@@ -54,7 +54,7 @@ def test_combine_recovers_a_field_known_up_to_a_constant_per_slice():
         shape = [1, 1, 1]
         shape[axis] = -1
         fields.append(np.where(mask, truth + rng.normal(0, 0.5, 64).reshape(shape), np.nan))
-    combined = apply.combine(fields, mask)
+    combined = correct.combine(fields, mask)
     assert np.isnan(combined[~mask]).all()
     error = (combined - truth)[mask]
     assert np.abs(error - error.mean()).max() < 0.01
@@ -65,18 +65,18 @@ def test_combine_recovers_a_field_known_up_to_a_constant_per_slice():
 
 @pytest.mark.slow
 def test_corrects_a_simulated_field_on_real_anatomy():
-    from inuprep.simulate import simulate_bias, template_anatomy
+    from inuprep.simulation.fields import simulate_bias, template_anatomy
 
     clean, _, _, _ = template_anatomy(2.0)
     brain = clean > 0.1 * clean.max()
     field, biased = simulate_bias(clean, 2.0, seed=12, family="bspline", mask=brain)
-    corrected, estimate = apply.implicit_correct(biased, (2.0, 2.0, 2.0), brain)
+    corrected, estimate = correct.implicit_correct(biased, (2.0, 2.0, 2.0), brain)
     assert corrected.shape == estimate.shape == clean.shape and np.isfinite(estimate).all()
     assert np.allclose(corrected * estimate, np.clip(biased, 0, None), rtol=1e-5)
     assert relative_mae(corrected[brain], clean[brain]) < 0.8 * relative_mae(biased[brain], clean[brain])
     assert field_fit(estimate[brain], field[brain])["field_corr"] > 0.7
     # a global scale of the input changes nothing but the scale
-    scaled, _ = apply.implicit_correct(3.0 * biased, (2.0, 2.0, 2.0), brain)
+    scaled, _ = correct.implicit_correct(3.0 * biased, (2.0, 2.0, 2.0), brain)
     assert np.allclose(scaled, 3.0 * corrected, rtol=1e-3, atol=1e-3 * corrected.max())
 
 
@@ -85,5 +85,5 @@ def test_an_image_with_nothing_inside_its_mask_is_left_as_it_is():
     data[0] = 5.0
     mask = np.zeros(data.shape, bool)
     mask[4:, 4:, 4:] = True  # where the image is zero
-    corrected, field = apply.implicit_correct(data, (1.0, 1.0, 1.0), mask)
+    corrected, field = correct.implicit_correct(data, (1.0, 1.0, 1.0), mask)
     assert np.array_equal(corrected, data) and np.array_equal(field, np.ones_like(data))

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from inuprep.interfaces.evaluation import EvaluateCorrections
-from inuprep.segmentation import Segmentation, read_label_table, write_label_table
+from inuprep.segmentation.base import Segmentation
+from inuprep.segmentation.labels import read_label_table, write_label_table
 
 
 def save(data, path, affine=None):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from inuprep.metrics import (
+from inuprep.evaluation.metrics import (
     coefficient_of_joint_variation,
     coefficient_of_variation,
     field_anatomy,
@@ -79,7 +79,7 @@ def test_a_field_that_follows_the_anatomy_is_detected():
     of the same size (a field under-recovered by 20 % in the centre, where the deep WM is)."""
     from scipy.ndimage import gaussian_filter
 
-    from inuprep.simulate import random_field, template_anatomy
+    from inuprep.simulation.fields import random_field, template_anatomy
 
     _, wm, gm, _ = template_anatomy(3.0)
     truth = random_field("coil", wm.shape, 3.0, seed=2)

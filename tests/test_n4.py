@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from inuprep.evaluation.metrics import coefficient_of_joint_variation
 from inuprep.methods.n4.correct import n4_correct
 from inuprep.methods.n4.settings import N4Settings
-from inuprep.metrics import coefficient_of_joint_variation
-from inuprep.simulate import add_rician_noise, polynomial_field, template_anatomy
+from inuprep.simulation.fields import add_rician_noise, polynomial_field, template_anatomy
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from inuprep.protocols import TISSUES, Protocol, render, texture
+from inuprep.simulation.protocols import TISSUES, Protocol, render, texture
 
 
 def test_signal_equations_give_the_textbook_contrasts():

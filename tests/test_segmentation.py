@@ -11,15 +11,12 @@ import numpy as np
 import pytest
 
 from conftest import dixon_pair
-from inuprep import deepatropos
-from inuprep.segmentation import (
-    BRAIN_LABELS,
-    SegmentationError,
-    segment_brain,
-    segment_dixon,
-    transfer_segmentation,
-    user_segmentation,
-)
+from inuprep.segmentation import deep_atropos
+from inuprep.segmentation.base import BRAIN_LABELS, SegmentationError
+from inuprep.segmentation.brain import segment_brain
+from inuprep.segmentation.dixon import segment_dixon
+from inuprep.segmentation.labels import user_segmentation
+from inuprep.segmentation.transfer import transfer_segmentation
 
 
 def dice(a, b):
@@ -67,15 +64,15 @@ def test_without_deep_atropos_files_the_template_fallback_segments(t1w_seg, temp
 
 
 def test_the_cache_check_names_every_missing_file(tmp_path):
-    assert len(deepatropos.missing_files(tmp_path)) == 5
-    for path in deepatropos.required_files(tmp_path):
+    assert len(deep_atropos.missing_files(tmp_path)) == 5
+    for path in deep_atropos.required_files(tmp_path):
         path.write_bytes(b"x")
-    assert deepatropos.missing_files(tmp_path) == []
+    assert deep_atropos.missing_files(tmp_path) == []
 
 
 @pytest.mark.slow
 def test_a_broken_deep_atropos_falls_back_in_one_line(mni_3mm, tmp_path):
-    for path in deepatropos.required_files(tmp_path):  # present but unreadable: the model run fails
+    for path in deep_atropos.required_files(tmp_path):  # present but unreadable: the model run fails
         path.write_bytes(b"not a model")
     seg, why = segment_brain(mni_3mm, "T1w", [], tmp_path)
     assert seg.source == "template_priors"
@@ -83,8 +80,8 @@ def test_a_broken_deep_atropos_falls_back_in_one_line(mni_3mm, tmp_path):
 
 
 def test_deep_atropos_labels_map_to_tissues():
-    assert deepatropos.TISSUES == {1: "CSF", 2: "GM", 3: "WM", 4: "GM"}
-    assert set(deepatropos.LABELS) == {1, 2, 3, 4, 5, 6}
+    assert deep_atropos.TISSUES == {1: "CSF", 2: "GM", 3: "WM", 4: "GM"}
+    assert set(deep_atropos.LABELS) == {1, 2, 3, 4, 5, 6}
 
 
 @pytest.mark.slow
@@ -154,7 +151,8 @@ def test_user_labels_must_be_on_the_grid_and_named(tmp_path):
 SEEDED_TWICE = """
 import sys
 import nibabel as nb, numpy as np
-from inuprep.segmentation import ants_random_seed, ants_scratch, brain_mask, segment_with_template
+from inuprep.segmentation.antspyx import ants_random_seed, ants_scratch
+from inuprep.segmentation.brain import brain_mask, segment_with_template
 img = nb.load(sys.argv[1])
 data = img.get_fdata(dtype=np.float32)
 mask = brain_mask(img)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import save
+from inuprep.evaluation.selfcheck import coarse, self_check
 from inuprep.methods import METHODS
-from inuprep.selfcheck import coarse, self_check
-from inuprep.simulate import simulate_bias
+from inuprep.simulation.fields import simulate_bias
 
 
 def corrector(name: str, **settings):
@@ -23,7 +23,7 @@ def corrector(name: str, **settings):
 @pytest.fixture(scope="module")
 def biased_4mm():
     from inuprep.image import foreground_mask
-    from inuprep.simulate import template_anatomy
+    from inuprep.simulation.fields import template_anatomy
 
     clean, _, _, affine = template_anatomy(4.0)
     _, biased = simulate_bias(clean, 2.0, 5, "coil", clean > 0.1 * clean.max())
@@ -64,7 +64,7 @@ def test_the_method_that_recovers_the_probes_is_recommended(biased_4mm):
 def test_inuprep_recommend_prints_and_writes_the_check(biased_4mm, tmp_path):
     biased, _, affine = biased_4mm
     image = save(biased, tmp_path / "scan.nii.gz", affine)
-    command = [sys.executable, "-m", "inuprep.methods.recommend", image, "--json", tmp_path / "check.json",
+    command = [sys.executable, "-m", "inuprep.evaluation.run", image, "--json", tmp_path / "check.json",
                "--methods", "n4", "implicit"]  # fmt: skip
     done = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -73,10 +73,10 @@ def test_inuprep_recommend_prints_and_writes_the_check(biased_4mm, tmp_path):
     assert f"{METHODS[record['Recommended']].label}" in done.stdout and "<- recommended" in done.stdout
     # bad input: one line, exit 2, nothing written
     (tmp_path / "notes.txt").write_text("not an image")
-    bad = subprocess.run([sys.executable, "-m", "inuprep.methods.recommend", str(tmp_path / "notes.txt"),
+    bad = subprocess.run([sys.executable, "-m", "inuprep.evaluation.run", str(tmp_path / "notes.txt"),
                           "--json", str(tmp_path / "bad.json")], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "notes.txt" in bad.stderr
     assert not (tmp_path / "bad.json").exists()
-    one = subprocess.run([sys.executable, "-m", "inuprep.methods.recommend", image, "--methods", "n4"],
+    one = subprocess.run([sys.executable, "-m", "inuprep.evaluation.run", image, "--methods", "n4"],
                          capture_output=True, text=True)  # fmt: skip
     assert one.returncode == 2 and "two methods at least" in one.stderr

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from inuprep.simulate import FAMILIES, coil_field, random_field, simulate_bias
+from inuprep.simulation.fields import FAMILIES, coil_field, random_field, simulate_bias
 
 SHAPE = (40, 48, 36)
 

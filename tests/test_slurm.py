@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from conftest import inuprep, make_bids, tree_digests
-from inuprep.simulate import simulate_bias
+from inuprep.simulation.fields import simulate_bias
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parents[1]

@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from inuprep.tissue_model import bounding_box, prior_em
+from inuprep.segmentation.tissue_model import bounding_box, prior_em
 
 
 def three_shells(noise: float, seed: int = 0):

@@ -7,7 +7,7 @@ import pytest
 
 from inuprep.cli.parser import build_parser
 from inuprep.cli.settings import Settings
-from inuprep.inputs.images import ImageRun
+from inuprep.inputs.images import ImagePlan, ImageRun, plan_images
 from inuprep.workflows.base import init_inuprep_wf
 from inuprep.workflows.correction import init_correction_wf
 from inuprep.workflows.single_image import init_image_wf
@@ -28,7 +28,9 @@ def settings_for(tmp_path, *argv):
 @pytest.mark.parametrize("run", RUNS, ids=lambda run: run.label)
 def test_image_wf_builds(run, tmp_path):
     methods = ("n4", "zeroshot", "implicit")
-    workflow = init_image_wf(run=run, methods=methods, output_dir=tmp_path, omp_nthreads=2, seed=7)
+    workflow = init_image_wf(
+        plan=ImagePlan(run), methods=methods, output_dir=tmp_path, omp_nthreads=2, seed=7
+    )
     names = set(workflow.list_node_names())
     assert {"check", "segmentation_wf.segment", "evaluate", "n4_wf.correct", "outputs_wf.ds_n4_file"} <= names
     # the source of the masks is chosen here, not when the graph runs
@@ -47,7 +49,7 @@ def test_image_wf_builds(run, tmp_path):
 )
 def test_top_level_builds_with_crash_dirs_per_subject(argv, tmp_path):
     settings = settings_for(tmp_path, *argv)
-    workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS)
+    workflow = init_inuprep_wf(**settings.workflow_args(), plans=plan_images(RUNS))
     assert sorted(workflow.list_node_names())[0].startswith("sub_01_wf.")
     node = workflow.get_node("sub_02_wf").get_node("image_sub_02_ses_1_run_1_T1w_wf").get_node("check")
     assert node.config["execution"]["crashdump_dir"].endswith(f"sub-02/log/{settings.run_uuid}")
@@ -56,7 +58,7 @@ def test_top_level_builds_with_crash_dirs_per_subject(argv, tmp_path):
 @pytest.mark.parametrize("argv", [["--self-check"], [], ["--self-check", "--methods", "n4"]])
 def test_the_self_check_runs_when_asked_with_two_methods_or_more(argv, tmp_path):
     settings = settings_for(tmp_path, *argv)
-    workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS[:1])
+    workflow = init_inuprep_wf(**settings.workflow_args(), plans=plan_images(RUNS[:1]))
     names = set(workflow.list_node_names())
     expected = argv == ["--self-check"]  # off by default; with one method there is nothing to choose
     assert ("sub_01_wf.image_sub_01_T1w_wf.selfcheck" in names) is expected
@@ -69,7 +71,7 @@ def test_the_self_check_runs_when_asked_with_two_methods_or_more(argv, tmp_path)
 def test_colliding_outputs_refuse_to_build(tmp_path):
     twin = ImageRun(Path("/elsewhere/sub-01/anat/sub-01_T1w.nii"), "01", "T1w")
     with pytest.raises(ValueError, match="two inputs map"):
-        init_inuprep_wf(**settings_for(tmp_path).workflow_args(), runs=[RUNS[0], twin])
+        init_inuprep_wf(**settings_for(tmp_path).workflow_args(), plans=plan_images([RUNS[0], twin]))
 
 
 def test_unknown_method_is_refused():
@@ -85,7 +87,9 @@ def test_a_t2w_is_wired_to_its_t1w_masks_and_a_dixon_pair_to_water_and_fat(tmp_p
     water = ImageRun(anat / "sub-01_acq-dixon_rec-water_T1w.nii.gz", "01", "dixon", None, "water")
     fat = ImageRun(anat / "sub-01_acq-dixon_rec-fat_T1w.nii.gz", "01", "dixon", None, "fat")
     runs = [*RUNS[:2], water, fat]
-    workflow = init_inuprep_wf(**settings_for(tmp_path).workflow_args(), runs=runs).get_node("sub_01_wf")
+    workflow = init_inuprep_wf(**settings_for(tmp_path).workflow_args(), plans=plan_images(runs)).get_node(
+        "sub_01_wf"
+    )
     t2w_wf = workflow.get_node("image_sub_01_T2w_wf")
     edges = [(u.name, v.name, d["connect"]) for u, v, d in workflow._graph.edges(data=True)]
     assert ("image_sub_01_T1w_wf", "image_sub_01_T2w_wf") in {(u, v) for u, v, _ in edges}
@@ -106,7 +110,9 @@ def test_user_masks_reach_segmentation_and_evaluation(tmp_path):
         (anat / name).write_bytes(b"")
     (anat / "sub-01_mod-T2w_dseg.tsv").write_text("index\tname\n1\tGM\n2\tWM\n")
     settings = settings_for(tmp_path, "--derivatives", str(tmp_path / "masks"))
-    workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS[:2]).get_node("sub_01_wf")
+    workflow = init_inuprep_wf(
+        **settings.workflow_args(), plans=plan_images(RUNS[:2], settings.derivatives)
+    ).get_node("sub_01_wf")
     t2w_wf = workflow.get_node("image_sub_01_T2w_wf")
     segment = t2w_wf.get_node("segmentation_wf.segment")
     assert segment.inputs.user_dseg == str(anat / "sub-01_mod-T2w_dseg.nii.gz")
@@ -118,7 +124,9 @@ def test_user_masks_reach_segmentation_and_evaluation(tmp_path):
     # a user's T1w dseg has no posterior maps to move: the T2w is segmented on its own
     (anat / "sub-01_mod-T2w_dseg.nii.gz").rename(anat / "sub-01_mod-T1w_dseg.nii.gz")
     (anat / "sub-01_mod-T2w_dseg.tsv").rename(anat / "sub-01_mod-T1w_dseg.tsv")
-    workflow = init_inuprep_wf(**settings.workflow_args(), runs=RUNS[:2]).get_node("sub_01_wf")
+    workflow = init_inuprep_wf(
+        **settings.workflow_args(), plans=plan_images(RUNS[:2], settings.derivatives)
+    ).get_node("sub_01_wf")
     assert workflow._graph.number_of_edges() == 0
     assert "outputs_wf.ds_probseg_GM" in workflow.get_node("image_sub_01_T2w_wf").list_node_names()
 
@@ -127,7 +135,9 @@ def test_methods_text_describes_what_the_graph_runs(tmp_path):
     from inuprep.reports.subject import CITATIONS, methods_section
     from inuprep.workflows.base import methods_text
 
-    workflow = init_inuprep_wf(**settings_for(tmp_path, "--methods", "n4").workflow_args(), runs=RUNS[:3])
+    workflow = init_inuprep_wf(
+        **settings_for(tmp_path, "--methods", "n4").workflow_args(), plans=plan_images(RUNS[:3])
+    )
     text = methods_text(workflow.get_node("sub_01_wf"))
     assert "N4 bias-field correction" in text and "B-spline control points every 200 mm" in text
     assert "Zero-shot" not in text and "zeroshot" not in text
@@ -139,21 +149,27 @@ def test_methods_text_describes_what_the_graph_runs(tmp_path):
     assert '<a href="#ref-n4">' in html and 'id="ref-zeroshot"' not in html
 
     settings = settings_for(tmp_path, "--methods", "zeroshot", "--seed", "11")
-    text = methods_text(init_inuprep_wf(**settings.workflow_args(), runs=RUNS[3:]).get_node("sub_02_wf"))
+    text = methods_text(
+        init_inuprep_wf(**settings.workflow_args(), plans=plan_images(RUNS[3:])).get_node("sub_02_wf")
+    )
     assert "N4 bias-field correction" not in text and "sharpen variant" in text and "seed 11" in text
 
 
 @pytest.mark.parametrize("run", RUNS[:2], ids=lambda run: run.contrast)
 def test_the_fallback_registers_its_priors_beside_the_corrections(run, tmp_path):
-    from inuprep import deepatropos
+    from inuprep.segmentation import deep_atropos
 
     cache = tmp_path / "antsxnet"  # the graph only looks for the files (tests/test_deep_atropos.py runs them)
-    for path in deepatropos.required_files(cache):
+    for path in deep_atropos.required_files(cache):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"not empty")
     for antsxnet_cache, fallback in ((tmp_path / "empty", True), (cache, run.contrast != "T1w")):
         workflow = init_image_wf(
-            run=run, methods=("n4",), output_dir=tmp_path, omp_nthreads=1, antsxnet_cache=antsxnet_cache
+            plan=ImagePlan(run),
+            methods=("n4",),
+            output_dir=tmp_path,
+            omp_nthreads=1,
+            antsxnet_cache=antsxnet_cache,
         )
         assert ("segmentation_wf.priors" in workflow.list_node_names()) == fallback
         if fallback:

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from inuprep.methods.zeroshot.fit import zeroshot_correct
-from inuprep.methods.zeroshot.model import ZeroShotNet, count_parameters
+from inuprep.evaluation.metrics import coefficient_of_joint_variation, coefficient_of_variation, relative_mae
+from inuprep.methods.zeroshot.correct import zeroshot_correct
+from inuprep.methods.zeroshot.network import ZeroShotNet, count_parameters
 from inuprep.methods.zeroshot.settings import ZeroShotSettings
-from inuprep.metrics import coefficient_of_joint_variation, coefficient_of_variation, relative_mae
-from inuprep.simulate import simulate_bias, template_anatomy
+from inuprep.simulation.fields import simulate_bias, template_anatomy
 
 ZOOMS = (3.0, 3.0, 3.0)
 

@@ -15,8 +15,8 @@ import nibabel as nb
 import numpy as np
 import pandas as pd
 
-from inuprep.simulate import simulate_bias
-from inuprep.templates import mni152
+from inuprep.simulation.fields import simulate_bias
+from inuprep.utils.mni152 import mni152
 
 #: participant label -> (field seed, max/min ratio of the field over the volume)
 DEMO_SUBJECTS = {"01": (1, 1.8), "02": (2, 2.4)}
@@ -41,7 +41,7 @@ def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: flo
         "the true fields are under derivatives/truth.\n"
     )
     description = {**description, "Name": "the demo's true bias fields", "DatasetType": "derivative",
-                   "GeneratedBy": [{"Name": "inuprep.simulate.simulate_bias"}]}  # fmt: skip
+                   "GeneratedBy": [{"Name": "inuprep.simulation.fields.simulate_bias"}]}  # fmt: skip
     (truth / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
     for subject, (seed, ratio) in subjects.items():
         field, biased = simulate_bias(clean, ratio, seed)

@@ -3,41 +3,27 @@
 import logging
 from pathlib import Path
 
+from inuprep.inputs.discovery import Discovery, discover
+from inuprep.inputs.images import DiscoveryError
 from inuprep.reports.group import collect_metrics, write_group_outputs
 from inuprep.utils.bids import output_paths
 
 LOGGER = logging.getLogger("inuprep")
 
 
-def input_images(settings) -> tuple:
-    """Return (layout, runs) of the selected images of the input dataset; (None, []) if it is unreadable."""
-    from inuprep.inputs.discovery import discover_runs, load_layout, malformed_sidecars
-    from inuprep.inputs.images import DiscoveryError
-
-    try:
-        layout = load_layout(settings.bids_dir, ignore=malformed_sidecars(settings.bids_dir))
-        runs, _ = discover_runs(
-            layout, settings.participant_label, settings.session_label, settings.bids_filters
-        )
-    except DiscoveryError as err:
-        LOGGER.warning(f"warning: cannot list the input images to find missing ones ({err})")
-        return None, []
-    return layout, runs
-
-
-def site_images(settings, layout, runs) -> list[dict]:
+def site_images(found: Discovery, output_dir: Path, methods: tuple[str, ...]) -> list[dict]:
     """Return, per image with a segmentation, its contrast, site and the images whose tissue means the
     group table compares across sites: each correction written and the harmonized image."""
     from inuprep.inputs.discovery import site_of
 
     entries = []
-    for run in runs:
-        paths = {k: settings.output_dir / v for k, v in output_paths(run, settings.methods, (), True).items()}
+    for run in found.runs:
+        paths = {k: output_dir / v for k, v in output_paths(run, methods, (), True).items()}
         if not paths["dseg_file"].is_file():
             continue
-        kinds = [*settings.methods, "harmonized"]
+        kinds = [*methods, "harmonized"]
         files = {kind: paths[f"{kind}_file"] for kind in kinds if paths[f"{kind}_file"].is_file()}
-        entries.append({"contrast": run.label, "site": site_of(layout, run), "files": files,
+        entries.append({"contrast": run.label, "site": site_of(found.layout, run), "files": files,
                         "dseg": paths["dseg_file"], "dseg_tsv": paths["dseg_tsv"]})  # fmt: skip
     return entries
 
@@ -50,10 +36,16 @@ def run_group(settings) -> int:
     if not tables:
         LOGGER.error(f"inuprep: error: no *_metrics.tsv under {out}; run the participant level first")
         return 2
-    layout, runs = input_images(settings)
-    expected = [out / output_paths(run, settings.methods)["metrics_tsv"] for run in runs]
+    try:  # the input dataset, indexed once for both the table and the harmonization's references
+        found = discover(settings.bids_dir, settings.participant_label, settings.session_label,
+                         settings.bids_filters)  # fmt: skip
+    except DiscoveryError as err:
+        LOGGER.warning(f"warning: cannot list the input images to find missing ones ({err})")
+        found = Discovery(None, [], [], {})
+    expected = [out / output_paths(run, settings.methods)["metrics_tsv"] for run in found.runs]
     missing = [path.name.replace("_metrics.tsv", "") for path in expected if not path.is_file()]
-    for key, table, images in write_group_outputs(out, tables, missing, site_images(settings, layout, runs)):
+    sites = site_images(found, out, settings.methods)
+    for key, table, images in write_group_outputs(out, tables, missing, sites):
         counts = f"{images['source'].nunique()} image(s) from {images['subject'].nunique()} participant(s)"
         LOGGER.info(f"{key}: {counts} -> {out / f'group_{key}.tsv'}\n{table.to_string(index=False)}")
     if missing:
@@ -61,20 +53,19 @@ def run_group(settings) -> int:
             f"warning: {len(missing)} image(s) have no metrics (failed or not run): {', '.join(missing)}"
         )
     LOGGER.info(f"Summary: {out / 'group.html'}")
-    return fit_harmonization(settings) if settings.harmonize_fit else 0
+    return fit_harmonization(settings, found) if settings.harmonize_fit else 0
 
 
-def reference_images(settings) -> dict[str, list[tuple[Path, Path, Path, Path]]]:
+def reference_images(settings, found: Discovery) -> dict[str, list[tuple[Path, Path, Path, Path]]]:
     """Return {contrast: [(corrected image, brain mask, dseg, dseg.tsv)]} of the reference group
-    ``--harmonize-reference`` selects, for the contrasts it names; raise DiscoveryError for a correction
-    not written yet."""
-    from inuprep.inputs.discovery import discover_runs, load_layout, malformed_sidecars
-    from inuprep.inputs.images import DiscoveryError
-    from inuprep.utils.bids import output_paths
-
-    layout = load_layout(settings.bids_dir, ignore=malformed_sidecars(settings.bids_dir))
+    ``--harmonize-reference`` selects in the indexed dataset ``found``, for the contrasts it names; raise
+    DiscoveryError for a dataset that could not be indexed or a correction not written yet."""
+    if found.layout is None:
+        raise DiscoveryError(
+            f"{settings.bids_dir}: the input dataset could not be indexed (see the warning above); fix it"
+        )
     filters = settings.harmonize_reference
-    runs, _ = discover_runs(layout, settings.participant_label, settings.session_label, filters)
+    runs = found.select(settings.participant_label, settings.session_label, filters)
     correction, groups = settings.harmonize_correction, {}
     for run in runs:
         if run.contrast.lower() not in filters:
@@ -92,18 +83,17 @@ def reference_images(settings) -> dict[str, list[tuple[Path, Path, Path, Path]]]
     return groups
 
 
-def fit_harmonization(settings) -> int:
+def fit_harmonization(settings, found: Discovery) -> int:
     """Fit one model per contrast of the reference group under ``<output_dir>/harmonization/``; return the
     exit code (2: no references, a correction missing, a model folder already there)."""
     from inuprep.harmonizers import HARMONIZERS
     from inuprep.harmonizers.model import fit_model
     from inuprep.image import ImageError, load_with_mask
-    from inuprep.inputs.images import DiscoveryError
-    from inuprep.segmentation import tissue_mask
+    from inuprep.segmentation.labels import tissue_mask
 
     harmonizer = HARMONIZERS[settings.harmonize_fit]
     try:
-        groups = reference_images(settings)
+        groups = reference_images(settings, found)
         for contrast, pairs in groups.items():
             folder = settings.output_dir / "harmonization" / f"{harmonizer.name}_{contrast}"
             if folder.exists():

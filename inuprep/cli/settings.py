@@ -90,7 +90,7 @@ class Settings:
     def workflow_args(self) -> dict:
         """Return the keyword arguments of ``init_inuprep_wf`` that these settings decide."""
         names = ("output_dir", "work_dir", "methods", "self_check", "omp_nthreads", "seed", "run_uuid",
-                 "derivatives", "antsxnet_cache")  # fmt: skip
+                 "antsxnet_cache")  # fmt: skip
         return {name: getattr(self, name) for name in names}
 
     def plugin_settings(self) -> dict:

@@ -48,6 +48,30 @@ class Model:
         }
 
 
+@dataclass(frozen=True)
+class Harmonization:
+    """What one image's workflow harmonizes: its ``correction``, with ``model``."""
+
+    model: Model
+    correction: str
+
+
+@dataclass(frozen=True)
+class HarmonizationPlan:
+    """The models a run applies (``--harmonize-model``: one per contrast, or one of any contrast) and the
+    correction they harmonize (``--harmonize-correction``)."""
+
+    models: tuple[Model, ...]
+    correction: str
+
+    def for_image(self, contrast: str) -> Harmonization | None:
+        """Return the harmonization of an image of ``contrast`` (its :attr:`ImageRun.label`): the model of
+        that contrast, else one of any contrast, else None."""
+        by_contrast = {model.contrast: model for model in self.models}
+        model = by_contrast.get(contrast, by_contrast.get(None))
+        return Harmonization(model, self.correction) if model else None
+
+
 def sha256(path: Path) -> str:
     """Return the SHA-256 of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -4,6 +4,7 @@ import json
 import os
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from inuprep.inputs.images import DiscoveryError, ImageRun
@@ -102,6 +103,32 @@ def load_layout(bids_dir: Path, ignore=()):
         return BIDSLayout(bids_dir, validate=False, indexer=indexer)
     except Exception as err:  # pybids raises its own errors for malformed descriptions
         raise DiscoveryError(f"{bids_dir}: pybids cannot index it ({err})") from None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What a run found in its input dataset: the pybids index (built once per run), the images selected,
+    warnings about images skipped, and the sidecars set aside as malformed (``{path: why}``)."""
+
+    layout: object
+    runs: list[ImageRun]
+    warnings: list[str]
+    bad_sidecars: dict[Path, str]
+
+    def select(self, participants=(), sessions=(), filters: dict | None = None) -> list[ImageRun]:
+        """Return another selection of images from the same index (e.g. a harmonization's references)."""
+        return discover_runs(self.layout, participants, sessions, filters)[0]
+
+
+def discover(
+    bids_dir: Path, participants: tuple[str, ...] = (), sessions: tuple[str, ...] = (), filters=None
+) -> Discovery:
+    """Index ``bids_dir`` once (malformed sidecars set aside) and select its images; raise DiscoveryError
+    for a dataset pybids cannot index or participants it lacks."""
+    bad_sidecars = malformed_sidecars(bids_dir)
+    layout = load_layout(bids_dir, ignore=bad_sidecars)
+    runs, warnings = discover_runs(layout, participants, sessions, filters)
+    return Discovery(layout, runs, warnings, bad_sidecars)
 
 
 def discover_runs(

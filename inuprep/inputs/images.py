@@ -1,10 +1,16 @@
-"""What an input is: one image to correct, the images it is paired with and the masks a user supplied."""
+"""What an input is: one image to correct, the images it is paired with and the masks a user supplied, and
+the plan that carries them together through the workflows."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from inuprep.segmentation.base import tissue_names
 from inuprep.utils.bids import split_extension, split_name
+
+if TYPE_CHECKING:
+    from inuprep.harmonizers.model import Harmonization, HarmonizationPlan
 
 
 class DiscoveryError(ValueError):
@@ -115,3 +121,39 @@ def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
             f"{dseg}: no label table ({split_extension(dseg.name)[0]}.tsv); name every label"
         )
     return UserMasks(dseg=dseg, dseg_tsv=table, regions=tuple(regions), bias_field=bias_field)
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """One image and what belongs to it, decided once when the run is planned: the T1w whose masks it
+    reuses (a T2w's, unless a user's dseg wins), its Dixon (water, fat) pair, the user's masks and known
+    field, and the harmonization of its correction."""
+
+    run: ImageRun
+    t1w: ImageRun | None = None
+    dixon_pair: tuple[Path, Path] | None = None
+    user_masks: UserMasks = field(default_factory=UserMasks)
+    harmonization: "Harmonization | None" = None
+
+    @property
+    def tissues(self) -> tuple[str, ...]:
+        """Return the tissues whose posterior maps its segmentation writes."""
+        return tissue_names(self.run, self.dixon_pair is not None, self.user_masks.dseg is not None)
+
+
+def plan_images(
+    runs: list[ImageRun], derivatives: Path | None = None, harmonization: "HarmonizationPlan | None" = None
+) -> list[ImagePlan]:
+    """Return the plan of each of ``runs``: its session's T1w, Dixon pair, the masks ``derivatives`` holds
+    for it and its harmonization; raise DiscoveryError for a user's dseg without a label table."""
+    user = {run: find_user_masks(derivatives, run) if derivatives else UserMasks() for run in runs}
+    plans = []
+    for run in runs:
+        t1w = session_t1w(run, runs)
+        if t1w is not None and (user[run].dseg or user[t1w].dseg):
+            t1w = None  # a user's labels have no posterior maps to move, and the T2w's own dseg wins
+        plans.append(ImagePlan(
+            run=run, t1w=t1w, dixon_pair=dixon_pair(run, runs), user_masks=user[run],
+            harmonization=harmonization.for_image(run.label) if harmonization else None,
+        ))  # fmt: skip
+    return plans

@@ -1,10 +1,10 @@
-"""Evaluation of corrections on shared tissue masks."""
+"""Evaluation of corrections on shared tissue masks: load, check the grids, call
+:mod:`inuprep.evaluation.table`, save."""
 
 from pathlib import Path
 
 import nibabel as nb
 import numpy as np
-import pandas as pd
 from nipype.interfaces.base import (
     BaseInterfaceInputSpec,
     File,
@@ -14,76 +14,10 @@ from nipype.interfaces.base import (
     traits,
 )
 
-from inuprep.methods import METHODS
-from inuprep.metrics import coefficient_of_variation, known_field_metrics, tissue_metrics
-from inuprep.segmentation import cjv_pair as find_cjv_pair
-from inuprep.segmentation import on_same_grid, read_label_table
+from inuprep.evaluation.table import metrics_dictionary, metrics_table
+from inuprep.segmentation.base import on_same_grid
+from inuprep.segmentation.labels import read_label_table
 from inuprep.utils.io import write_json
-
-#: the columns a known field adds (``--derivatives``' _biasfield)
-KNOWN_FIELD_COLUMNS = {
-    "rel_error": {
-        "LongName": "relative error against the truth",
-        "Description": "mean |s x image - truth| / mean(truth) inside the labelled voxels, truth = source / "
-        "known field, s the least-squares global scale (lower: closer to the bias-free image)",
-    },
-    "field_corr": {
-        "LongName": "correlation of the estimated and the true log-field",
-        "Description": "Pearson correlation of log(source / image) and log(known field) inside the labelled "
-        "voxels (n/a for the original, which removes no field)",
-    },
-    "field_slope": {
-        "LongName": "slope of the estimated on the true log-field",
-        "Description": "least-squares slope of log(source / image) on log(known field): 1 recovers the "
-        "field, below 1 leaves part of it in (0 for the original)",
-    },
-}
-
-
-#: the columns the self-check adds (inuprep.selfcheck)
-SELF_CHECK_COLUMNS = {
-    "selfcheck_error": {
-        "LongName": "self-check: error on known probe fields",
-        "Description": "mean over the probe fields of the relative error between the method's correction of "
-        "the probed image and its correction of the image, on the self-check's coarse grid (lower: the "
-        "method recovers fields better on this image; n/a for the original)",
-    },
-    "recommended": {
-        "LongName": "recommended by the self-check",
-        "Description": "1 for the method with the lowest selfcheck_error, 0 otherwise",
-        "Levels": {"0": "not recommended", "1": "recommended"},
-    },
-}
-
-
-def metrics_dictionary(
-    names: list[str], cjv_pair: tuple[str, str] | None, segmentation: dict, known_field: bool = False
-) -> dict:
-    """Return the JSON data dictionary of a metrics table with CV columns for ``names``."""
-    columns = {
-        "method": {"Description": f"correction: original (none), {', '.join(METHODS)}"},
-        "segmentation": {
-            "Description": "source of the tissue masks: deep_atropos, template_priors (offline fallback), "
-            "T1w (the session's T1w masks), dixon_water_fat, intensity (dim/bright) or user"
-        },
-    }
-    for name in names:
-        columns[f"cv_{name.lower()}"] = {
-            "LongName": f"coefficient of variation in {name}",
-            "Description": f"std / mean of the intensities inside the {name} mask (lower: more homogeneous)",
-        }
-    formula = (
-        f"(sd_{cjv_pair[0]} + sd_{cjv_pair[1]}) / |mean_{cjv_pair[0]} - mean_{cjv_pair[1]}|"
-        if cjv_pair
-        else "n/a: the label table has no WM/GM or water/fat pair"
-    )
-    columns["cjv"] = {
-        "LongName": "coefficient of joint variation",
-        "Description": f"{formula} (MRIQC); unlike CV it does not improve when contrast is compressed",
-    }
-    if known_field:
-        columns.update(KNOWN_FIELD_COLUMNS)
-    return {**columns, **segmentation}
 
 
 class _EvaluateInputSpec(BaseInterfaceInputSpec):
@@ -96,7 +30,9 @@ class _EvaluateInputSpec(BaseInterfaceInputSpec):
     segmentation = traits.Dict(desc="how the labels were made: SegmentationSource, SegmentationMethod")
     contrast = traits.Str(desc="the image's contrast as discovery found it (T1w, T2w, dixon-water...)")
     known_field = File(exists=True, desc="the true multiplicative field of a simulation, on the image's grid")
-    selfcheck = traits.Dict(desc="the self-check (inuprep.selfcheck.SelfCheck.to_dict), if run")
+    selfcheck = traits.Dict(
+        desc="the self-check (inuprep.evaluation.selfcheck.SelfCheckResult.to_dict), if run"
+    )
 
 
 class _EvaluateOutputSpec(TraitedSpec):
@@ -113,53 +49,40 @@ class EvaluateCorrections(SimpleInterface):
     output_spec = _EvaluateOutputSpec
 
     def _run_interface(self, runtime):
-        if len(self.inputs.in_files) != len(self.inputs.methods):
+        inputs = self.inputs
+        if len(inputs.in_files) != len(inputs.methods):
             raise ValueError("EvaluateCorrections: one method name per input file is needed")
-        _, tissues = read_label_table(self.inputs.dseg_tsv)
-        cjv_pair = find_cjv_pair(tissues.values())
-        dseg = np.asanyarray(nb.load(self.inputs.dseg_file).dataobj)
-        reference = nb.load(self.inputs.in_files[0])
-        regions = []
-        for path in self.inputs.region_files or []:
-            region = nb.load(path)
-            if not on_same_grid(reference, region):
+        reference = nb.load(inputs.in_files[0])
+
+        def on_grid(path):
+            img = nb.load(path)
+            if not on_same_grid(reference, img):
                 raise ValueError(f"{path} is not on the image's grid (shape and affine differ)")
-            regions.append(np.asanyarray(region.dataobj) > 0)
-        names = list(dict.fromkeys(tissues.values())) + list(self.inputs.region_names or [])
-        truth = None
-        if self.inputs.known_field:
-            field = nb.load(self.inputs.known_field)
-            if not on_same_grid(reference, field):
-                raise ValueError(
-                    f"{self.inputs.known_field} is not on the image's grid (shape and affine differ)"
-                )
-            brain = dseg > 0
-            truth = reference.get_fdata(dtype=np.float32)[brain], field.get_fdata(dtype=np.float32)[brain]
-        source = self.inputs.segmentation.get("SegmentationSource", "n/a")
-        rows = []
-        for method, path in zip(self.inputs.methods, self.inputs.in_files, strict=True):
-            data = nb.load(path).get_fdata(dtype=np.float32)
-            row = {"method": method, "segmentation": source, **tissue_metrics(data, dseg, tissues, cjv_pair)}
-            for name, region in zip(self.inputs.region_names or [], regions, strict=True):
-                row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])
-            if truth is not None:
-                row.update(known_field_metrics(truth[0], data[brain], truth[1]))
-            if self.inputs.selfcheck:
-                row["selfcheck_error"] = self.inputs.selfcheck["MeanErrors"].get(method, float("nan"))
-                row["recommended"] = int(method == self.inputs.selfcheck["Recommended"])
-            rows.append(row)
+            return img
+
+        regions = {
+            name: np.asanyarray(on_grid(path).dataobj) > 0
+            for name, path in zip(inputs.region_names or [], inputs.region_files or [], strict=True)
+        }
+        field = on_grid(inputs.known_field).get_fdata(dtype=np.float32) if inputs.known_field else None
+        images = (
+            (method, nb.load(path).get_fdata(dtype=np.float32))
+            for method, path in zip(inputs.methods, inputs.in_files, strict=True)
+        )
+        _, tissues = read_label_table(inputs.dseg_tsv)
+        dseg = np.asanyarray(nb.load(inputs.dseg_file).dataobj)
+        source = inputs.segmentation.get("SegmentationSource", "n/a")
+        table = metrics_table(images, dseg, tissues, regions, source, field, inputs.selfcheck or None)
         cwd = Path(runtime.cwd)
         self._results["out_tsv"] = str(cwd / "metrics.tsv")
-        pd.DataFrame(rows).to_csv(
-            self._results["out_tsv"], sep="\t", index=False, float_format="%.6f", na_rep="nan"
-        )
+        table.to_csv(self._results["out_tsv"], sep="\t", index=False, float_format="%.6f", na_rep="nan")
         segmentation = {
-            k: v for k, v in self.inputs.segmentation.items() if k.startswith(("Segmentation", "Fallback"))
+            k: v for k, v in inputs.segmentation.items() if k.startswith(("Segmentation", "Fallback"))
         }
-        dictionary = metrics_dictionary(names, cjv_pair, segmentation, known_field=truth is not None)
-        if self.inputs.selfcheck:
-            dictionary.update({**SELF_CHECK_COLUMNS, "SelfCheck": self.inputs.selfcheck})
-        if self.inputs.contrast:
-            dictionary["Contrast"] = self.inputs.contrast  # the group level's table, not a guess from a name
+        dictionary = metrics_dictionary(
+            tissues, list(regions), segmentation, field is not None, inputs.selfcheck or None
+        )
+        if inputs.contrast:
+            dictionary["Contrast"] = inputs.contrast  # the group level's table, not a guess from a name
         self._results["out_json"] = str(write_json(dictionary, cwd / "metrics.json"))
         return runtime

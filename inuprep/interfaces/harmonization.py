@@ -1,30 +1,26 @@
-"""Harmonization of one corrected image with a model folder (``inuprep-harmonize fit``), in process."""
+"""Harmonization of one corrected image with a model folder, in a process of its own (``python -m
+inuprep.harmonizers.run apply``, as ``inuprep-harmonize apply``): a learned method's torch stays out of
+nipype's workers, as the corrections' does."""
 
+import json
+import sys
 from pathlib import Path
 
-from nipype.interfaces.base import (
-    BaseInterfaceInputSpec,
-    Directory,
-    File,
-    SimpleInterface,
-    TraitedSpec,
-    isdefined,
-    traits,
-)
+from nipype.interfaces.base import CommandLine, CommandLineInputSpec, Directory, File, TraitedSpec, traits
 
-from inuprep.harmonizers.model import read_model
-from inuprep.image import load_with_mask
-from inuprep.segmentation import tissue_mask
-from inuprep.utils.io import save_like
+from inuprep.utils.bids import sidecar_path
+
+RUNNER = "inuprep.harmonizers.run"
 
 
-class _HarmonizeInputSpec(BaseInterfaceInputSpec):
-    in_file = File(exists=True, mandatory=True, desc="the corrected image to harmonize")
-    mask_file = File(exists=True, mandatory=True, desc="its brain mask")
-    model_dir = Directory(exists=True, mandatory=True, desc="a model folder written by inuprep-harmonize fit")
+class _HarmonizeInputSpec(CommandLineInputSpec):
+    model_dir = Directory(exists=True, mandatory=True, argstr="%s", position=0,
+                          desc="a model folder written by inuprep-harmonize fit")  # fmt: skip
+    in_file = File(exists=True, mandatory=True, argstr="%s", position=1, desc="the corrected image")
+    out_file = File("harmonized.nii.gz", usedefault=True, argstr="%s", position=2, desc="harmonized image")
+    mask_file = File(exists=True, mandatory=True, argstr="--mask %s", desc="its brain mask")
+    wm_mask = File(exists=True, argstr="--wm-mask %s", desc="its white matter (methods that use it)")
     correction = traits.Str(mandatory=True, desc="the correction harmonized (for the sidecar)")
-    dseg_file = File(exists=True, desc="its tissue labels: the white matter, for methods that use it")
-    dseg_tsv = File(exists=True, desc="their label table")
 
 
 class _HarmonizeOutputSpec(TraitedSpec):
@@ -32,19 +28,17 @@ class _HarmonizeOutputSpec(TraitedSpec):
     metadata = traits.Dict(desc="method, model, references and correction for the sidecar")
 
 
-class Harmonize(SimpleInterface):
+class Harmonize(CommandLine):
     """Put one corrected image on the intensity scale of a model's reference group."""
 
     input_spec = _HarmonizeInputSpec
     output_spec = _HarmonizeOutputSpec
+    _cmd = f"{sys.executable} -m {RUNNER} apply"
 
-    def _run_interface(self, runtime):
-        model = read_model(Path(self.inputs.model_dir))
-        img, data, mask = load_with_mask(Path(self.inputs.in_file), Path(self.inputs.mask_file))
-        wm = None
-        if isdefined(self.inputs.dseg_file) and isdefined(self.inputs.dseg_tsv):
-            wm = tissue_mask(self.inputs.dseg_file, self.inputs.dseg_tsv, "WM")
-        harmonized = model.harmonizer.apply(data, mask, model.contrast, model.settings, model.folder, wm)
-        self._results["out_file"] = save_like(harmonized, img, Path(runtime.cwd) / "harmonized.nii.gz")
-        self._results["metadata"] = {**model.sidecar(), "HarmonizedCorrection": self.inputs.correction}
-        return runtime
+    def _list_outputs(self):
+        out_file = Path(self.inputs.out_file).absolute()
+        metadata = json.loads(sidecar_path(out_file).read_text())
+        return {
+            "out_file": str(out_file),
+            "metadata": {**metadata, "HarmonizedCorrection": self.inputs.correction},
+        }

@@ -27,7 +27,9 @@ class _ImageFiguresInputSpec(BaseInterfaceInputSpec):
     output_dir = traits.Str(mandatory=True, desc="derivatives root: figures go to sub-<label>/figures/")
     harmonized_file = File(exists=True, desc="the harmonized image, if any")
     harmonized_from = traits.Str(desc="the method whose correction was harmonized")
-    selfcheck = traits.Dict(desc="the self-check (inuprep.selfcheck.SelfCheck.to_dict), if run")
+    selfcheck = traits.Dict(
+        desc="the self-check (inuprep.evaluation.selfcheck.SelfCheckResult.to_dict), if run"
+    )
 
 
 class _ImageFiguresOutputSpec(TraitedSpec):

@@ -1,5 +1,5 @@
 """The self-check as a node: which correction to trust for this image (``python -m
-inuprep.methods.recommend``, a process of its own like every correction)."""
+inuprep.evaluation.run``, a process of its own like every correction)."""
 
 import json
 import sys
@@ -20,7 +20,7 @@ class _SelfCheckInputSpec(CommandLineInputSpec):
 
 
 class _SelfCheckOutputSpec(TraitedSpec):
-    out_json = File(exists=True, desc="the check (inuprep.selfcheck.SelfCheck.to_dict)")
+    out_json = File(exists=True, desc="the check (inuprep.evaluation.selfcheck.SelfCheckResult.to_dict)")
     check = traits.Dict(desc="the same, read")
 
 
@@ -29,7 +29,7 @@ class SelfCheck(CommandLine):
 
     input_spec = _SelfCheckInputSpec
     output_spec = _SelfCheckOutputSpec
-    _cmd = f"{sys.executable} -m inuprep.methods.recommend"
+    _cmd = f"{sys.executable} -m inuprep.evaluation.run"
 
     def _list_outputs(self):
         out_json = Path(self.inputs.out_json).absolute()

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inuprep.evaluation.metrics import summary_columns
 from inuprep.methods import COLOURS, LABELS
-from inuprep.metrics import summary_columns
-from inuprep.segmentation import read_label_table
+from inuprep.segmentation.labels import read_label_table
 from inuprep.utils.io import replacing
 
 #: panel titles of the metrics that are not a CV
@@ -198,8 +198,8 @@ def losses_figure(losses: dict[str, list[float]], out_file: Path) -> Path:
 
 
 def selfcheck_figure(check: dict, out_file: Path) -> Path:
-    """Plot each method's error on each probe field (:meth:`inuprep.selfcheck.SelfCheck.to_dict`); return
-    the PNG."""
+    """Plot each method's error on each probe field (of
+    :meth:`inuprep.evaluation.selfcheck.SelfCheckResult.to_dict`); return the PNG."""
     methods, probes = list(check["Errors"]), check["Probes"]
     fig = _figure(figsize=(5.5, 2.6))
     ax = fig.subplots()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from inuprep.evaluation.metrics import summary_columns
 from inuprep.methods import LABELS
-from inuprep.metrics import summary_columns
 from inuprep.reports import render
 from inuprep.reports.figures import group_figure, sites_figure
 from inuprep.utils.bids import split_name
@@ -72,8 +72,7 @@ def tissue_means(image: Path, dseg: Path, dseg_tsv: Path) -> dict[str, float]:
     import nibabel as nb
     import numpy as np
 
-    from inuprep.metrics import labels_by_tissue
-    from inuprep.segmentation import read_label_table
+    from inuprep.segmentation.labels import labels_by_tissue, read_label_table
 
     data = np.asanyarray(nb.load(image).dataobj, dtype=np.float32)
     labels = np.asanyarray(nb.load(dseg).dataobj).round().astype(int)

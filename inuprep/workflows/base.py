@@ -6,8 +6,7 @@ from pathlib import Path
 
 from nipype.pipeline import engine as pe
 
-from inuprep.inputs.images import ImageRun, UserMasks, dixon_pair, find_user_masks, session_t1w
-from inuprep.segmentation import tissue_names
+from inuprep.inputs.images import ImagePlan
 from inuprep.utils.bids import check_unique, output_paths
 from inuprep.workflows.segmentation import T1W_FIELDS
 from inuprep.workflows.single_image import SEG_OUTPUTS, init_image_wf
@@ -23,7 +22,7 @@ def subject_wf_name(subject: str) -> str:
 
 def init_inuprep_wf(
     *,
-    runs: list[ImageRun],
+    plans: list[ImagePlan],
     output_dir: Path,
     work_dir: Path,
     methods: tuple[str, ...],
@@ -31,51 +30,43 @@ def init_inuprep_wf(
     seed: int,
     run_uuid: str,
     self_check: bool = False,
-    derivatives: Path | None = None,
     antsxnet_cache: Path | None = None,
-    harmonization: tuple | None = None,
 ) -> pe.Workflow:
-    """Build the participant-level workflow of every selected image.
+    """Build the participant-level workflow of every planned image.
 
     Parameters
     ----------
-    runs : list of ImageRun
-        The images found by :func:`inuprep.inputs.discovery.discover_runs`.
+    plans : list of ImagePlan
+        The images found by :func:`inuprep.inputs.discovery.discover`, each with what belongs to it
+        (:func:`inuprep.inputs.images.plan_images`).
     output_dir, work_dir : Path
         Derivatives root; nipype's working folder.
     methods : tuple of str
         Corrections to run (names of ``inuprep.methods.METHODS``).
-    self_check : bool
-        Recommend one of two or more ``methods`` per image (:mod:`inuprep.selfcheck`).
     omp_nthreads, seed : int
         Threads per node; random seed of stochastic steps.
     run_uuid : str
         This run's identifier (its crash-file folder).
-    derivatives : Path
-        A BIDS derivatives folder with the user's masks and known fields (``--derivatives``).
+    self_check : bool
+        Recommend one of two or more ``methods`` per image (:mod:`inuprep.evaluation.selfcheck`).
     antsxnet_cache : Path
         ANTsXNet cache with deep_atropos's files.
-    harmonization : tuple of (tuple of Model, str)
-        Harmonization models (one per contrast) and the correction they harmonize.
 
     Each participant's sub-workflow writes its crash files to ``<output_dir>/sub-<label>/log/<run>/``,
     which is how the App tells which participants failed.
     """
-    user = {run: find_user_masks(derivatives, run) if derivatives else UserMasks() for run in runs}
     check_unique([
-        path for run in runs
-        for path in output_paths(run, methods, probseg_tissues(run, runs, user[run]),
-                                 bool(harmonization_of(harmonization, run))).values()
+        path for plan in plans
+        for path in output_paths(plan.run, methods, plan.tissues, plan.harmonization is not None).values()
     ])  # fmt: skip
     workflow = pe.Workflow(name=TOP_WF, base_dir=str(work_dir))
     by_subject = defaultdict(list)
-    for run in runs:
-        by_subject[run.subject].append(run)
-    for subject, subject_runs in sorted(by_subject.items()):
+    for plan in plans:
+        by_subject[plan.run.subject].append(plan)
+    for subject, subject_plans in sorted(by_subject.items()):
         subject_wf = init_single_subject_wf(
-            subject=subject, runs=subject_runs, user=user, methods=methods, output_dir=output_dir,
-            omp_nthreads=omp_nthreads, seed=seed, antsxnet_cache=antsxnet_cache, harmonization=harmonization,
-            self_check=self_check,
+            subject=subject, plans=subject_plans, methods=methods, output_dir=output_dir,
+            omp_nthreads=omp_nthreads, seed=seed, antsxnet_cache=antsxnet_cache, self_check=self_check,
         )  # fmt: skip
         crash_dir = output_dir / f"sub-{subject}" / "log" / run_uuid
         subject_wf.config["execution"]["crashdump_dir"] = str(crash_dir)
@@ -94,51 +85,29 @@ def methods_text(workflow: pe.Workflow) -> str:
     return "\n\n".join(dict.fromkeys(paragraphs))
 
 
-def harmonization_of(harmonization: tuple | None, run: ImageRun) -> tuple | None:
-    """Return (model, correction) for ``run`` from ``harmonization`` (models, correction): the model of the
-    image's contrast (else one of unknown contrast), or None."""
-    if harmonization is None:
-        return None
-    models, correction = harmonization
-    by_contrast = {model.contrast: model for model in models}
-    model = by_contrast.get(run.label, by_contrast.get(None))
-    return (model, correction) if model else None
-
-
-def probseg_tissues(run: ImageRun, runs: list[ImageRun], user: UserMasks) -> tuple[str, ...]:
-    """Return the tissues whose posterior maps ``run``'s workflow writes."""
-    return tissue_names(run, dixon_pair=dixon_pair(run, runs) is not None, user_dseg=user.dseg is not None)
-
-
 def init_single_subject_wf(
     *,
     subject: str,
-    runs: list[ImageRun],
-    user: dict[ImageRun, UserMasks],
+    plans: list[ImagePlan],
     methods: tuple[str, ...],
     output_dir: Path,
     omp_nthreads: int,
     seed: int,
     antsxnet_cache: Path | None = None,
-    harmonization: tuple | None = None,
     self_check: bool = False,
 ) -> pe.Workflow:
-    """Build the workflow of one participant: one image workflow per run.
+    """Build the workflow of one participant: one image workflow per planned image.
 
     Parameters
     ----------
     subject : str
         Participant label without ``sub-``.
-    runs : list of ImageRun
+    plans : list of ImagePlan
         That participant's images.
-    user : dict
-        The masks ``--derivatives`` supplies, per run.
-    methods, output_dir, omp_nthreads, seed, antsxnet_cache, harmonization, self_check
+    methods, output_dir, omp_nthreads, seed, antsxnet_cache, self_check
         As for :func:`init_inuprep_wf`.
 
-    A T2w reuses the masks of its session's T1w (unless the user supplied a dseg for either: a user's
-    labels have no posterior maps to move, and the T2w's own dseg wins); a Dixon image
-    gets the water and fat images of its acquisition.
+    A T2w whose plan names its session's T1w is connected to that T1w's masks.
     """
     workflow = pe.Workflow(name=subject_wf_name(subject))
     workflow.__desc__ = (
@@ -146,29 +115,16 @@ def init_single_subject_wf(
         "versions of the software used are listed below."
     )
     image_wfs = {}
-    t1w_of = {run: session_t1w(run, runs) for run in runs}
-    t1w_of = {
-        run: t1w if t1w and not (user[run].dseg or user[t1w].dseg) else None for run, t1w in t1w_of.items()
-    }
-    for run in runs:
-        image_wfs[run] = init_image_wf(
-            run=run,
-            methods=methods,
-            output_dir=output_dir,
-            omp_nthreads=omp_nthreads,
-            seed=seed,
-            reuse_t1w=t1w_of[run] is not None,
-            dixon_pair=dixon_pair(run, runs),
-            user_masks=user[run],
-            antsxnet_cache=antsxnet_cache,
-            harmonization=harmonization_of(harmonization, run),
-            self_check=self_check,
-        )
-        workflow.add_nodes([image_wfs[run]])
+    for plan in plans:
+        image_wfs[plan.run] = init_image_wf(
+            plan=plan, methods=methods, output_dir=output_dir, omp_nthreads=omp_nthreads, seed=seed,
+            antsxnet_cache=antsxnet_cache, self_check=self_check,
+        )  # fmt: skip
+        workflow.add_nodes([image_wfs[plan.run]])
     fields = [
         (f"outputnode.{out}", f"inputnode.{into}") for out, into in zip(SEG_OUTPUTS, T1W_FIELDS, strict=True)
     ]
-    for run, t1w in t1w_of.items():
-        if t1w is not None:
-            workflow.connect([(image_wfs[t1w], image_wfs[run], fields)])
+    for plan in plans:
+        if plan.t1w is not None:
+            workflow.connect([(image_wfs[plan.t1w], image_wfs[plan.run], fields)])
     return workflow

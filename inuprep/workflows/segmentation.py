@@ -5,8 +5,7 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
-from inuprep import deepatropos
-from inuprep.inputs.images import ImageRun, UserMasks
+from inuprep.inputs.images import ImagePlan
 from inuprep.interfaces.segmentation import (
     BrainSegmentation,
     DixonSegmentation,
@@ -14,6 +13,7 @@ from inuprep.interfaces.segmentation import (
     TransferSegmentation,
     UserSegmentation,
 )
+from inuprep.segmentation import deep_atropos
 
 #: the session's T1w outputs a T2w's segmentation reads
 T1W_FIELDS = ("t1w_file", "t1w_dseg", "t1w_dseg_tsv", "t1w_probseg", "t1w_metadata")
@@ -22,12 +22,9 @@ OUTPUTS = ("mask_file", "dseg_file", "dseg_tsv", "probseg", "metadata")
 
 def init_segmentation_wf(
     *,
-    run: ImageRun,
+    plan: ImagePlan,
     omp_nthreads: int,
     seed: int | None = None,
-    reuse_t1w: bool = False,
-    dixon_pair: tuple[Path, Path] | None = None,
-    user_masks: UserMasks | None = None,
     antsxnet_cache: Path | None = None,
     name: str = "segmentation_wf",
 ) -> pe.Workflow:
@@ -44,7 +41,7 @@ def init_segmentation_wf(
     corrected_files
         Its corrections (Dixon and brain classes are fitted to their consensus).
     t1w_file, t1w_dseg, t1w_dseg_tsv, t1w_probseg, t1w_metadata
-        With ``reuse_t1w``: the session's T1w and its masks.
+        With ``plan.t1w``: the session's T1w and its masks.
 
     Outputs
     -------
@@ -55,7 +52,7 @@ def init_segmentation_wf(
     metadata
         How the masks were made (the sidecar's ``SegmentationSource``, ``SegmentationMethod``...).
     """
-    user_masks = user_masks or UserMasks()
+    run, user_masks, dixon_pair = plan.run, plan.user_masks, plan.dixon_pair
     workflow = pe.Workflow(name=name)
     inputnode = pe.Node(
         IdentityInterface(fields=["in_file", "corrected_files", *T1W_FIELDS]), name="inputnode"
@@ -70,7 +67,7 @@ def init_segmentation_wf(
         if dixon_pair:
             interface.inputs.water_file, interface.inputs.fat_file = (str(path) for path in dixon_pair)
         inputs.append("corrected_files")
-    elif reuse_t1w:
+    elif plan.t1w is not None:
         interface = TransferSegmentation(**threads)
         inputs += T1W_FIELDS
     else:
@@ -79,9 +76,9 @@ def init_segmentation_wf(
             interface.inputs.antsxnet_cache = str(antsxnet_cache)
         inputs.append("corrected_files")
     # deepbet works on a 256^3 grid (peak 2.2 GB at 1 mm), in the priors node when there is one
-    cache = antsxnet_cache or deepatropos.default_cache()
+    cache = antsxnet_cache or deep_atropos.default_cache()
     brain = isinstance(interface, BrainSegmentation)
-    fallback = brain and (run.contrast != "T1w" or bool(deepatropos.missing_files(cache)))
+    fallback = brain and (run.contrast != "T1w" or bool(deep_atropos.missing_files(cache)))
     mem_gb = 3.0 if brain and not fallback else 1.0
     segment = pe.Node(interface, name="segment", n_procs=omp_nthreads, mem_gb=mem_gb)
     workflow.connect([
@@ -97,11 +94,12 @@ def init_segmentation_wf(
     return workflow
 
 
-def describe_masks(run: ImageRun, reuse_t1w: bool, dixon_pair, user_masks: UserMasks) -> str:
+def describe_masks(plan: ImagePlan) -> str:
     """Return the methods text of the masks :func:`init_segmentation_wf` makes (keep the two in one order)."""
-    if user_masks.dseg:
+    run = plan.run
+    if plan.user_masks.dseg:
         return "the tissue masks were the user's segmentation (a BIDS dseg given with --derivatives)"
-    if run.contrast == "dixon" and dixon_pair:
+    if run.contrast == "dixon" and plan.dixon_pair:
         return (
             "the water and fat regions were taken from the water fraction of the acquisition's water and "
             "fat images (water: a fraction of 0.5 or more), inside the Otsu foreground of their sum"
@@ -111,7 +109,7 @@ def describe_masks(run: ImageRun, reuse_t1w: bool, dixon_pair, user_masks: UserM
             "as no water/fat pair was found, dim and bright regions were found by Atropos [@atropos] (two "
             "classes) in the consensus of the corrected images"
         )
-    if reuse_t1w:
+    if plan.t1w is not None:
         return (
             "the tissue masks were those of the session's T1w image, moved onto it by a rigid registration "
             "(antspyx [@antsx], mutual information)"

@@ -6,12 +6,11 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface, Merge
 from nipype.pipeline import engine as pe
 
-from inuprep.inputs.images import ImageRun, UserMasks
+from inuprep.inputs.images import ImagePlan, ImageRun
 from inuprep.interfaces.checks import CheckImage
 from inuprep.interfaces.evaluation import EvaluateCorrections
 from inuprep.interfaces.reports import ImageFigures
 from inuprep.interfaces.selfcheck import SelfCheck
-from inuprep.segmentation import tissue_names
 from inuprep.utils.bids import split_extension
 from inuprep.workflows.correction import init_correction_wf
 from inuprep.workflows.harmonization import init_harmonization_wf
@@ -20,7 +19,7 @@ from inuprep.workflows.segmentation import T1W_FIELDS, describe_masks, init_segm
 
 #: the node that draws the report's figures: its failure is a warning, not the image's (cli/run.py)
 FIGURES_NODE = "figures"
-#: the methods text of the self-check (inuprep.selfcheck)
+#: the methods text of the self-check (inuprep.evaluation.selfcheck)
 SELF_CHECK_TEXT = (
     "A self-check recommended one correction per image without knowing its field: the image was subsampled "
     "onto a grid of about 4 mm (every second voxel at least) and multiplied by four known fields (a linear "
@@ -39,11 +38,10 @@ def image_wf_name(run: ImageRun) -> str:
     return "image_" + "".join(c if c.isalnum() else "_" for c in stem) + "_wf"
 
 
-def describe_image(
-    run: ImageRun, reuse_t1w: bool, dixon_pair: bool, user_masks: UserMasks, self_check: bool = False
-) -> str:
+def describe_image(plan: ImagePlan, self_check: bool = False) -> str:
     """Return the methods text of one image's workflow: its checks, masks and evaluation."""
-    masks = describe_masks(run, reuse_t1w, dixon_pair, user_masks)
+    run, user_masks = plan.run, plan.user_masks
+    masks = describe_masks(plan)
     regions = [label for label, _ in user_masks.regions]
     extra = f" and on the user's masks ({', '.join(regions)})" if regions else ""
     return (
@@ -63,16 +61,12 @@ def describe_image(
 
 def init_image_wf(
     *,
-    run: ImageRun,
+    plan: ImagePlan,
     methods: tuple[str, ...],
     output_dir: Path,
     omp_nthreads: int,
     seed: int | None = None,
-    reuse_t1w: bool = False,
-    dixon_pair: tuple[Path, Path] | None = None,
-    user_masks: UserMasks | None = None,
     antsxnet_cache: Path | None = None,
-    harmonization: tuple | None = None,
     self_check: bool = False,
     name: str | None = None,
 ) -> pe.Workflow:
@@ -81,8 +75,12 @@ def init_image_wf(
 
     Parameters
     ----------
-    run : ImageRun
-        The image, its entities and its contrast.
+    plan : ImagePlan
+        The image (its entities and contrast) and what belongs to it: the session's T1w whose masks a T2w
+        reuses (connected to the ``t1w_*`` inputs), a Dixon image's (water, fat) pair, the user's masks
+        (``--derivatives``: a dseg that replaces the computed masks, label masks evaluated too, a known
+        field) and the harmonization of one correction (written as ``desc-harmonized``).
+        ``ImagePlan(run)`` plans an image alone.
     methods : tuple of str
         Corrections to run; the original is always evaluated beside them.
     output_dir : Path
@@ -91,29 +89,20 @@ def init_image_wf(
         Threads per node.
     seed : int
         Random seed of the stochastic steps (default: each step's own).
-    reuse_t1w : bool
-        A T2w whose masks come from its session's T1w (connected to the ``t1w_*`` inputs).
-    dixon_pair : tuple of Path
-        Dixon: the acquisition's (water, fat) images, whose water fraction gives the regions.
-    user_masks : UserMasks
-        A dseg that replaces the computed masks and label masks evaluated too (``--derivatives``).
     antsxnet_cache : Path
         ANTsXNet cache with deep_atropos's files (default: ``$INUPREP_ANTSXNET_CACHE`` or ``~/.keras``).
-    harmonization : tuple of (Model, str)
-        A harmonization model (:func:`inuprep.harmonizers.model.read_model`) and the correction it puts on
-        its references' scale (one of ``methods``), written as ``desc-harmonized``.
     self_check : bool
-        With two methods or more: recommend one for this image (:mod:`inuprep.selfcheck`), in the metrics
-        and the report.
+        With two methods or more: recommend one for this image (:mod:`inuprep.evaluation.selfcheck`), in
+        the metrics and the report.
     name : str
         Workflow name (default from the file name).
 
     Inputs
     ------
     in_file
-        The source image (set from ``run.path``).
+        The source image (set from ``plan.run.path``).
     t1w_file, t1w_dseg, t1w_dseg_tsv, t1w_probseg, t1w_metadata
-        With ``reuse_t1w``: the session's T1w and its masks (that workflow's ``SEG_OUTPUTS``).
+        With ``plan.t1w``: the session's T1w and its masks (that workflow's ``SEG_OUTPUTS``).
 
     Outputs
     -------
@@ -122,18 +111,17 @@ def init_image_wf(
     anat_file, dseg_file, dseg_tsv, probseg, seg_metadata
         The checked image and its masks (a T1w's feed its session's T2w).
     """
-    user_masks = user_masks or UserMasks()
+    run, user_masks, harmonization = plan.run, plan.user_masks, plan.harmonization
     workflow = pe.Workflow(name=name or image_wf_name(run))
     self_check = self_check and len(methods) > 1
-    workflow.__desc__ = describe_image(run, reuse_t1w, dixon_pair is not None, user_masks, self_check)
+    workflow.__desc__ = describe_image(plan, self_check)
     inputnode = pe.Node(IdentityInterface(fields=["in_file", *T1W_FIELDS]), name="inputnode")
     inputnode.inputs.in_file = str(run.path)
     outputnode = pe.Node(IdentityInterface(fields=["metrics_tsv", *SEG_OUTPUTS]), name="outputnode")
     check = pe.Node(CheckImage(), name="check")
     segmentation_wf = init_segmentation_wf(
-        run=run, omp_nthreads=omp_nthreads, seed=seed, reuse_t1w=reuse_t1w, dixon_pair=dixon_pair,
-        user_masks=user_masks, antsxnet_cache=antsxnet_cache,
-    )  # fmt: skip
+        plan=plan, omp_nthreads=omp_nthreads, seed=seed, antsxnet_cache=antsxnet_cache
+    )
     corrections = pe.Node(Merge(len(methods)), name="corrections", run_without_submitting=True)
     fields = pe.Node(Merge(len(methods)), name="fields", run_without_submitting=True)
     metadata = pe.Node(Merge(len(methods)), name="metadata", run_without_submitting=True)
@@ -146,9 +134,8 @@ def init_image_wf(
     if user_masks.regions:
         evaluate.inputs.region_names = [label for label, _ in user_masks.regions]
         evaluate.inputs.region_files = [str(path) for _, path in user_masks.regions]
-    tissues = tissue_names(run, dixon_pair=bool(dixon_pair), user_dseg=bool(user_masks.dseg))
     outputs_wf = init_image_outputs_wf(
-        run=run, methods=methods, tissues=tissues, output_dir=output_dir, harmonized=bool(harmonization)
+        run=run, methods=methods, tissues=plan.tissues, output_dir=output_dir, harmonized=bool(harmonization)
     )
     figures = pe.Node(
         ImageFigures(methods=list(methods), output_dir=str(output_dir)), name=FIGURES_NODE, mem_gb=1
@@ -184,7 +171,7 @@ def init_image_wf(
                                        ("outputnode.probseg", "probseg"),
                                        ("outputnode.metadata", "seg_metadata")]),
     ]  # fmt: skip
-    if reuse_t1w:
+    if plan.t1w is not None:
         connections.append((inputnode, segmentation_wf, [(f, f"inputnode.{f}") for f in T1W_FIELDS]))
     correction_wfs = {}
     for index, method in enumerate(methods, start=1):
@@ -210,10 +197,11 @@ def init_image_wf(
             (selfcheck, figures, [("check", "selfcheck")]),
         ]
     if harmonization:
-        model, correction = harmonization
+        model, correction = harmonization.model, harmonization.correction
         harmonization_wf = init_harmonization_wf(
-            model_dir=model.folder, correction=correction, description=model.record.get("Description", "")
-        )
+            model_dir=model.folder, correction=correction, description=model.record.get("Description", ""),
+            uses_wm=model.harmonizer.uses_wm,
+        )  # fmt: skip
         connections += [
             (correction_wfs[correction], harmonization_wf, [("outputnode.out_file", "inputnode.in_file")]),
             (segmentation_wf, harmonization_wf, [("outputnode.mask_file", "inputnode.mask_file"),

@@ -14,5 +14,5 @@ METHOD = Method(
         "Simko A, Lofstedt T, Garpebring A, Nyholm T, Jonsson J. MRI bias field correction with an "
         "implicitly trained CNN. Proceedings of MIDL, PMLR 172:1125-1138, 2022.",
     ),
-    correct="inuprep.methods.implicit.apply:correct",
+    correct="inuprep.methods.implicit.correct:correct",
 )

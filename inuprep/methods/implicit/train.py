@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from inuprep.methods.implicit import data
-from inuprep.methods.implicit.model import GetNet, log_field, masked_mean
+from inuprep.methods.implicit.network import GetNet, log_field, masked_mean
 from inuprep.methods.implicit.settings import INPUT_SIZE
 
 POOL_SIZE = 80  # pool images are cropped to the network's 64 at each step

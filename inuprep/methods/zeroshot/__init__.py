@@ -14,5 +14,5 @@ METHOD = Method(
         "Yang, Timko, Fernandez. Zero-shot bias correction: efficient MR image inhomogeneity reduction "
         "without any data.",
     ),
-    correct="inuprep.methods.zeroshot.fit:correct",
+    correct="inuprep.methods.zeroshot.correct:correct",
 )

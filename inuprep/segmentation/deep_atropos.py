@@ -3,18 +3,30 @@
 ``deep_atropos(t1, do_preprocessing=True, use_spatial_priors=1)`` reads five files from the ANTsXNet cache
 (``antspynet.set_antsxnet_cache_directory``) and downloads any that is missing from figshare. inuprep checks
 for them first (:func:`missing_files`, no tensorflow import) and falls back at once when one is absent, so a
-node without internet never tries. The model runs in ``python -m inuprep.deepatropos`` so that tensorflow
-never loads in a process that holds torch.
+node without internet never tries. The model runs in ``python -m inuprep.segmentation.deep_atropos`` so
+that tensorflow never loads in a process that holds torch; :func:`segment` runs it. The module imports only
+the standard library at the top, so that the container build can fetch the files with it alone.
 
 Pre-fetch the files on a machine with internet (the container build calls this)::
 
     inuprep-fetch-models DIR      # then: inuprep ... --antsxnet-cache DIR  (or INUPREP_ANTSXNET_CACHE=DIR)
 """
 
+from __future__ import annotations
+
 import argparse
 import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import nibabel as nb
+    import numpy as np
+
+    from inuprep.segmentation.base import Segmentation
 
 #: pretrained networks deep_atropos loads: its brain extraction (modality "t1") and the 6-tissue U-net
 NETWORKS = ("brainExtractionRobustT1", "sixTissueOctantBrainSegmentationWithPriors1")
@@ -42,6 +54,52 @@ def missing_files(cache: Path) -> list[str]:
     return [path.name for path in required_files(cache) if not path.is_file() or path.stat().st_size == 0]
 
 
+def segment(img: nb.Nifti1Image, target: np.ndarray, cache: Path) -> Segmentation:
+    """Return deep_atropos's labels of ``target`` (on ``img``'s grid), run in a separate process."""
+    import nibabel as nb
+    import numpy as np
+
+    from inuprep.segmentation.base import BRAIN_LABELS, Segmentation, SegmentationError
+
+    with tempfile.TemporaryDirectory(prefix="inuprep_deepatropos_") as tmp:
+        tmp = Path(tmp)
+        in_file, dseg_file, prob_file = tmp / "in.nii.gz", tmp / "dseg.nii.gz", tmp / "probseg.nii.gz"
+        nifti = nb.Nifti1Image(target.astype(np.float32), img.affine)
+        nifti.header.set_xyzt_units("mm", "sec")
+        nifti.to_filename(in_file)
+        command = [
+            sys.executable,
+            "-m",
+            "inuprep.segmentation.deep_atropos",
+            in_file,
+            dseg_file,
+            prob_file,
+            "--cache",
+            cache,
+        ]
+        done = subprocess.run([str(c) for c in command], capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+            raise SegmentationError(lines[-1])
+        dseg = np.rint(nb.load(dseg_file).get_fdata()).astype(np.uint8)
+        # antspyx writes the merged channels as a vector image, (x, y, z, 1, 7): one volume per class
+        probs = nb.load(prob_file).get_fdata(dtype=np.float32).reshape(*dseg.shape, -1)
+    probseg = {
+        tissue: sum(probs[..., index] for index, name in TISSUES.items() if name == tissue)
+        for tissue in BRAIN_LABELS.values()
+    }
+    return Segmentation(
+        mask=dseg > 0,
+        dseg=dseg,
+        labels=LABELS,
+        tissues=TISSUES,
+        probseg=probseg,
+        source="deep_atropos",
+        method="ANTsPyNet deep_atropos (6 tissues, MNI152 priors; GM = cortical + deep GM, brain stem and "
+        f"cerebellum not evaluated), ANTsXNet files from {cache}",
+    )
+
+
 def run(in_file: Path, out_dseg: Path, out_probseg: Path, cache: Path) -> None:
     """Segment ``in_file`` with deep_atropos; write the labels and the 7 class posteriors (4D)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # tensorflow's start-up chatter
@@ -57,8 +115,9 @@ def run(in_file: Path, out_dseg: Path, out_probseg: Path, cache: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m inuprep.deepatropos IN DSEG PROBSEG --cache DIR``: exit 2 with one line on failure."""
-    parser = argparse.ArgumentParser(prog="python -m inuprep.deepatropos")
+    """``python -m inuprep.segmentation.deep_atropos IN DSEG PROBSEG --cache DIR``: exit 2 with one line on
+    failure."""
+    parser = argparse.ArgumentParser(prog="python -m inuprep.segmentation.deep_atropos")
     parser.add_argument("in_file", type=Path)
     parser.add_argument("out_dseg", type=Path)
     parser.add_argument("out_probseg", type=Path)

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from inuprep.segmentation.labels import labels_by_tissue
+
 
 def coefficient_of_variation(values: np.ndarray) -> float:
     """Return CV = std / mean of the intensities of one tissue (the paper's metric).
@@ -90,14 +92,6 @@ def known_field_metrics(original: np.ndarray, corrected: np.ndarray, field: np.n
         "rel_error": relative_mae(corrected, original / field),
         **field_fit(np.asarray(original, np.float64) / corrected, field),
     }
-
-
-def labels_by_tissue(tissues: dict[int, str]) -> dict[str, list[int]]:
-    """Return {tissue name: its labels} of a {label: tissue name} table (cortical and deep GM pooled)."""
-    pooled: dict[str, list[int]] = {}
-    for index, name in tissues.items():
-        pooled.setdefault(name, []).append(index)
-    return pooled
 
 
 def tissue_metrics(

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from inuprep.methods.base import Corrected
-from inuprep.methods.implicit.model import GetNet, log_field
+from inuprep.methods.implicit.network import GetNet, log_field
 from inuprep.methods.implicit.settings import INPUT_SIZE, WEIGHTS, ImplicitSettings, weights_record
 from inuprep.runtime import torch_device
 

@@ -8,7 +8,9 @@ foreground) and the slope of the recovered log-field on the probe's measure how 
 fields *on this anatomy*; the method with the lowest mean error is recommended.
 
 The probes' families and strengths and the grid are chosen once (:data:`PROBES`, :data:`GRID_MM`); what the
-recommendation is worth against the truth is measured in ``benchmarks/recommendation.py``.
+recommendation is worth against the truth is measured in ``benchmarks/recommendation.py``;
+``inuprep-recommend`` and the App's ``--self-check`` run it in a process of their own
+(:mod:`inuprep.evaluation.run`).
 """
 
 import time
@@ -16,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inuprep.metrics import field_fit, relative_mae
-from inuprep.simulate import random_field
+from inuprep.evaluation.metrics import field_fit, relative_mae
+from inuprep.simulation.fields import random_field
 
 #: (family, max/min inside the foreground, seed) of each probe field
 PROBES = (("linear", 2.0, 1001), ("polynomial", 2.0, 1002), ("bspline", 2.0, 1003), ("coil", 2.0, 1004))
@@ -26,7 +28,7 @@ GRID_MM = 4.0
 
 
 @dataclass
-class SelfCheck:
+class SelfCheckResult:
     """Per method, the relative error and log-field slope on each probe; the method recommended."""
 
     probes: list[str]
@@ -63,7 +65,9 @@ def coarse(data, zooms, mask, grid_mm: float = GRID_MM):
     return small, tuple(float(z) * f for z, f in zip(zooms[:3], factors, strict=True)), small_mask
 
 
-def self_check(data, zooms, mask, correctors: dict, probes=PROBES, grid_mm: float = GRID_MM) -> SelfCheck:
+def self_check(
+    data, zooms, mask, correctors: dict, probes=PROBES, grid_mm: float = GRID_MM
+) -> SelfCheckResult:
     """Return how well each of ``correctors`` ({name: f(data, zooms, mask) -> (corrected, field)}) recovers
     the ``probes`` on this image, and the method to trust."""
     start = time.perf_counter()
@@ -81,4 +85,4 @@ def self_check(data, zooms, mask, correctors: dict, probes=PROBES, grid_mm: floa
             errors[name].append(relative_mae(corrected[keep], own_image[keep]))
             slopes[name].append(field_fit(estimate[keep] / own_field[keep], probe[keep])["field_slope"])
     names = [f"{family} x{strength:g}" for family, strength, _ in probes]
-    return SelfCheck(names, errors, slopes, small_zooms, time.perf_counter() - start)
+    return SelfCheckResult(names, errors, slopes, small_zooms, time.perf_counter() - start)

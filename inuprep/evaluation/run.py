@@ -1,6 +1,6 @@
 """``inuprep-recommend IN``: which correction to trust for this image (the self-check of
-:mod:`inuprep.selfcheck`), in a process of its own like every correction (``python -m
-inuprep.methods.recommend`` is the App's node).
+:mod:`inuprep.evaluation.selfcheck`), in a process of its own like every correction (``python -m
+inuprep.evaluation.run`` is the App's ``selfcheck`` node).
 
 Every method corrects the image and copies of it under known probe fields on a coarse grid; the one that
 recovers them best is recommended. Prints a line per method; ``--json`` also writes the check.
@@ -67,8 +67,8 @@ def recommend(argv: list[str] | None) -> int:
         if problem:
             print(f"inuprep-recommend: error: {problem}; choose another output path", file=sys.stderr)
             return EXIT_INPUT
+    from inuprep.evaluation.selfcheck import self_check
     from inuprep.image import ImageError, load_with_mask
-    from inuprep.selfcheck import self_check
     from inuprep.utils.io import write_json
 
     try:

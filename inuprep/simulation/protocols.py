@@ -1,5 +1,5 @@
 """Acquisition protocols simulated on real anatomy: a subject's tissue maps re-rendered with signal equations
-(pure numpy, scipy), for the harmonization benchmark and tests (issue 22).
+(pure numpy, scipy), for the harmonization benchmark and tests.
 
 A rendering keeps the subject's own within-tissue texture, mixes the tissues' signals by their fractions
 (partial volume), then applies the protocol's resolution and one of BlindHarmony's intensity shifts (Jeong

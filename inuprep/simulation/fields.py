@@ -104,7 +104,7 @@ def template_anatomy(zoom: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndar
 
     Real anatomy that a dependency ships, for tests and benchmarks with known fields.
     """
-    from inuprep.templates import mni152
+    from inuprep.utils.mni152 import mni152
 
     t1, wm, gm = mni152(zoom, ("T1", "WM", "GM"))
     wm, gm = wm.get_fdata() > 0.9, gm.get_fdata() > 0.8

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from inuprep.image import field_from_correction
 from inuprep.methods.base import Corrected
 from inuprep.methods.zeroshot import losses as L
-from inuprep.methods.zeroshot.model import ZeroShotNet
+from inuprep.methods.zeroshot.network import ZeroShotNet
 from inuprep.methods.zeroshot.optim import Adam
 from inuprep.methods.zeroshot.settings import ZeroShotSettings
 from inuprep.runtime import torch_device

@@ -1,0 +1,115 @@
+"""The metrics table of one image: a row per method (the original first) on the same masks, and its data
+dictionary (pure: arrays in, a table out)."""
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from inuprep.evaluation.metrics import coefficient_of_variation, known_field_metrics, tissue_metrics
+from inuprep.methods import METHODS
+from inuprep.segmentation.base import cjv_pair
+
+#: the columns a known field adds (``--derivatives``' _biasfield)
+KNOWN_FIELD_COLUMNS = {
+    "rel_error": {
+        "LongName": "relative error against the truth",
+        "Description": "mean |s x image - truth| / mean(truth) inside the labelled voxels, truth = source / "
+        "known field, s the least-squares global scale (lower: closer to the bias-free image)",
+    },
+    "field_corr": {
+        "LongName": "correlation of the estimated and the true log-field",
+        "Description": "Pearson correlation of log(source / image) and log(known field) inside the labelled "
+        "voxels (n/a for the original, which removes no field)",
+    },
+    "field_slope": {
+        "LongName": "slope of the estimated on the true log-field",
+        "Description": "least-squares slope of log(source / image) on log(known field): 1 recovers the "
+        "field, below 1 leaves part of it in (0 for the original)",
+    },
+}
+
+
+#: the columns the self-check adds (inuprep.evaluation.selfcheck)
+SELF_CHECK_COLUMNS = {
+    "selfcheck_error": {
+        "LongName": "self-check: error on known probe fields",
+        "Description": "mean over the probe fields of the relative error between the method's correction of "
+        "the probed image and its correction of the image, on the self-check's coarse grid (lower: the "
+        "method recovers fields better on this image; n/a for the original)",
+    },
+    "recommended": {
+        "LongName": "recommended by the self-check",
+        "Description": "1 for the method with the lowest selfcheck_error, 0 otherwise",
+        "Levels": {"0": "not recommended", "1": "recommended"},
+    },
+}
+
+
+def metrics_table(
+    images: Iterable[tuple[str, np.ndarray]],
+    dseg: np.ndarray,
+    tissues: dict[int, str],
+    regions: dict[str, np.ndarray],
+    source: str,
+    known_field: np.ndarray | None = None,
+    selfcheck: dict | None = None,
+) -> pd.DataFrame:
+    """Return one row per image of ``images`` ((method, data) pairs read one at a time, the original
+    first): CV per tissue and per region of ``regions`` ({name: mask}), CJV and, with a ``known_field``, the
+    error against the truth (original / field, inside the labels); with a ``selfcheck``
+    (:meth:`SelfCheckResult.to_dict`), each method's error on its probes and whether it is recommended."""
+    pair = cjv_pair(tissues.values())
+    brain = dseg > 0
+    rows, original = [], None
+    for method, data in images:
+        original = data[brain] if original is None else original
+        row = {"method": method, "segmentation": source, **tissue_metrics(data, dseg, tissues, pair)}
+        for name, region in regions.items():
+            row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])
+        if known_field is not None:
+            row.update(known_field_metrics(original, data[brain], known_field[brain]))
+        if selfcheck:
+            row["selfcheck_error"] = selfcheck["MeanErrors"].get(method, float("nan"))
+            row["recommended"] = int(method == selfcheck["Recommended"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metrics_dictionary(
+    tissues: dict[int, str],
+    regions: list[str],
+    segmentation: dict,
+    known_field: bool = False,
+    selfcheck: dict | None = None,
+) -> dict:
+    """Return the JSON data dictionary of :func:`metrics_table`'s columns, with how the masks were made
+    (``segmentation``) and the self-check."""
+    pair = cjv_pair(tissues.values())
+    columns = {
+        "method": {"Description": f"correction: original (none), {', '.join(METHODS)}"},
+        "segmentation": {
+            "Description": "source of the tissue masks: deep_atropos, template_priors (offline fallback), "
+            "T1w (the session's T1w masks), dixon_water_fat, intensity (dim/bright) or user"
+        },
+    }
+    for name in [*dict.fromkeys(tissues.values()), *regions]:
+        columns[f"cv_{name.lower()}"] = {
+            "LongName": f"coefficient of variation in {name}",
+            "Description": f"std / mean of the intensities inside the {name} mask (lower: more homogeneous)",
+        }
+    formula = (
+        f"(sd_{pair[0]} + sd_{pair[1]}) / |mean_{pair[0]} - mean_{pair[1]}|"
+        if pair
+        else "n/a: the label table has no WM/GM or water/fat pair"
+    )
+    columns["cjv"] = {
+        "LongName": "coefficient of joint variation",
+        "Description": f"{formula} (MRIQC); unlike CV it does not improve when contrast is compressed",
+    }
+    if known_field:
+        columns.update(KNOWN_FIELD_COLUMNS)
+    dictionary = {**columns, **segmentation}
+    if selfcheck:
+        dictionary.update({**SELF_CHECK_COLUMNS, "SelfCheck": selfcheck})
+    return dictionary

@@ -1,0 +1,63 @@
+"""Label tables (BIDS ``dseg.tsv``), the tissue masks they define, and a user's own labels."""
+
+from pathlib import Path
+
+import nibabel as nb
+import numpy as np
+
+from inuprep.segmentation.base import Segmentation, SegmentationError, on_same_grid
+
+
+def labels_by_tissue(tissues: dict[int, str]) -> dict[str, list[int]]:
+    """Return {tissue name: its labels} of a {label: tissue name} table (cortical and deep GM pooled)."""
+    pooled: dict[str, list[int]] = {}
+    for index, name in tissues.items():
+        pooled.setdefault(name, []).append(index)
+    return pooled
+
+
+def user_segmentation(img: nb.Nifti1Image, dseg_img: nb.Nifti1Image, labels: dict[int, str]) -> Segmentation:
+    """Return the user's labels (a ``_dseg`` from ``--derivatives``) as the image's tissue masks."""
+    if not on_same_grid(img, dseg_img):
+        raise SegmentationError(
+            f"{dseg_img.get_filename()} is not on the image's grid (shape and affine differ)"
+        )
+    dseg = np.rint(np.asanyarray(dseg_img.dataobj)).astype(np.int32)
+    unknown = sorted(set(np.unique(dseg)) - set(labels) - {0})
+    if unknown:
+        raise SegmentationError(f"{dseg_img.get_filename()} has labels {unknown[:5]} that its dseg.tsv lacks")
+    return Segmentation(
+        mask=dseg > 0,
+        dseg=dseg,
+        labels=labels,
+        tissues=labels,
+        source="user",
+        method=f"supplied by the user: {dseg_img.get_filename()}",
+    )
+
+
+def write_label_table(seg: Segmentation, path: Path) -> str:
+    """Write a BIDS ``dseg.tsv`` (index, name, and the tissue each label is evaluated as) and return it."""
+    rows = "".join(
+        f"{index}\t{name}\t{seg.tissues.get(index, 'n/a')}\n" for index, name in sorted(seg.labels.items())
+    )
+    path.write_text("index\tname\ttissue\n" + rows)
+    return str(path)
+
+
+def read_label_table(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
+    """Return the {index: name} and {index: evaluated tissue} tables of a ``dseg.tsv``."""
+    import pandas as pd
+
+    table = pd.read_csv(path, sep="\t", dtype={"name": str}, keep_default_na=False)
+    labels = dict(zip(table["index"].astype(int), table["name"], strict=True))
+    if "tissue" not in table:
+        return labels, labels
+    rows = table[table["tissue"] != "n/a"]
+    return labels, dict(zip(rows["index"].astype(int), rows["tissue"].astype(str), strict=True))
+
+
+def tissue_mask(dseg_file: str | Path, dseg_tsv: str | Path, tissue: str) -> np.ndarray:
+    """Return the boolean mask of the labels of ``dseg_file`` its table evaluates as ``tissue`` (e.g. WM)."""
+    labels = np.asanyarray(nb.load(dseg_file).dataobj).round().astype(int)
+    return np.isin(labels, labels_by_tissue(read_label_table(dseg_tsv)[1]).get(tissue, []))
