@@ -8,7 +8,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= inuprep:$(VERSION)
 ARCHIVE ?= build/inuprep.tar
 BUILD_OPTS ?=
-# the reference BIDS validator (npm), for tests/test_bids_validator.py
+# the reference BIDS validator (npm), for tests/e2e/test_bids_validator.py
 VALIDATOR := build/node/node_modules/.bin/bids-validator
 
 .PHONY: env demo test lint clean container container-test
@@ -43,7 +43,7 @@ container:
 
 # runs the image as a cluster would (ch-run: read-only, non-root, no HOME) and compares it with the venv
 container-test: $(STAMP) container
-	INUPREP_IMAGE_ARCHIVE=$(ARCHIVE) $(PY) -m pytest tests/test_container.py
+	INUPREP_IMAGE_ARCHIVE=$(ARCHIVE) $(PY) -m pytest tests/e2e/test_container.py
 
 clean:
 	rm -rf $(VENV) demo work build

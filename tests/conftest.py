@@ -12,7 +12,9 @@ import nibabel as nb
 import numpy as np
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+#: the repository's root, and the project's shared real MRI volumes beside it
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT / ".." / "shared" / "data"
 
 
 @pytest.fixture(scope="session")

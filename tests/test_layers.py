@@ -86,3 +86,36 @@ def test_the_check_finds_an_upward_import(tmp_path):
         "reports/y.py:1 imports inuprep.interfaces (reports -> interfaces)",
         "workflows/x.py:2 imports inuprep.cli.run (workflows -> cli)",
     ]
+
+
+#: the modules allowed at the package root: foundations; every concept is a folder
+FOUNDATIONS = {"__init__.py", "image.py", "options.py", "runtime.py"}
+#: concepts that must not import the other: masks know nothing of how corrections are judged, and the
+#: simulated truth knows nothing of what it tests
+INDEPENDENT = (("segmentation", "evaluation"), ("simulation", "segmentation"), ("simulation", "evaluation"))
+
+
+def concept_imports(root: Path = PACKAGE) -> set[tuple[str, str]]:
+    """Return (folder, folder) for every import from one top-level folder of the package into another."""
+    edges = set()
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).parts
+        for _, imported in imports(path):
+            target = imported.split(".")
+            if len(parts) > 1 and len(target) > 1 and target[1] != parts[0]:
+                edges.add((parts[0], target[1]))
+    return edges
+
+
+def test_only_foundations_lie_at_the_package_root():
+    assert {path.name for path in PACKAGE.glob("*.py")} <= FOUNDATIONS
+
+
+def test_independent_concepts_do_not_import_each_other():
+    assert concept_imports() & set(INDEPENDENT) == set()
+
+
+def test_the_concept_check_finds_a_dependency(tmp_path):
+    (tmp_path / "segmentation").mkdir()
+    (tmp_path / "segmentation" / "x.py").write_text("from inuprep.evaluation.metrics import cjv\n")
+    assert concept_imports(tmp_path) == {("segmentation", "evaluation")}

@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_bids
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, make_bids
 
 
 @pytest.fixture(scope="module")

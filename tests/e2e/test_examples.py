@@ -8,7 +8,9 @@ import nibabel as nb
 import numpy as np
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "nipype" / "correct_in_pipeline.py"
+from conftest import ROOT
+
+EXAMPLE = ROOT / "examples" / "nipype" / "correct_in_pipeline.py"
 
 
 @pytest.mark.slow  # runs a nipype pipeline with N4

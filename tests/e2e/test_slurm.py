@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import inuprep, make_bids, tree_digests
+from conftest import ROOT, inuprep, make_bids, tree_digests
 from inuprep.simulation.fields import simulate_bias
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).parents[1]
 SCRIPTS = ROOT / "tests" / "slurm"
 ARRAY = ROOT / "examples" / "slurm" / "inuprep-array.sbatch"
 

@@ -1,0 +1,59 @@
+"""An image's metrics table: a row per method on the same masks, the truth's error and the self-check."""
+
+import numpy as np
+import pytest
+
+from inuprep.evaluation.table import (
+    KNOWN_FIELD_COLUMNS,
+    SELF_CHECK_COLUMNS,
+    metrics_dictionary,
+    metrics_table,
+)
+from inuprep.segmentation.base import BRAIN_LABELS
+
+
+@pytest.fixture
+def labelled():
+    """A 3-tissue label image and a clean image with one level per tissue, WM brightest."""
+    dseg = np.zeros((12, 12, 12), np.uint8)
+    dseg[2:10, 2:10, 2:4], dseg[2:10, 2:10, 4:7], dseg[2:10, 2:10, 7:10] = 1, 2, 3
+    rng = np.random.default_rng(0)
+    clean = np.choose(dseg, [0.0, 0.3, 0.6, 1.0]) + rng.normal(0, 0.01, dseg.shape) * (dseg > 0)
+    return dseg, clean.astype(np.float32)
+
+
+def test_rows_follow_the_images_and_a_perfect_correction_has_no_error(labelled):
+    dseg, clean = labelled
+    field = np.linspace(0.7, 1.4, 12, dtype=np.float32)[:, None, None] * np.ones_like(clean)
+    biased = clean * field
+    images = iter([("original", biased), ("perfect", clean * 1.7), ("none", biased)])  # read one at a time
+    lesion = {"lesion": dseg == 2}
+    table = metrics_table(images, dseg, BRAIN_LABELS, lesion, "user", field).set_index("method")
+    assert list(table.index) == ["original", "perfect", "none"]
+    assert table.loc["perfect", "rel_error"] < 1e-6 and table.loc["perfect", "field_slope"] == pytest.approx(
+        1
+    )
+    assert table.loc["none", "rel_error"] == table.loc["original", "rel_error"] > 0.05
+    assert table.loc["perfect", "cjv"] < table.loc["original", "cjv"]
+    assert table.loc["perfect", "cv_lesion"] == table.loc["perfect", "cv_gm"]
+    assert set(table.segmentation) == {"user"}
+
+
+def test_the_self_check_adds_its_error_and_marks_one_method(labelled):
+    dseg, clean = labelled
+    check = {"Recommended": "n4", "MeanErrors": {"n4": 0.01, "zeroshot": 0.02}}
+    images = [("original", clean), ("n4", clean), ("zeroshot", clean)]
+    table = metrics_table(images, dseg, BRAIN_LABELS, {}, "template_priors", selfcheck=check)
+    assert list(table.recommended) == [0, 1, 0]
+    assert np.isnan(table.selfcheck_error[0]) and list(table.selfcheck_error[1:]) == [0.01, 0.02]
+
+
+def test_the_dictionary_describes_every_column_it_can_hold():
+    check = {"Recommended": "n4", "MeanErrors": {}}
+    plain = metrics_dictionary({1: "water", 2: "fat"}, ["lesion"], {"SegmentationSource": "dixon_water_fat"})
+    full = metrics_dictionary(BRAIN_LABELS, [], {}, known_field=True, selfcheck=check)
+    assert {"cv_water", "cv_fat", "cv_lesion", "cjv"} <= set(plain) and "(sd_water + sd_fat)" in str(
+        plain["cjv"]
+    )
+    assert plain["SegmentationSource"] == "dixon_water_fat" and not set(KNOWN_FIELD_COLUMNS) & set(plain)
+    assert set(KNOWN_FIELD_COLUMNS) | set(SELF_CHECK_COLUMNS) <= set(full) and full["SelfCheck"] == check

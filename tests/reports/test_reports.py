@@ -1,0 +1,85 @@
+"""Reports: the group table (the paper's Table 1), the spread across sites, the methods text and the
+self-check's sentence, from metrics tables and images written here."""
+
+import json
+
+import numpy as np
+import pandas as pd
+from markupsafe import Markup
+
+from conftest import save
+from inuprep.reports.group import collect_metrics, site_spread, summary_table, table_key
+from inuprep.reports.subject import methods_section, recommendation
+
+
+def metrics(folder, name, rows, contrast=None):
+    """Write a participant-level metrics table (and its sidecar when ``contrast`` is given)."""
+    tsv = folder / name
+    tsv.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(tsv, sep="\t", index=False)
+    if contrast:
+        tsv.with_suffix(".json").write_text(json.dumps({"Contrast": contrast}))
+    return tsv
+
+
+def test_the_group_table_is_mean_and_std_per_method_over_images(tmp_path):
+    for subject, cv in (("01", 0.10), ("02", 0.20)):
+        rows = [
+            {"method": "original", "cv_wm": cv * 2, "cjv": 1.0},
+            {"method": "n4", "cv_wm": cv, "cjv": 0.5},
+        ]
+        metrics(tmp_path, f"sub-{subject}/anat/sub-{subject}_mod-T1w_metrics.tsv", rows, "T1w")
+    ((key, images),) = collect_metrics(tmp_path).items()
+    assert key == "T1w" and sorted(set(images.subject)) == ["01", "02"]
+    table = summary_table(images).set_index(["metric", "tissue"])
+    assert table.loc[("cv", "wm"), "n4"] == "0.1500(0.0707)"  # mean(std, ddof=1) of 0.1 and 0.2
+    assert table.loc[("cv", "wm"), "original"] == "0.3000(0.1414)"
+    assert table.loc[("cjv", ""), "n4"] == "0.5000(0.0000)"
+    assert list(table.columns[1:]) == ["original", "n4"]  # the registry's order, the original first
+
+
+def test_a_table_without_its_sidecar_is_keyed_by_its_name(tmp_path):
+    plain = metrics(tmp_path, "sub-01/anat/sub-01_mod-T2w_metrics.tsv", [{"method": "n4"}])
+    dixon = metrics(tmp_path, "sub-01/anat/sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv", [{"method": "n4"}])
+    assert (table_key(plain), table_key(dixon)) == ("T2w", "dixon-fat")
+
+
+def test_recommended_counts_the_images_that_recommend_each_method(tmp_path):
+    for subject, best in (("01", "n4"), ("02", "n4"), ("03", "zeroshot")):
+        rows = [
+            {"method": m, "cv_wm": 0.1, "cjv": 0.5, "recommended": int(m == best)} for m in ("n4", "zeroshot")
+        ]
+        metrics(tmp_path, f"sub-{subject}/anat/sub-{subject}_mod-T1w_metrics.tsv", rows, "T1w")
+    table = summary_table(collect_metrics(tmp_path)["T1w"]).set_index("metric")
+    assert (table.loc["recommended", "n4"], table.loc["recommended", "zeroshot"]) == ("2", "1")
+    assert table.loc["recommended", "n_images"] == 3
+
+
+def test_the_site_spread_is_the_cv_of_the_sites_tissue_means(tmp_path):
+    dseg = np.zeros((4, 4, 4), np.uint8)
+    dseg[:2], dseg[2:] = 2, 3
+    save(dseg, tmp_path / "dseg.nii.gz")
+    (tmp_path / "dseg.tsv").write_text("index\tname\ttissue\n2\tGM\tGM\n3\tWM\tWM\n")
+    entries = []
+    for site, scale in (("A", 1.0), ("B", 3.0)):
+        image = save(np.where(dseg == 3, 2.0, 1.0) * scale, tmp_path / f"{site}.nii.gz")
+        same = save(np.where(dseg == 3, 2.0, 1.0), tmp_path / f"{site}_h.nii.gz")
+        entries.append({"site": site, "files": {"n4": image, "harmonized": same},
+                        "dseg": tmp_path / "dseg.nii.gz", "dseg_tsv": tmp_path / "dseg.tsv"})  # fmt: skip
+    table = site_spread(entries).set_index("tissue")
+    assert table.loc["WM", "n4"] == f"{np.std([2.0, 6.0], ddof=1) / 4.0:.4f}"  # WM means 2 and 6
+    assert table.loc["GM", "harmonized"] == "0.0000"
+    assert site_spread(entries[:1]).empty  # one site: nothing to compare
+
+
+def test_the_methods_text_numbers_its_citations_and_escapes_the_rest():
+    html = methods_section("Corrected with N4 [@n4] <b>and</b> [@unknown].\n\nAgain N4 [@n4].")
+    assert isinstance(html, Markup)
+    assert html.count('href="#ref-n4">[1]</a>') == 2 and "&lt;b&gt;" in html and "[@unknown]" in html
+
+
+def test_the_recommendation_sentence_names_the_method_and_every_error():
+    assert recommendation({}) is None
+    check = {"Recommended": "zeroshot", "MeanErrors": {"n4": 0.05, "zeroshot": 0.02}, "Probes": ["a", "b"]}
+    sentence = recommendation({"SelfCheck": check})
+    assert sentence.startswith("zero-shot is recommended") and "zero-shot 2.00%, N4 5.00%" in sentence
