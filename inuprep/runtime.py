@@ -178,9 +178,8 @@ def torch_threads(requested: int) -> int:
     when the CPUs are already busy.
 
     torch's OpenMP threads meet at a barrier after every operation; a thread that waits for a CPU held by
-    another process holds up the others. The zero-shot optimisation (thousands of small operations) took 22x
-    its quiet time on two threads beside two busy processes on two CPUs, and 1.3x on one thread, against
-    N4's 1.6x (``benchmarks/participant_time.py --processes``, issue 25).
+    another process holds up the others, and the zero-shot optimisation runs thousands of small operations
+    (measured with ``benchmarks/participant_time.py --processes``; figures in ``benchmarks/README.md``).
     """
     cpus = usable_cpus()
     threads = max(1, min(requested, cpus))

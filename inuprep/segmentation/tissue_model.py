@@ -1,8 +1,8 @@
 """A tissue model with spatial priors: a Gaussian per class, EM, and a mean-field Markov random field.
 
 The same model as the Atropos call it replaced (prior-weighted mixing, MRF smoothing, a few iterations), in
-numpy on the brain's bounding box: about 2 s where Atropos took 40 s on a 0.87 x 0.87 x 1 mm brain
-(``benchmarks/README.md``, issue 25). Pure: arrays in, arrays out.
+numpy on the brain's bounding box, many times faster (``benchmarks/README.md``, "How good are the tissue
+masks?"). Pure: arrays in, arrays out.
 """
 
 import numpy as np

@@ -1,7 +1,7 @@
 """Adam (Kingma & Ba 2015) with L2 weight decay, as torch.optim.Adam computes it.
 
-torch.optim.Adam imports torch._dynamo on construction: 1.4 s of a 7 s correction on 2 CPU cores. The update
-is a few lines; ``tests/test_zeroshot.py`` checks it step for step against torch.optim.Adam.
+torch.optim.Adam imports torch._dynamo on construction, a large share of a correction's time; the update
+is a few lines; ``tests/methods/test_zeroshot.py`` checks it step for step against torch.optim.Adam.
 """
 
 import torch

@@ -50,7 +50,7 @@ class ZeroShotSettings:
     curve_steps: int = 4
     exposure_level: float = 0.6
     smoothness_weight: float = 0.0  # weight of L_smo(log-field): 30 for 'entropy', 2 for 'sharpen'
-    field_smoothing_mm: float = 40.0  # entropy/sharpen: Gaussian sigma of the log-field (32 before issue 24)
+    field_smoothing_mm: float = 40.0  # entropy/sharpen: Gaussian sigma of the log-field
     max_log_field: float = 1.5  # entropy/sharpen: |log-field| bound (field ratio up to e^3 = 20)
     max_samples: int = 50_000  # entropy/sharpen: voxels in the histogram
     histogram_bins: int = 256  # entropy variant: bins spanning the input's log range (+-0.5)
