@@ -5,17 +5,13 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
+from inuprep.harmonizers.model import read_model
 from inuprep.interfaces.harmonization import Harmonize
 from inuprep.interfaces.segmentation import TissueMask
 
 
 def init_harmonization_wf(
-    *,
-    model_dir: Path,
-    correction: str,
-    description: str,
-    uses_wm: bool = False,
-    name: str = "harmonization_wf",
+    *, model_dir: Path, correction: str, description: str, name: str = "harmonization_wf"
 ) -> pe.Workflow:
     """Build the branch that puts one corrected image on a model's intensity scale.
 
@@ -27,8 +23,6 @@ def init_harmonization_wf(
         The method whose corrected image is harmonized (recorded in the sidecar).
     description : str
         The model's methods sentence (its ``model.json``'s ``Description``).
-    uses_wm : bool
-        The model's method needs the white matter (WhiteStripe): a mask of it is made from the labels.
     name : str
         Workflow name.
 
@@ -39,7 +33,7 @@ def init_harmonization_wf(
     mask_file
         Its brain mask.
     dseg_file, dseg_tsv
-        Its tissue labels and their table (with ``uses_wm``).
+        Its tissue labels and their table: the white matter, for a method that uses it (WhiteStripe).
 
     Outputs
     -------
@@ -61,7 +55,7 @@ def init_harmonization_wf(
         (inputnode, harmonize, [("in_file", "in_file"), ("mask_file", "mask_file")]),
         (harmonize, outputnode, [("out_file", "out_file"), ("metadata", "metadata")]),
     ]
-    if uses_wm:
+    if read_model(Path(model_dir)).harmonizer.uses_wm:
         wm_mask = pe.Node(TissueMask(tissue="WM"), name="wm_mask")
         connections += [
             (inputnode, wm_mask, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv")]),

@@ -199,9 +199,8 @@ def init_image_wf(
     if harmonization:
         model, correction = harmonization.model, harmonization.correction
         harmonization_wf = init_harmonization_wf(
-            model_dir=model.folder, correction=correction, description=model.record.get("Description", ""),
-            uses_wm=model.harmonizer.uses_wm,
-        )  # fmt: skip
+            model_dir=model.folder, correction=correction, description=model.record.get("Description", "")
+        )
         connections += [
             (correction_wfs[correction], harmonization_wf, [("outputnode.out_file", "inputnode.in_file")]),
             (segmentation_wf, harmonization_wf, [("outputnode.mask_file", "inputnode.mask_file"),

@@ -224,3 +224,40 @@ def test_the_group_table_gives_the_spread_of_tissue_means_across_sites(tmp_path)
     assert float(before) > 0.3 > 0.02 > float(after), (before, after)  # site means 1.0 and 1.65
     assert site_spread(entries[1:]).empty  # one site: no spread
     assert sites_figure(entries, "T1w", tmp_path / "sites.png").stat().st_size > 1000
+
+
+def test_the_workflow_harmonizes_in_a_process_of_its_own_with_the_white_matter(subjects, tmp_path):
+    """The App's branch runs ``inuprep-harmonize apply`` (a learned method's torch stays out of nipype's
+    workers) and gives WhiteStripe the white matter of the image's labels: as the command line would."""
+    from inuprep.workflows.harmonization import init_harmonization_wf
+
+    root, files = subjects
+    model = tmp_path / "model"
+    refs = [str(files["target", seed]) for seed in (1, 2)]
+    extra = [
+        "--masks",
+        *(str(files["mask", s]) for s in (1, 2)),
+        "--wm-masks",
+        *(str(files["wm", s]) for s in (1, 2)),
+    ]
+    assert main(["fit", "--method", "whitestripe", "--out", str(model), *refs, *extra]) == 0
+    dseg = tmp_path / "dseg.nii.gz"
+    wm = nb.load(files["wm", 4])
+    nb.Nifti1Image(np.asarray(wm.dataobj).astype(np.uint8) * 3, wm.affine).to_filename(dseg)
+    (tmp_path / "dseg.tsv").write_text("index\tname\ttissue\n3\tWM\tWM\n")
+    wf = init_harmonization_wf(model_dir=model, correction="n4", description="WhiteStripe.")
+    wf.base_dir = str(tmp_path / "work")
+    wf.inputs.inputnode.in_file = str(files["source", 4])
+    wf.inputs.inputnode.mask_file = str(files["mask", 4])
+    wf.inputs.inputnode.dseg_file, wf.inputs.inputnode.dseg_tsv = str(dseg), str(tmp_path / "dseg.tsv")
+    node = next(n for n in wf.run().nodes() if n.name == "harmonize")
+    assert node.result.runtime.cmdline.split()[1:4] == ["-m", "inuprep.harmonizers.run", "apply"]
+    result = node.result.outputs
+    assert (
+        result.metadata["HarmonizedCorrection"] == "n4"
+        and result.metadata["HarmonizationMethod"] == "WhiteStripe"
+    )
+    by_cli = tmp_path / "by_cli.nii.gz"
+    args = ["apply", str(model), str(files["source", 4]), str(by_cli), "--mask", str(files["mask", 4])]
+    assert main([*args, "--wm-mask", str(files["wm", 4])]) == 0
+    np.testing.assert_array_equal(nb.load(result.out_file).get_fdata(), nb.load(by_cli).get_fdata())

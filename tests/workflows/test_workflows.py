@@ -159,7 +159,9 @@ def test_methods_text_describes_what_the_graph_runs(tmp_path):
 def test_the_fallback_registers_its_priors_beside_the_corrections(run, tmp_path):
     from inuprep.segmentation import deep_atropos
 
-    cache = tmp_path / "antsxnet"  # the graph only looks for the files (tests/segmentation/test_deep_atropos.py runs them)
+    cache = (
+        tmp_path / "antsxnet"
+    )  # the graph only looks for the files (tests/segmentation/test_deep_atropos.py runs them)
     for path in deep_atropos.required_files(cache):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"not empty")
