@@ -31,7 +31,7 @@ def volumes():
 
     references = []
     for name in REFERENCES:
-        _, data, mask = load_with_mask(
+        _, data, mask, _ = load_with_mask(
             DATA / "bids" / f"sub-ds2748{name}" / "anat" / f"sub-ds2748{name}_T1w.nii.gz"
         )
         references.append((data, mask))

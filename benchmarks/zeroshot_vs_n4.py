@@ -97,11 +97,14 @@ def run_process(command: list[str]) -> tuple[float, float]:
     return elapsed, peak_kb / 1024
 
 
-def correct(method: str, in_file: Path, threads: int) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Run ``inuprep-correct`` as a process; return the corrected image, the field, time and memory."""
+def correct(
+    method: str, in_file: Path, threads: int, extra: tuple[str, ...] = ()
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Run ``inuprep-correct`` as a process (``extra``: more of its arguments); return the corrected image,
+    the field, time and memory."""
     out, field = in_file.with_name(f"{method}.nii.gz"), in_file.with_name(f"{method}_field.nii.gz")
     command = [sys.executable, "-m", "inuprep.methods.run", str(in_file), str(out), *METHODS[method],
-               "--field", str(field), "--num-threads", str(threads)]  # fmt: skip
+               "--field", str(field), "--num-threads", str(threads), *extra]  # fmt: skip
     elapsed, memory = run_process(command)
     image, estimate = (nb.load(path).get_fdata(dtype=np.float32) for path in (out, field))
     return image, estimate, elapsed, memory

@@ -128,17 +128,53 @@ def load_mask(mask_path: Path, shape: tuple) -> np.ndarray:
     return np.asanyarray(mask_img.dataobj).reshape(shape) > 0
 
 
+#: an image whose faces are at least this share background (zero, to interpolation's residue) has been
+#: skull-stripped or masked
+STRIPPED_FACES = 0.95
+
+
+def support(data: np.ndarray) -> np.ndarray:
+    """Return the voxels that are not background zeros (a millionth of the largest magnitude at most: a
+    resampled zero background keeps interpolation's residue)."""
+    return np.abs(data) > 1e-6 * float(np.abs(data).max())
+
+
+def is_skull_stripped(data: np.ndarray) -> bool:
+    """Return whether ``data`` has a zero background: nearly every voxel on its faces is zero.
+
+    A scanner's image has noise in the air around the head; a skull-stripped or masked one has none.
+    """
+    inside = support(data)
+    faces = [np.take(inside, index, axis=axis).ravel() for axis in range(3) for index in (0, -1)]
+    return bool(inside.any() and 1 - np.mean(np.concatenate(faces)) >= STRIPPED_FACES)
+
+
+def default_mask(data: np.ndarray) -> tuple[np.ndarray, str]:
+    """Return the mask used where none is given, and what it is.
+
+    A skull-stripped image: its whole non-zero support, holes filled (a threshold would drop the dark CSF,
+    which is brain); otherwise the Otsu foreground (:func:`foreground_mask`).
+    """
+    if is_skull_stripped(data):
+        return ndimage.binary_fill_holes(support(data)), "non-zero support (skull-stripped image)"
+    return foreground_mask(data), "Otsu foreground"
+
+
 def load_with_mask(
     path: Path, mask_path: Path | None = None
-) -> tuple[nb.Nifti1Image, np.ndarray, np.ndarray]:
-    """Return the checked image, its float32 data and its mask: ``mask_path``'s nonzero voxels (same grid),
-    else the foreground; raise ImageError naming the file when either cannot be used."""
+) -> tuple[nb.Nifti1Image, np.ndarray, np.ndarray, str]:
+    """Return the checked image, its float32 data, its mask and what the mask is: ``mask_path``'s nonzero
+    voxels (same grid), else :func:`default_mask`; raise ImageError naming the file when either cannot be
+    used."""
     img = load_checked(path)
     data = img.get_fdata(dtype=np.float32)
-    mask = foreground_mask(data) if mask_path is None else load_mask(mask_path, data.shape)
+    if mask_path is None:
+        mask, source = default_mask(data)
+    else:
+        mask, source = load_mask(mask_path, data.shape), f"given: {mask_path}"
     if not mask.any():
         raise ImageError(f"{path}: no foreground found; give a mask")
-    return img, data, mask
+    return img, data, mask, source
 
 
 def fill_from_nearest(values: np.ndarray, valid: np.ndarray) -> np.ndarray:

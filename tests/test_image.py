@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from conftest import save
-from inuprep.image import ImageError, fill_from_nearest, foreground_mask, load_checked
+from inuprep.image import (
+    ImageError,
+    default_mask,
+    fill_from_nearest,
+    foreground_mask,
+    is_skull_stripped,
+    load_checked,
+)
 
 
 def test_checked_image_is_float32_on_the_same_grid(tmp_path, mni_3mm):
@@ -71,3 +78,24 @@ def test_nibabel_roundtrip_of_mask(tmp_path, mni_3mm):
 
     path = save_like(np.ones(mni_3mm.shape, bool), mni_3mm, tmp_path / "m.nii.gz", np.uint8)
     assert nb.load(path).get_data_dtype() == np.uint8
+
+
+def test_a_skull_stripped_image_defaults_to_its_whole_support_and_a_scan_to_its_foreground():
+    """Otsu and its opening drop part of the dark CSF of a skull-stripped brain (a zero background); its
+    support keeps all of it."""
+    from inuprep.simulation.fields import add_rician_noise
+    from inuprep.utils.mni152 import mni152
+
+    t1, gm, wm = (img.get_fdata(dtype=np.float32) for img in mni152(3.0, ("T1", "GM", "WM")))
+    brain = t1 > 0.05 * t1.max()
+    csf = np.clip(1 - gm - wm, 0, 1)
+    stripped = np.where(brain, 250 * csf + 550 * gm + 850 * wm, 0)  # a T1w: CSF dark, zeros around
+    mask, source = default_mask(stripped)
+    assert is_skull_stripped(stripped) and source == "non-zero support (skull-stripped image)"
+    assert mask[brain].all() and mask.sum() < 1.01 * brain.sum()  # holes filled, nothing else
+    dark = brain & (csf > 0.5)
+    assert foreground_mask(stripped)[dark].mean() < 0.99 <= mask[dark].mean()
+    scan = add_rician_noise(stripped, sigma=10.0)  # noise in the air: a scan, not stripped
+    mask, source = default_mask(scan)
+    assert not is_skull_stripped(scan) and source == "Otsu foreground"
+    assert (mask == foreground_mask(scan)).all()

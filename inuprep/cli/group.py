@@ -99,15 +99,16 @@ def fit_harmonization(settings, found: Discovery) -> int:
             if folder.exists():
                 raise DiscoveryError(f"{folder} exists; remove it to fit the model again")
             images = [
-                (*load_with_mask(image, mask)[1:], tissue_mask(dseg, dseg_tsv, "WM"))
+                (*load_with_mask(image, mask)[1:3], tissue_mask(dseg, dseg_tsv, "WM"))
                 for image, mask, dseg, dseg_tsv in pairs
             ]
+            masks = [f"given: {mask.relative_to(settings.output_dir)}" for _, mask, _, _ in pairs]
             record = {
                 "Correction": settings.harmonize_correction,
                 "ReferenceFilter": settings.harmonize_reference,
             }
             references = [files[0] for files in pairs]
-            fit_model(harmonizer, harmonizer.settings(), references, images, contrast, folder, record)
+            fit_model(harmonizer, harmonizer.settings(), references, images, contrast, folder, masks, record)
             LOGGER.info(f"{contrast}: {harmonizer.label} model fitted on {len(pairs)} image(s) -> {folder}")
     except (DiscoveryError, ImageError) as err:
         LOGGER.error(f"inuprep: error: {err}")

@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
                         help="the corrections to compare (two at least)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the check here (errors per method and probe)")
-    parser.add_argument("--mask", type=Path, help="the image's mask (default: its foreground)")
+    parser.add_argument("--mask", type=Path, help="the image's mask (default: a skull-stripped image's "
+                        "non-zero support, else its Otsu foreground)")  # fmt: skip
     parser.add_argument("--seed", type=int, help="the seeded methods' seed (default: their own)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="torch device")
     parser.add_argument("--num-threads", type=int, default=1, help="CPU threads for torch or ITK")
@@ -72,7 +73,7 @@ def recommend(argv: list[str] | None) -> int:
     from inuprep.utils.io import write_json
 
     try:
-        img, data, mask = load_with_mask(args.in_file, args.mask)
+        img, data, mask, source = load_with_mask(args.in_file, args.mask)
     except ImageError as err:
         print(f"inuprep-recommend: error: {err}", file=sys.stderr)
         return EXIT_INPUT
@@ -85,7 +86,7 @@ def recommend(argv: list[str] | None) -> int:
     print(f"self-check: {len(check.probes)} probe fields, {check.seconds:.1f} s", flush=True)
     if args.json is not None:
         try:
-            write_json({**check.to_dict(), "Sources": [str(args.in_file)]}, args.json)
+            write_json({**check.to_dict(), "Sources": [str(args.in_file)], "Mask": source}, args.json)
         except OSError as err:
             print(
                 f"inuprep-recommend: error: cannot write {args.json} ({err.strerror or err})", file=sys.stderr

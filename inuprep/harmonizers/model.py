@@ -77,8 +77,18 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def fit_model(harmonizer, settings, references: list[Path], images: list, contrast, folder: Path, extra=None):
-    """Fit ``harmonizer`` on ``images`` (the ``references`` read) and write the model folder ``folder``;
+def fit_model(
+    harmonizer,
+    settings,
+    references: list[Path],
+    images: list,
+    contrast,
+    folder: Path,
+    masks: list[str],
+    extra=None,
+):
+    """Fit ``harmonizer`` on ``images`` (the ``references`` read: (data, brain mask, white matter or None))
+    and write the model folder ``folder``; ``masks`` says what each brain mask is (given, or the default);
     ``extra`` adds fields to its record (the App's correction and reference filter)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
@@ -92,7 +102,10 @@ def fit_model(harmonizer, settings, references: list[Path], images: list, contra
             "Contrast": contrast,
             "Settings": asdict(settings),
             "Description": settings.describe(),
-            "References": [{"name": path.name, "sha256": sha256(path)} for path in references],
+            "References": [
+                {"name": path.name, "sha256": sha256(path), "Mask": mask, "MaskVoxels": int(image[1].sum())}
+                for path, mask, image in zip(references, masks, images, strict=True)
+            ],
             "Software": {"inuprep": __version__, "numpy": version("numpy"), "nibabel": version("nibabel")},
             "FitSeconds": round(time.perf_counter() - start, 2),
             "LossLog": log,

@@ -36,7 +36,13 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     fit.add_argument("references", nargs="+", type=Path, help="the reference images (3D NIfTI)")
     fit.add_argument("--method", choices=list(HARMONIZERS), default=DEFAULT_METHOD, help="the method")
     fit.add_argument("--out", type=Path, required=True, help="the model folder to create (must not exist)")
-    fit.add_argument("--masks", nargs="+", type=Path, help="a brain mask per reference (default: foreground)")
+    fit.add_argument(
+        "--masks",
+        nargs="+",
+        type=Path,
+        help="a brain mask per reference (default: a skull-stripped image's non-zero support, else its Otsu "
+        "foreground; give the masks apply will use)",
+    )
     fit.add_argument(
         "--wm-masks", nargs="+", type=Path, help="a white-matter mask per reference (methods that use one)"
     )
@@ -53,7 +59,11 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     apply.add_argument("model", type=Path, help="a model folder written by fit")
     apply.add_argument("in_file", type=Path, help="the image to harmonize (bias-corrected)")
     apply.add_argument("out_file", type=Path, help="the harmonized image (.nii or .nii.gz)")
-    apply.add_argument("--mask", type=Path, help="its brain mask (default: the foreground)")
+    apply.add_argument(
+        "--mask",
+        type=Path,
+        help="its brain mask (default: a skull-stripped image's non-zero support, else its Otsu foreground)",
+    )
     apply.add_argument("--wm-mask", type=Path, help="its white-matter mask (methods that use one)")
     return parser
 
@@ -98,17 +108,18 @@ def fit(args: argparse.Namespace) -> int:
     suffixes = {contrast_of(path) for path in args.references}
     contrast = args.contrast or (suffixes.pop() if len(suffixes) == 1 else None)
     try:
-        images = []
+        images, sources = [], []
         for path, mask, wm in zip(args.references, masks, wm_masks, strict=True):
-            _, data, brain = load_with_mask(path, mask)
+            _, data, brain, source = load_with_mask(path, mask)
             images.append((data, brain, load_mask(wm, data.shape) if wm else None))
+            sources.append(source)
     except ImageError as err:
         return error(str(err))
     harmonizer = HARMONIZERS[args.method]
     settings = settings_from_args(harmonizer.settings, args)
     start = time.perf_counter()
     try:
-        fit_model(harmonizer, settings, args.references, images, contrast, args.out)
+        fit_model(harmonizer, settings, args.references, images, contrast, args.out, sources)
     except OSError as err:
         return error(
             f"cannot write {args.out} ({err.strerror or err}); free space or choose another folder", 1
@@ -136,7 +147,7 @@ def apply(args: argparse.Namespace) -> int:
         if model.contrast and contrast and contrast != model.contrast:
             raise ModelError(f"{args.in_file}: a {contrast} image, the model's references are "
                              f"{model.contrast}; use a model of its contrast")  # fmt: skip
-        _, data, mask = load_with_mask(args.in_file, args.mask)
+        _, data, mask, source = load_with_mask(args.in_file, args.mask)
         wm = load_mask(args.wm_mask, data.shape) if args.wm_mask else None
     except (ModelError, ImageError) as err:
         return error(str(err))
@@ -145,6 +156,8 @@ def apply(args: argparse.Namespace) -> int:
     meta = {
         **model.sidecar(),
         "Contrast": model.contrast,
+        "Mask": source,
+        "MaskVoxels": int(mask.sum()),
         "RuntimeSeconds": round(time.perf_counter() - start, 2),
     }
     try:

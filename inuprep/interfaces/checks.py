@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from nipype.interfaces.base import BaseInterfaceInputSpec, File, SimpleInterface, TraitedSpec
 
-from inuprep.image import foreground_mask, load_checked
+from inuprep.image import default_mask, load_checked
 from inuprep.utils.io import save_like
 
 
@@ -15,7 +15,9 @@ class _CheckImageInputSpec(BaseInterfaceInputSpec):
 
 class _CheckImageOutputSpec(TraitedSpec):
     out_file = File(exists=True, desc="the image as float32 on its own grid")
-    mask_file = File(exists=True, desc="foreground (object) mask")
+    mask_file = File(
+        exists=True, desc="the default mask: a skull-stripped image's support, else its foreground"
+    )
 
 
 class CheckImage(SimpleInterface):
@@ -29,6 +31,6 @@ class CheckImage(SimpleInterface):
         cwd = Path(runtime.cwd)
         self._results["out_file"] = str(cwd / "image.nii.gz")
         img.to_filename(self._results["out_file"])
-        mask = foreground_mask(img.get_fdata(dtype=np.float32))
+        mask, _ = default_mask(img.get_fdata(dtype=np.float32))
         self._results["mask_file"] = save_like(mask, img, cwd / "foreground_mask.nii.gz", np.uint8)
         return runtime

@@ -38,6 +38,7 @@ class Harmonize(CommandLine):
     def _list_outputs(self):
         out_file = Path(self.inputs.out_file).absolute()
         metadata = json.loads(sidecar_path(out_file).read_text())
+        metadata["Mask"] = "the image's brain mask (its desc-brain_mask)"  # not the work folder's copy
         return {
             "out_file": str(out_file),
             "metadata": {**metadata, "HarmonizedCorrection": self.inputs.correction},

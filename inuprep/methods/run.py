@@ -32,7 +32,8 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     parser.add_argument("out_file", type=Path, help="the corrected image (.nii or .nii.gz)")
     parser.add_argument("--method", choices=list(METHODS), default=DEFAULT_METHOD, help="the correction")
     parser.add_argument("--field", type=Path, help="also write the multiplicative field (IN ~ OUT x FIELD)")
-    parser.add_argument("--mask", type=Path, help="restrict the fit to this mask (default: the foreground)")
+    parser.add_argument("--mask", type=Path, help="restrict the fit to this mask (default: a skull-stripped "
+                        "image's non-zero support, else its Otsu foreground)")  # fmt: skip
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="torch device (the torch methods)")  # fmt: skip
     parser.add_argument("--num-threads", type=int, default=1, help="CPU threads for torch or ITK")
@@ -76,7 +77,7 @@ def correct(argv: list[str] | None) -> int:
     from inuprep.image import ImageError, load_with_mask
 
     try:
-        img, data, mask = load_with_mask(args.in_file, args.mask)
+        img, data, mask, source = load_with_mask(args.in_file, args.mask)
     except ImageError as err:
         print(f"inuprep-correct: error: {err}", file=sys.stderr)
         return EXIT_INPUT
@@ -93,6 +94,8 @@ def correct(argv: list[str] | None) -> int:
 
     corrected, field, extra = method.run(data, zooms, mask, settings, args.num_threads, args.device, report)
     meta = {"BiasCorrectionMethod": method.label, **extra, "BiasCorrectionParameters": settings.to_dict()}
+    if args.mask is None:  # a given mask is the caller's to record
+        meta["Mask"] = f"default: {source}, {int(mask.sum())} voxels"
     meta["ThreadsUsed"] = args.num_threads
     meta["RuntimeSeconds"] = round(time.perf_counter() - start, 2)
     print(f"{meta['BiasCorrectionMethod']}: corrected in {meta['RuntimeSeconds']:.1f} s", flush=True)

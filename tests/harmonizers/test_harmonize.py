@@ -261,3 +261,37 @@ def test_the_workflow_harmonizes_in_a_process_of_its_own_with_the_white_matter(s
     args = ["apply", str(model), str(files["source", 4]), str(by_cli), "--mask", str(files["mask", 4])]
     assert main([*args, "--wm-mask", str(files["wm", 4])]) == 0
     np.testing.assert_array_equal(nb.load(result.out_file).get_fdata(), nb.load(by_cli).get_fdata())
+
+
+@pytest.mark.parametrize("method", ["nyul", "whitestripe", "ssimh"])
+def test_skull_stripped_references_need_no_masks(subjects, tmp_path, method):
+    """Without --masks a skull-stripped reference's mask is its whole non-zero support (its dark CSF too), as
+    the brain mask ``apply`` is given: the model is the one fitted with the masks, and says so."""
+    root, files = subjects
+    refs = [str(files["target", seed]) for seed in (1, 2, 3)]
+    masks = [str(files["mask", seed]) for seed in (1, 2, 3)]
+    wm = ["--wm-masks", *(str(files["wm", s]) for s in (1, 2, 3))] if method == "whitestripe" else []
+    outputs = {}
+    for name, given in (("masks", ["--masks", *masks]), ("defaults", [])):
+        model = tmp_path / name
+        assert main(["fit", "--method", method, "--out", str(model), *refs, *given, *wm]) == 0
+        outputs[name] = tmp_path / f"{name}_desc-harmonized_T1w.nii.gz"
+        apply = [
+            "apply",
+            str(model),
+            str(files["source", 4]),
+            str(outputs[name]),
+            "--mask",
+            str(files["mask", 4]),
+        ]
+        assert main([*apply, *(["--wm-mask", str(files["wm", 4])] if wm else [])]) == 0
+    record = json.loads((tmp_path / "defaults" / MODEL_FILE).read_text())["References"][0]
+    brain = nb.load(files["mask", 1]).get_fdata() > 0
+    assert record["Mask"] == "non-zero support (skull-stripped image)" and record["MaskVoxels"] == brain.sum()
+    given = json.loads((tmp_path / "masks" / MODEL_FILE).read_text())["References"][0]
+    assert given["Mask"] == f"given: {masks[0]}"
+    sidecar = json.loads(outputs["defaults"].with_name("defaults_desc-harmonized_T1w.json").read_text())
+    assert sidecar["Mask"] == f"given: {files['mask', 4]}" and sidecar["MaskVoxels"] > 0
+    np.testing.assert_array_equal(
+        nb.load(outputs["defaults"]).get_fdata(), nb.load(outputs["masks"]).get_fdata()
+    )

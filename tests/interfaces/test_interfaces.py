@@ -104,3 +104,17 @@ def test_image_figures_are_drawn_into_the_derivatives_and_a_stale_one_is_removed
     assert result.figures == [str(figures / name) for name in names]
     assert sorted(path.name for path in figures.iterdir()) == sorted(names)  # no temporary file either
     assert all(matplotlib.image.imread(figures / name)[..., :3].std() > 0.05 for name in names)
+
+
+def test_the_app_checks_a_skull_stripped_image_and_masks_its_whole_support(tmp_path):
+    """The App's default mask is ``inuprep-correct``'s: a skull-stripped image's dark CSF is inside it."""
+    from inuprep.interfaces.checks import CheckImage
+
+    grid = np.meshgrid(*[np.linspace(-1, 1, 24)] * 3, indexing="ij")
+    radius = np.sqrt(sum(axis**2 for axis in grid))
+    texture = np.random.default_rng(0).normal(1, 0.05, radius.shape)
+    brain = np.where(radius < 0.6, 800.0, np.where(radius < 0.8, 40.0, 0.0)) * texture  # WM, dark CSF, zeros
+    path = save(brain.astype(np.float32), tmp_path / "stripped.nii.gz")
+    result = CheckImage(in_file=path).run(cwd=str(tmp_path))
+    mask = nb.load(result.outputs.mask_file).get_fdata() > 0
+    assert (mask == (brain > 0)).all()
