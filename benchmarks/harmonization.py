@@ -1,33 +1,48 @@
-"""Harmonization against a known truth: real anatomy re-rendered by simulated protocols (issue 22).
+"""Harmonization against a known truth, on data the learned method was not built with, and on real scans.
 
 No travelling-subject data can be reached here, so each subject's tissue maps are re-rendered with signal
-equations (``inuprep.simulation.protocols``): one target protocol and several sources (other MPRAGE inversion
-times, a spoiled gradient echo, a lower resolution, BlindHarmony's exp / log / gamma shifts), each rendering
-of a reference or a source with its own residual field (max/min 1.1) and Rician noise (1 %); renderings are
-scaled to their brain's 99th percentile, so the unharmonized input ("none") is already percentile-normalised,
-a strong baseline (BlindHarmony's inputs are min-max normalised). Every harmonizer is fitted on the target
-renderings of the reference subjects and applied to the source renderings of the other subjects; each result
-is compared with the target rendering of the same subject, inside the brain:
+equations (``inuprep.simulation.protocols``), each subject with tissue parameters of its own (PD, T1 and T2
+within +-10 %, and an age-like loss of GM/WM contrast: a harmonizer that erases real differences between
+subjects loses). One target protocol; the source protocols include nuisances outside the learned method's
+training families (its smooth fields, monotone curves, blur and Rician noise): Gibbs ringing (truncated
+k-space), thick slices resampled back, the non-central chi noise of an 8-coil magnitude image, and a short
+inversion time whose contrast is not a monotone map of the target's. Every rendering carries a residual
+field (max/min 1.1) and noise, the truth too: it is the target protocol's rendering of the same subject, as a
+travelling subject's scan on the target scanner would be (its own field and noise seeds). Renderings are
+scaled to their brain's 99th percentile, so the unharmonized input ("none") is already percentile-normalised.
+Every harmonizer is fitted on the target renderings of the reference subjects (given their brain masks; the
+``nyul-default-mask`` row fits without them, as ``inuprep-harmonize fit`` without ``--masks``) and applied to
+the source renderings of the reported subjects; each result is compared with the truth inside the brain:
 
 - PSNR and SSIM (intensities: the target's scale, its brain's 99th percentile = 1);
 - the Wasserstein distance of the brain histograms, over the target's standard deviation;
 - the across-protocol coefficient of variation of each subject's GM and WM means (p > 0.5), in %;
-- the Dice of GM and WM from our 3-class Atropos (``segmentation.atropos_classes``) of the result against
-  that of the target rendering.
+- the Dice of GM and WM from our 3-class Atropos (``segmentation.antspyx.atropos_classes``) of the result
+  against that of the truth.
+
+The split is fixed here, before any tuning: references, reported subjects and reported protocols on one side,
+the tuning subjects and protocols (``--tuning``) on the other;
+``tests/benchmarks/test_harmonization_split.py`` fails if they overlap and the script refuses to mix them. A
+learned method (one with a ``seed`` setting) is fitted with each of ``--seeds``: its rows are reported per
+seed, its mean over seeds with their range, per protocol worst first. The targets of issue 32 are printed at
+the end.
 
 Subjects: nilearn's MNI152 (its own GM/WM maps) and the real scans in ``../shared/data`` (Colin27 and the
 ds002748 T1w), each N4-corrected at 2 mm and segmented by the same Atropos, whose posteriors are the tissue
-fractions; the subject's texture is its image over its tissue means. The prepared subjects are cached.
+fractions; the subject's texture is its image over its tissue means. The prepared subjects are cached. The
+real-scan part fits on the ds002748 references as acquired (N4-corrected) and applies to scans of three
+scanners; it reports the Wasserstein distance to the references, the spread of the GM and WM means across
+scanners and the GM/WM volumes of our segmentation per scanner, before and after.
 
-    python benchmarks/harmonization.py [--references mni152 colin27 ds2748s01 ds2748s02 ds2748s03]
-        [--subjects ds2748s04 ds2748s05 ds2748s06 ds2748s52 ds2748s53] [--methods nyul whitestripe ssimh]
+    python benchmarks/harmonization.py [--methods nyul whitestripe ssimh selfsup] [--seeds 1 2 3]
         [--cache /tmp/inuprep-harmonization] [--tsv results.tsv]
-    python benchmarks/harmonization.py --tuning --subjects ds2748s54 ds2748s55  # for choosing, not reporting
+    python benchmarks/harmonization.py --tuning     # the tuning subjects and protocols: for choosing only
 """
 
 import argparse
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import nibabel as nb
@@ -36,12 +51,14 @@ import pandas as pd
 from scipy.stats import wasserstein_distance
 
 from inuprep.harmonizers import HARMONIZERS
-from inuprep.simulation.protocols import Protocol, render, texture
+from inuprep.simulation.protocols import Protocol, render, subject_tissues, texture
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 ZOOM = 2.0
+#: the split, fixed before any tuning: fit on REFERENCES, report SUBJECTS x SOURCES; choose on TUNING_*
 REFERENCES = ["mni152", "colin27", "ds2748s01", "ds2748s02", "ds2748s03"]
 SUBJECTS = ["ds2748s04", "ds2748s05", "ds2748s06", "ds2748s52", "ds2748s53"]
+TUNING_SUBJECTS = ["ds2748s54", "ds2748s55"]
 TARGET = Protocol("target", "mprage", tr=2300, te=3, ti=900)
 SOURCES = (
     Protocol("mprage-ti700", "mprage", tr=2000, te=3, ti=700),
@@ -51,12 +68,34 @@ SOURCES = (
     Protocol("target-exp", "mprage", tr=2300, te=3, ti=900, shift="exp"),
     Protocol("target-log", "mprage", tr=2300, te=3, ti=900, shift="log"),
     Protocol("target-gamma0.7", "mprage", tr=2300, te=3, ti=900, shift="gamma", gamma=0.7),
+    # outside the learned method's training families
+    Protocol("mprage-ti600", "mprage", tr=2000, te=3, ti=600),  # GM/CSF voxels null: not monotone
+    Protocol("target-gibbs", "mprage", tr=2300, te=3, ti=900, kspace=0.5),
+    Protocol("mprage-ti1000-slices5mm", "mprage", tr=2400, te=3, ti=1000, slice_mm=5.0),
+    Protocol("spgr-flip20-8coils", "spgr", tr=18, te=4, flip=20, coils=8),
 )
-#: for choosing a method's design, with the subjects ds2748s54 and s55; never in a reported table
+#: for choosing a method's design, with TUNING_SUBJECTS; never in a reported table
 TUNING = (
     Protocol("mprage-ti800-lowres", "mprage", tr=2100, te=3, ti=800, fwhm_mm=2.5),
     Protocol("spgr-flip12-log", "spgr", tr=15, te=4, flip=12, shift="log"),
+    Protocol("mprage-ti500-gibbs", "mprage", tr=2000, te=3, ti=500, kspace=0.6),
+    Protocol("target-slices4mm-4coils", "mprage", tr=2300, te=3, ti=900, slice_mm=4.0, coils=4),
 )
+
+
+def split_overlap() -> list[str]:
+    """Return what the reported side and the tuning side share (subjects, protocol names or settings)."""
+    reported_protocols = {p.name for p in (TARGET, *SOURCES)}
+    shared = set(TUNING_SUBJECTS) & set(REFERENCES + SUBJECTS)
+    shared |= reported_protocols & {p.name for p in TUNING}
+    settings = {tuple(vars(p).values())[1:] for p in (TARGET, *SOURCES)}
+    shared |= {p.name for p in TUNING if tuple(vars(p).values())[1:] in settings}
+    return sorted(shared)
+
+
+def tissues_of(name: str) -> dict:
+    """Return the tissue parameters of subject ``name`` (its own, the same in every run)."""
+    return subject_tissues(zlib.crc32(name.encode()))
 
 
 def _at_zoom(img: nb.Nifti1Image, interpolation: str = "continuous") -> nb.Nifti1Image:
@@ -114,18 +153,17 @@ OTHER_SCANNERS = {
 }
 
 
-def rendering(subject: dict, protocol: Protocol, seed: int | None = None) -> np.ndarray:
-    """Return ``subject`` as ``protocol`` sees it; with a ``seed``, as acquired and corrected: with a residual
-    field and Rician noise (the truth a result is scored against has neither)."""
+def rendering(subject: dict, name: str, protocol: Protocol, seed: int) -> np.ndarray:
+    """Return subject ``name`` as ``protocol`` acquires it, corrected: its own tissue parameters, a residual
+    field (max/min 1.1) and the protocol's noise (1 %), zeros outside the brain."""
     from inuprep.simulation.fields import add_rician_noise, random_field
 
     brain = subject["brain"].astype(bool)
-    fractions = {name: subject[name] for name in ("CSF", "GM", "WM")}
-    image = render(fractions, brain, subject["texture"], protocol, (ZOOM,) * 3)
-    if seed is None:
-        return image
+    fractions = {tissue: subject[tissue] for tissue in ("CSF", "GM", "WM")}
+    image = render(fractions, brain, subject["texture"], protocol, (ZOOM,) * 3, tissues_of(name))
     field = random_field("polynomial", image.shape, 1.1, seed, brain)
-    return np.where(brain, add_rician_noise(image * field, 0.01, seed), 0).astype(np.float32)
+    noisy = add_rician_noise(image * field, 0.01, seed, coils=protocol.coils)
+    return np.where(brain, noisy, 0).astype(np.float32)
 
 
 def overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -160,14 +198,29 @@ def scores(result: np.ndarray, target: np.ndarray, target_labels: np.ndarray, su
     }
 
 
-def harmonized(method: str, references: list, sources, folder: Path):
+#: the suffix of a row fitted without the references' masks (their defaults, as ``fit`` without --masks)
+DEFAULT_MASK = "-default-mask"
+
+
+def harmonized(method: str, references: list, sources, folder: Path, seed: int | None = None):
     """Yield (key, result, seconds) for each (key, image, brain, wm) of ``sources``, put on the scale of
-    ``references`` by ``method`` (fitted into ``folder``; "none": the source as it is)."""
-    harmonizer = HARMONIZERS.get(method)
+    ``references`` by ``method`` (fitted into ``folder`` with ``seed``; "none": the source as it is)."""
+    from inuprep.image import default_mask
+
+    harmonizer = HARMONIZERS.get(method.removesuffix(DEFAULT_MASK))
     if harmonizer:
-        settings, start = harmonizer.settings(), time.perf_counter()
+        settings, start = (
+            harmonizer.settings(**({"seed": seed} if seed is not None else {})),
+            time.perf_counter(),
+        )
+        if method.endswith(DEFAULT_MASK):
+            references = [(image, default_mask(image)[0], wm) for image, _, wm in references]
         harmonizer.fit(references, "T1w", settings, folder)
-        print(f"{method}: fitted on {len(references)} references in {time.perf_counter() - start:.1f} s")
+        took = time.perf_counter() - start
+        print(
+            f"{method}{f' seed {seed}' if seed else ''}: fitted on {len(references)} in {took:.1f} s",
+            flush=True,
+        )
     for key, image, brain, wm in sources:
         start = time.perf_counter()
         result = harmonizer.apply(image, brain, "T1w", settings, folder, wm) if harmonizer else image
@@ -176,34 +229,36 @@ def harmonized(method: str, references: list, sources, folder: Path):
 
 def white_matter(image: np.ndarray, brain: np.ndarray, method: str) -> np.ndarray | None:
     """Return our Atropos white matter of ``image`` for a method that uses it (as the App gives it)."""
-    harmonizer = HARMONIZERS.get(method)
+    harmonizer = HARMONIZERS.get(method.removesuffix(DEFAULT_MASK))
     return labels(image, brain) == 3 if harmonizer and harmonizer.uses_wm else None
 
 
-def simulated(method: str, subjects: dict, args, sources: tuple, folder: Path) -> list[dict]:
-    """Return the scores of ``method`` on every subject x source protocol, fitted on the references'
-    target renderings."""
+def simulated(method: str, subjects: dict, args, sources: tuple, folder: Path, seed=None) -> list[dict]:
+    """Return the scores of ``method`` (fitted with ``seed``) on every subject x source protocol, fitted on
+    the references' target renderings."""
     references = []
-    for seed, name in enumerate(args.references, start=1):
+    for index, name in enumerate(args.references, start=1):
         brain = subjects[name]["brain"].astype(bool)
-        image = rendering(subjects[name], TARGET, seed)
+        image = rendering(subjects[name], name, TARGET, index)
         references.append((image, brain, white_matter(image, brain, method)))
     cases, truth = [], {}
-    for name in args.subjects:
+    for number, name in enumerate(args.subjects):
         brain = subjects[name]["brain"].astype(bool)
-        target = rendering(subjects[name], TARGET)
+        target = rendering(subjects[name], name, TARGET, 900 + number)  # its own scan on the target scanner
         truth[name] = (target, labels(target, brain))
         for index, protocol in enumerate(sources):
-            image = rendering(subjects[name], protocol, 100 + index)
+            image = rendering(subjects[name], name, protocol, 100 + 10 * number + index)
             cases.append(((name, protocol.name), image, brain, white_matter(image, brain, method)))
     rows = []
-    for (name, protocol), result, seconds in harmonized(method, references, cases, folder):
-        row = {"method": method, "subject": name, "protocol": protocol, "seconds": seconds}
+    for (name, protocol), result, seconds in harmonized(method, references, cases, folder, seed):
+        row = {"method": method, "seed": seed or 0, "subject": name, "protocol": protocol, "seconds": seconds}
         rows.append({**row, **scores(result, *truth[name], subjects[name])})
     return rows
 
 
-def real(method: str, subjects: dict, references: list[str], sources: list[str], folder: Path) -> list[dict]:
+def real(
+    method: str, subjects: dict, references: list[str], sources: list[str], folder: Path, seed=None
+) -> list:
     """Return, per real source scan, its GM and WM means (its own Atropos labels) and the Wasserstein
     distance of its brain histogram to the references' (over their standard deviation), after ``method``
     fitted on the real ``references`` (each N4-corrected, scaled to its brain's 99th percentile)."""
@@ -216,17 +271,78 @@ def real(method: str, subjects: dict, references: list[str], sources: list[str],
 
     fitted = [scan(name)[1:] for name in references]
     pooled = np.concatenate([image[brain] for image, brain, _ in fitted])
-    rows = []
-    for name, result, _ in harmonized(method, fitted, [scan(name) for name in sources], folder):
+    rows, voxel_ml = [], ZOOM**3 / 1000
+    for name, result, _ in harmonized(method, fitted, [scan(name) for name in sources], folder, seed):
         subject = subjects[name]
         brain = subject["brain"].astype(bool)
+        own = labels(result, brain)  # the downstream segmentation of the harmonized scan
         rows.append({
-            "method": method, "scanner": OTHER_SCANNERS.get(name, ("", "Siemens (ds002748)"))[1],
+            "method": method, "seed": seed or 0,
+            "scanner": OTHER_SCANNERS.get(name, ("", "Siemens (ds002748)"))[1],
             "gm_mean": float(result[subject["labels"] == 2].mean()),
             "wm_mean": float(result[subject["labels"] == 3].mean()),
             "wasserstein": wasserstein_distance(result[brain], pooled) / float(pooled.std()),
+            "gm_ml": float((own == 2).sum() * voxel_ml), "wm_ml": float((own == 3).sum() * voxel_ml),
         })  # fmt: skip
     return rows
+
+
+def learned(method: str) -> bool:
+    """Return whether ``method`` is fitted from a seed (reported per seed)."""
+    harmonizer = HARMONIZERS.get(method)
+    return bool(harmonizer) and any(option.name == "seed" for option in harmonizer.options)
+
+
+def print_simulated(table: pd.DataFrame, order: list[str], cases: str) -> None:
+    """Print the mean per method (a learned one: mean over seeds, with the range of the seeds' means), and
+    PSNR / SSIM per protocol, the protocol where a learned method does worst against Nyul first."""
+    per_seed = table.groupby(["method", "seed"])[["psnr", "ssim"]].mean()
+    spread = table.groupby(["method", "subject"])[["gm_mean", "wm_mean"]].agg(
+        lambda v: 100 * v.std() / v.mean()
+    )
+    summary = table.groupby("method")[["psnr", "ssim", "wasserstein", "dice_gm", "dice_wm", "seconds"]].mean()
+    summary = summary.join(spread.groupby("method").mean().add_prefix("cv_").add_suffix("_%"))
+    ranges = per_seed.groupby("method").agg(lambda v: f"{v.min():.3f}-{v.max():.3f}" if len(v) > 1 else "")
+    summary = summary.join(ranges.add_suffix("_seed_range"))
+    print(f"\nmean over {cases} (CV across protocols, per subject; a learned method: mean over seeds):")
+    print(summary.reindex(order).round(4).to_string())
+    first = next((m for m in order if learned(m)), "nyul")
+    for metric in ("psnr", "ssim"):
+        wide = table.pivot_table(index="protocol", columns="method", values=metric).reindex(columns=order)
+        wide = wide.loc[(wide[first] - wide.get("nyul", 0)).sort_values().index]
+        print(
+            f"\n{metric} per protocol (mean over subjects and seeds), worst for {first} against nyul first:"
+        )
+        print(wide.round(3).to_string())
+
+
+def print_targets(table: pd.DataFrame, scans: pd.DataFrame | None) -> None:
+    """Print issue 32's targets for each learned method, met or missed."""
+    by_method = table.groupby("method")[["psnr", "ssim", "dice_gm", "dice_wm"]].mean()
+    per_protocol = table.pivot_table(index="protocol", columns="method", values="psnr")
+    lines = []
+    if {"nyul", "nyul" + DEFAULT_MASK} <= set(by_method.index):
+        cost = by_method.psnr["nyul"] - by_method.psnr["nyul" + DEFAULT_MASK]
+        lines.append(f"nyul without the references' masks costs {cost:.2f} dB (target <= 0.5)")
+    for method in [m for m in by_method.index if learned(m)]:
+        gain = by_method.psnr[method] - by_method.psnr["nyul"]
+        worst = (per_protocol[method] - per_protocol["nyul"]).min()
+        ssim, dice = by_method.ssim, by_method[["dice_gm", "dice_wm"]].round(3)
+        lines.append(f"{method}: {gain:+.2f} dB over nyul (target >= +1), worst protocol {worst:+.2f} dB "
+                     f"(target >= -0.3), SSIM {ssim[method]:.4f} vs nyul {ssim['nyul']:.4f}, Dice GM/WM "
+                     f"{tuple(dice.loc[method])} vs none {tuple(dice.loc['none'])}")  # fmt: skip
+        if scans is not None:
+            w = scans.groupby("method").wasserstein.mean()
+            cv = (
+                scans.groupby(["method", "scanner"])
+                .wm_mean.mean()
+                .groupby("method")
+                .agg(lambda v: v.std() / v.mean())
+            )
+            lines.append(f"{method} on real scans: Wasserstein {w[method]:.3f} vs nyul {w['nyul']:.3f} "
+                         f"(target <= +0.01), CV of the WM mean across scanners {100 * cv[method]:.2f} % vs "
+                         f"nyul {100 * cv['nyul']:.2f} %")  # fmt: skip
+    print("\ntargets:\n" + "\n".join(f"  {line}" for line in lines))
 
 
 def main() -> None:
@@ -234,51 +350,58 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--references", nargs="+", default=REFERENCES, help="fit on their target renderings")
-    parser.add_argument("--subjects", nargs="+", default=SUBJECTS, help="harmonized and scored")
+    parser.add_argument("--subjects", nargs="+", help="harmonized and scored (default: the reported ones)")
     parser.add_argument("--methods", nargs="+", default=list(HARMONIZERS), choices=list(HARMONIZERS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="a learned method's seeds")
     cache = Path(tempfile.gettempdir()) / "inuprep-harmonization"
     parser.add_argument("--cache", type=Path, default=cache, help="prepared subjects")
     parser.add_argument("--tsv", type=Path, help="also write every row here")
     parser.add_argument(
-        "--tuning", action="store_true", help="the tuning protocols (use the tuning subjects)"
+        "--tuning", action="store_true", help="the tuning subjects and protocols, for choosing"
     )
     args = parser.parse_args()
+    args.subjects = args.subjects or (TUNING_SUBJECTS if args.tuning else SUBJECTS)
+    other_side = set(REFERENCES + SUBJECTS) if args.tuning else set(TUNING_SUBJECTS)
+    if split_overlap() or other_side & set(args.subjects + args.references):
+        raise SystemExit(f"the split is broken: {split_overlap() or sorted(other_side & set(args.subjects))}")
     sources = TUNING if args.tuning else SOURCES
     real_refs = [name for name in args.references if name.startswith("ds2748")]
     real_sources = [] if args.tuning else [*args.subjects, *OTHER_SCANNERS]
     names = dict.fromkeys(args.references + args.subjects + real_sources)
     subjects = {name: prepared(name, args.cache) for name in names}
     rows, real_rows = [], []
-    order = ["none", *args.methods]
+    order = ["none", *args.methods[:1], *(["nyul" + DEFAULT_MASK] if "nyul" in args.methods else []),
+             *args.methods[1:]]  # fmt: skip
     for method in order:
-        with tempfile.TemporaryDirectory() as folder:
-            rows += simulated(method, subjects, args, sources, Path(folder))
-        if real_sources:
+        for seed in args.seeds if learned(method) else [None]:
             with tempfile.TemporaryDirectory() as folder:
-                real_rows += real(method, subjects, real_refs, real_sources, Path(folder))
+                rows += simulated(method, subjects, args, sources, Path(folder), seed)
+            if real_sources and not method.endswith(DEFAULT_MASK):
+                with tempfile.TemporaryDirectory() as folder:
+                    real_rows += real(method, subjects, real_refs, real_sources, Path(folder), seed)
     table = pd.DataFrame(rows)
     if args.tsv:
         table.to_csv(args.tsv, sep="\t", index=False, float_format="%.5f")
-    spread = table.groupby(["method", "subject"])[["gm_mean", "wm_mean"]].agg(
-        lambda v: 100 * v.std() / v.mean()
-    )
-    summary = table.groupby("method")[["psnr", "ssim", "wasserstein", "dice_gm", "dice_wm", "seconds"]].mean()
-    summary = summary.join(spread.groupby("method").mean().add_prefix("cv_").add_suffix("_%"))
-    for metric in ("psnr", "ssim"):
-        print(f"\n{metric} per protocol (mean over {len(args.subjects)} subjects):")
-        wide = table.pivot_table(index="protocol", columns="method", values=metric).reindex(columns=order)
-        print(wide.round(3).to_string())
-    cases = f"{len(args.subjects)} subjects x {len(sources)} protocols"
-    print(f"\nmean over {cases} (CV across protocols, per subject):")
-    print(summary.reindex(order).round(4).to_string())
-    if real_rows:
-        scans = pd.DataFrame(real_rows)
-        by_scanner = scans.groupby(["method", "scanner"])[["gm_mean", "wm_mean", "wasserstein"]].mean()
+    print_simulated(table, order, f"{len(args.subjects)} subjects x {len(sources)} protocols")
+    scans = pd.DataFrame(real_rows) if real_rows else None
+    if scans is not None:
+        by_scanner = scans.groupby(["method", "scanner"])[
+            ["gm_mean", "wm_mean", "wasserstein", "gm_ml", "wm_ml"]
+        ]
+        by_scanner = by_scanner.mean()
         spread = by_scanner[["gm_mean", "wm_mean"]].groupby("method").agg(lambda v: 100 * v.std() / v.mean())
         wide = by_scanner["wasserstein"].unstack("scanner").add_prefix("W ")
         print(f"\nreal scans, fitted on {', '.join(real_refs)} (N4, 2 mm): Wasserstein / sd to the "
               "references per scanner, CV (%) across scanners of the scanners' mean GM and WM:")  # fmt: skip
-        print(wide.join(spread.add_prefix("cv_")).reindex(order).round(3).to_string())
+        print(
+            wide.join(spread.add_prefix("cv_"))
+            .reindex([m for m in order if m in wide.index])
+            .round(3)
+            .to_string()
+        )
+        print("\nGM / WM volumes (mL) of our segmentation per scanner, before (none) and after:")
+        print(by_scanner[["gm_ml", "wm_ml"]].unstack("scanner").round(0).to_string())
+    print_targets(table, scans)
 
 
 if __name__ == "__main__":

@@ -83,12 +83,19 @@ def random_field(family: str, shape: tuple[int, int, int], max_ratio: float, see
     return makers[family](shape, max_ratio=max_ratio, seed=seed, mask=mask)
 
 
-def add_rician_noise(data: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
-    """Return the magnitude of ``data`` plus complex Gaussian noise of standard deviation ``sigma``."""
+def add_rician_noise(data: np.ndarray, sigma: float, seed: int = 0, coils: int = 1) -> np.ndarray:
+    """Return the magnitude of ``data`` plus complex Gaussian noise of standard deviation ``sigma`` (Rician);
+    with ``coils`` > 1, the root sum of squares of that many coils' magnitudes, each receiving
+    ``data / sqrt(coils)`` and its own noise (non-central chi, as a multi-coil magnitude image)."""
     rng = np.random.default_rng(seed)
-    real = data + rng.normal(0.0, sigma, data.shape)
-    imag = rng.normal(0.0, sigma, data.shape)
-    return np.sqrt(real**2 + imag**2).astype(np.float32)
+    if coils == 1:
+        real = data + rng.normal(0.0, sigma, data.shape)
+        imag = rng.normal(0.0, sigma, data.shape)
+        return np.sqrt(real**2 + imag**2).astype(np.float32)
+    share = data / np.sqrt(coils)
+    power = sum((share + rng.normal(0.0, sigma, data.shape)) ** 2 + rng.normal(0.0, sigma, data.shape) ** 2
+                for _ in range(coils))  # fmt: skip
+    return np.sqrt(power).astype(np.float32)
 
 
 def simulate_bias(
