@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from inuprep.inputs.discovery import Discovery, discover
+from inuprep.inputs.discovery import Discovery, discover, site_of
 from inuprep.inputs.images import DiscoveryError
 from inuprep.reports.group import collect_metrics, write_group_outputs
 from inuprep.utils.bids import output_paths
@@ -14,8 +14,6 @@ LOGGER = logging.getLogger("inuprep")
 def site_images(found: Discovery, output_dir: Path, methods: tuple[str, ...]) -> list[dict]:
     """Return, per image with a segmentation, its contrast, site and the images whose tissue means the
     group table compares across sites: each correction written and the harmonized image."""
-    from inuprep.inputs.discovery import site_of
-
     entries = []
     for run in found.runs:
         paths = {k: output_dir / v for k, v in output_paths(run, methods, (), True).items()}

@@ -22,7 +22,6 @@ def harmonization_plan(settings) -> HarmonizationPlan | None:
     usage error) for a model that cannot be used, two of one contrast or a correction that does not run."""
     if not settings.harmonize_model:
         return None
-
     if settings.harmonize_correction not in settings.methods:
         raise ValueError(
             f"--harmonize-correction {settings.harmonize_correction} is not among --methods "

@@ -17,7 +17,7 @@ from inuprep.workflows.harmonization import init_harmonization_wf
 from inuprep.workflows.outputs import init_image_outputs_wf
 from inuprep.workflows.segmentation import T1W_FIELDS, describe_masks, init_segmentation_wf
 
-#: the node that draws the report's figures: its failure is a warning, not the image's (cli/run.py)
+#: the node that draws the report's figures: its failure is a warning, not the image's (cli/failures.py)
 FIGURES_NODE = "figures"
 #: the methods text of the self-check (inuprep.evaluation.selfcheck)
 SELF_CHECK_TEXT = (
