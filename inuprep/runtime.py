@@ -3,6 +3,7 @@
 import ctypes
 import os
 import signal
+import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager, suppress
@@ -83,8 +84,20 @@ class Terminated(SystemExit):
 _received: list[int] = []
 
 
+#: the parent a forked worker had (:func:`die_with_parent`); None in the App itself
+_parent: list[int] = []
+#: seconds an orphaned worker's ``finally`` blocks get before it ends whatever caught the exception
+ORPHAN_GRACE_S = 3.0
+
+
 def _raise_terminated(signum, frame):
     _received.append(signum)
+    if _parent and os.getppid() != _parent[0]:  # the App died (SIGKILL): this worker has no one to serve
+        # nipype catches the exception as a node failure and the pool's worker then waits forever for a
+        # task from the dead App; end the process once the finally blocks had their time
+        timer = threading.Timer(ORPHAN_GRACE_S, os._exit, (128 + signum,))
+        timer.daemon = True
+        timer.start()
     raise Terminated(signum)
 
 
@@ -118,6 +131,7 @@ def die_with_parent() -> None:
     Registered with ``os.register_at_fork`` in the App, it keeps nipype's forked workers from running on,
     orphaned, after the App was killed with SIGKILL. A no-op where prctl does not exist.
     """
+    _parent[:] = [os.getppid()]
     with suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
