@@ -144,7 +144,10 @@ def is_skull_stripped(data: np.ndarray) -> bool:
 
     A scanner's image has noise in the air around the head; a skull-stripped or masked one has none.
     """
-    inside = support(data)
+    return _stripped(support(data))
+
+
+def _stripped(inside: np.ndarray) -> bool:
     faces = [np.take(inside, index, axis=axis).ravel() for axis in range(3) for index in (0, -1)]
     return bool(inside.any() and 1 - np.mean(np.concatenate(faces)) >= STRIPPED_FACES)
 
@@ -155,8 +158,9 @@ def default_mask(data: np.ndarray) -> tuple[np.ndarray, str]:
     A skull-stripped image: its whole non-zero support, holes filled (a threshold would drop the dark CSF,
     which is brain); otherwise the Otsu foreground (:func:`foreground_mask`).
     """
-    if is_skull_stripped(data):
-        return ndimage.binary_fill_holes(support(data)), "non-zero support (skull-stripped image)"
+    inside = support(data)
+    if _stripped(inside):
+        return ndimage.binary_fill_holes(inside), "non-zero support (skull-stripped image)"
     return foreground_mask(data), "Otsu foreground"
 
 

@@ -61,14 +61,15 @@ def metrics_table(
     (:meth:`SelfCheckResult.to_dict`), each method's error on its probes and whether it is recommended."""
     pair = cjv_pair(tissues.values())
     brain = dseg > 0
+    field = known_field[brain] if known_field is not None else None
     rows, original = [], None
     for method, data in images:
         original = data[brain] if original is None else original
         row = {"method": method, "segmentation": source, **tissue_metrics(data, dseg, tissues, pair)}
         for name, region in regions.items():
             row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])
-        if known_field is not None:
-            row.update(known_field_metrics(original, data[brain], known_field[brain]))
+        if field is not None:
+            row.update(known_field_metrics(original, data[brain], field))
         if selfcheck:
             row["selfcheck_error"] = selfcheck["MeanErrors"].get(method, float("nan"))
             row["recommended"] = int(method == selfcheck["Recommended"])
