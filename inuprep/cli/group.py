@@ -97,7 +97,7 @@ def fit_harmonization(settings, found: Discovery) -> int:
             if folder.exists():
                 raise DiscoveryError(f"{folder} exists; remove it to fit the model again")
             images = [
-                (*load_with_mask(image, mask)[1:3], tissue_mask(dseg, dseg_tsv, "WM"))
+                (*load_with_mask(image, mask)[:3], tissue_mask(dseg, dseg_tsv, "WM"))
                 for image, mask, dseg, dseg_tsv in pairs
             ]
             masks = [f"given: {mask.relative_to(settings.output_dir)}" for _, mask, _, _ in pairs]

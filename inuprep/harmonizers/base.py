@@ -8,7 +8,9 @@ Each method's folder describes itself with one :class:`Harmonizer` (in its ``__i
   return the loss log (empty for a method that does not optimise);
 - ``apply(data, mask, contrast, settings, folder) -> np.ndarray``: the image on the references' scale.
 
-A method that ``uses_wm`` gets a white-matter mask (or None) as a third item of each reference and as
+A method that works in voxels (``voxel_grid``) sees every image reoriented and resampled onto its
+references' grid (:mod:`inuprep.harmonizers.grid`); the arrays it gets are already there. A method that
+``uses_wm`` gets a white-matter mask (or None) as a third item of each reference and as
 ``apply``'s ``wm``; the others never see it.
 """
 
@@ -28,6 +30,7 @@ class Harmonizer:
     citation: tuple[str, str]  # (key used as [@key] in describe(), the reference)
     code: str  # the module with fit() and apply()
     uses_wm: bool = False  # whether fit() and apply() take a white-matter mask (our segmentation's)
+    voxel_grid: bool = False  # whether it learns in voxels: images are put on its references' grid
 
     @property
     def options(self) -> tuple[Option, ...]:

@@ -110,8 +110,8 @@ def fit(args: argparse.Namespace) -> int:
     try:
         images, sources = [], []
         for path, mask, wm in zip(args.references, masks, wm_masks, strict=True):
-            _, data, brain, source = load_with_mask(path, mask)
-            images.append((data, brain, load_mask(wm, data.shape) if wm else None))
+            img, data, brain, source = load_with_mask(path, mask)
+            images.append((img, data, brain, load_mask(wm, data.shape) if wm else None))
             sources.append(source)
     except ImageError as err:
         return error(str(err))
@@ -120,6 +120,8 @@ def fit(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         fit_model(harmonizer, settings, args.references, images, contrast, args.out, sources)
+    except ImageError as err:
+        return error(str(err))
     except OSError as err:
         return error(
             f"cannot write {args.out} ({err.strerror or err}); free space or choose another folder", 1
@@ -147,12 +149,12 @@ def apply(args: argparse.Namespace) -> int:
         if model.contrast and contrast and contrast != model.contrast:
             raise ModelError(f"{args.in_file}: a {contrast} image, the model's references are "
                              f"{model.contrast}; use a model of its contrast")  # fmt: skip
-        _, data, mask, source = load_with_mask(args.in_file, args.mask)
+        img, data, mask, source = load_with_mask(args.in_file, args.mask)
         wm = load_mask(args.wm_mask, data.shape) if args.wm_mask else None
+        start = time.perf_counter()
+        harmonized = model.apply(img, data, mask, wm, args.in_file)
     except (ModelError, ImageError) as err:
         return error(str(err))
-    start = time.perf_counter()
-    harmonized = model.harmonizer.apply(data, mask, model.contrast, model.settings, model.folder, wm)
     meta = {
         **model.sidecar(),
         "Contrast": model.contrast,

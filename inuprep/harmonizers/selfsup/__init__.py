@@ -14,4 +14,5 @@ HARMONIZER = Harmonizer(
         "self-supervised mapping of synthetic alterations back to the references instead of a flow).",
     ),
     code="inuprep.harmonizers.selfsup.harmonize",
+    voxel_grid=True,
 )

@@ -1,16 +1,15 @@
 """Random acquisition changes of a reference image, the self-supervised harmonizer's training inputs (numpy).
 
-An altered patch is what another scanner or protocol might have made of the same anatomy: a monotone
+An altered volume is what another scanner or protocol might have made of the same anatomy: a monotone
 intensity curve (a contrast or a scaling change), a smooth multiplicative field (a residual bias), a lower
-resolution (a Gaussian blur) and Rician noise, in that order, then standardised like any input (its
-landmarks onto the references' standard, :mod:`.standard`). The families are generic: none was chosen to
-match the benchmark's protocols.
+resolution (a Gaussian blur) and Rician noise, in that order. A share of the inputs (``IDENTITY``) is left
+unaltered, so that the network also learns to leave an image of the references' own look alone. The
+families are generic: none was chosen to match the benchmark's protocols. The whole volume is altered, so
+that its landmarks are then estimated exactly as ``apply`` estimates an image's.
 """
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
-
-from inuprep.harmonizers.selfsup.standard import landmarks, standardize
 
 #: where the curve's knots lie, in units of the brain's 99th percentile
 KNOTS = np.array([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 3.0])
@@ -18,8 +17,7 @@ CURVE_SPREAD = 0.5  # standard deviation of the log of each segment's slope
 FIELD_LOG_SD = 0.05  # of each of the field's 26 low-frequency coefficients
 MAX_FWHM = 3.0  # voxels
 MAX_NOISE = 0.03  # Rician sigma, of the 99th percentile
-MARGIN = 4  # voxels around a patch, so that the blur sees its neighbours
-SAMPLE = 20000  # brain voxels that estimate an altered image's landmarks
+IDENTITY = 0.2  # share of training inputs left as they are
 
 
 def curve(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -29,41 +27,30 @@ def curve(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return KNOTS, values / np.interp(1.0, KNOTS, values)
 
 
-def log_field(coefficients: np.ndarray, coords: list[np.ndarray], shape: tuple) -> np.ndarray:
-    """Return the log-field ``sum_k c_k prod_axis cos(pi k (x + 1/2) / n)`` at ``coords`` (voxel indices,
-    one broadcastable array per axis): the lowest frequencies (0-2 half-periods across ``shape``)."""
+def log_field(coefficients: np.ndarray, shape: tuple) -> np.ndarray:
+    """Return the log-field ``sum_ijk c_ijk cos(pi i (x + 1/2) / nx) cos(pi j ...) cos(pi k ...)`` over
+    ``shape``: the lowest frequencies (0-2 half-periods across each axis)."""
     cosines = [
-        [np.cos(np.pi * k * (c + 0.5) / n) for k in range(coefficients.shape[0])]
-        for c, n in zip(coords, shape, strict=True)
+        np.cos(np.pi * np.arange(n_freq)[:, None] * (np.arange(n) + 0.5) / n)
+        for n_freq, n in zip(coefficients.shape, shape, strict=True)
     ]
-    total = 0.0
-    for (i, j, k), a in np.ndenumerate(coefficients):
-        total = total + a * cosines[0][i] * cosines[1][j] * cosines[2][k]
-    return total
+    return np.einsum("ijk,ix,jy,kz->xyz", coefficients, *cosines, optimize=True)
 
 
-def altered_patch(reference, brain, voxels, standard, corner: tuple, size: tuple, rng) -> np.ndarray:
-    """Return the ``size`` patch at ``corner`` of ``reference`` as a random acquisition would show it,
-    standardised onto ``standard`` from the altered brain's landmarks (estimated on a sample of ``voxels``,
-    the brain's indices, before blur and noise), zero outside ``brain``."""
-    low = [max(c - MARGIN, 0) for c in corner]
-    high = [min(c + s + MARGIN, n) for c, s, n in zip(corner, size, reference.shape, strict=True)]
-    box = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
+def altered(reference: np.ndarray, brain: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return ``reference`` (scaled to its brain's 99th percentile, zero outside ``brain``) as a random
+    acquisition would show it, zero outside ``brain``; with probability ``IDENTITY``, ``reference`` itself."""
+    if rng.random() < IDENTITY:
+        return reference
     knots, values = curve(rng)
     coefficients = rng.normal(0.0, FIELD_LOG_SD, (3, 3, 3))
     coefficients[0, 0, 0] = 0.0
-    field = np.exp(log_field(coefficients, np.ogrid[box], reference.shape))
-    patch = np.interp(reference[box], knots, values) * field
-    inside = brain[box].astype(np.float32)
+    image = np.interp(reference, knots, values) * np.exp(log_field(coefficients, reference.shape))
+    inside = brain.astype(np.float32)
     fwhm = rng.uniform(0.0, MAX_FWHM)
     if fwhm > 0.5:
         sigma = fwhm / 2.3548
-        patch = gaussian_filter(patch * inside, sigma) / np.maximum(gaussian_filter(inside, sigma), 1e-3)
+        image = gaussian_filter(image * inside, sigma) / np.maximum(gaussian_filter(inside, sigma), 1e-3)
     noise = rng.uniform(0.0, MAX_NOISE)
-    patch = np.hypot(patch + rng.normal(0, noise, patch.shape), rng.normal(0, noise, patch.shape))
-    voxels = voxels[rng.integers(0, len(voxels), SAMPLE)]
-    sample = np.interp(reference[tuple(voxels.T)], knots, values)
-    sample *= np.exp(log_field(coefficients, list(voxels.T), reference.shape))
-    patch = standardize(patch, landmarks(sample), standard) * inside
-    inner = tuple(slice(c - a, c - a + s) for c, a, s in zip(corner, low, size, strict=True))
-    return patch[inner].astype(np.float32)
+    image = np.hypot(image + rng.normal(0, noise, image.shape), rng.normal(0, noise, image.shape))
+    return np.where(brain, image, 0).astype(np.float32)

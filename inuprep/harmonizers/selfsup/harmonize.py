@@ -1,14 +1,16 @@
 """The self-supervised harmonizer: trained on the references alone to undo random acquisition changes.
 
-Two steps: a classical global mapping, then a learned local one for what a global mapping cannot do
-(partial volume, resolution, residual fields, noise). Each reference is scaled to its brain's 99th
-percentile and the standard is their mean Nyul landmarks (:mod:`.standard`). Training pairs are patches of
-three adjacent slices (along the third array axis) of a randomly altered reference (:mod:`.alter`),
-standardised, and the reference's own centre slice; the loss is the squared error inside the brain.
-Applied, the image is standardised the same way and the network sees it slice by slice over the whole
-plane; its output is brought to the references' scale (their mean 99th percentile). The network works in
-voxels: references and images should share a voxel size (the App's corrections keep each source's grid; the
-benchmark's are 2 mm).
+Three steps: a classical global mapping, a learned local one for what a global mapping cannot do (partial
+volume, resolution, residual fields, noise), and the global mapping again, so that the result's histogram
+lands on the references' landmarks as Nyul's does. Each reference is scaled to its brain's 99th percentile
+and the standard is their mean Nyul landmarks (:mod:`inuprep.harmonizers.landmarks`). Training inputs come from a pool of whole
+references, randomly altered (:mod:`.alter`; a share left as they are) and standardised from their own brain's
+landmarks, as ``apply`` standardises an image; one pool entry is renewed every ``RENEW`` steps. A training pair
+is a patch of three adjacent slices (along the third array axis) of a pool entry and the reference's own
+centre slice; the loss is the squared error inside the brain. Applied, the network sees the standardised
+image slice by slice over the whole plane; its output is standardised again and brought to the references'
+scale (their mean 99th percentile). The network works in voxels: ``inuprep-harmonize`` puts every image on
+the references' grid (:mod:`inuprep.harmonizers.grid`).
 """
 
 import json
@@ -17,14 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inuprep.harmonizers.selfsup.alter import altered_patch
+from inuprep.harmonizers.selfsup.alter import altered
 from inuprep.harmonizers.selfsup.network import UNet
 from inuprep.harmonizers.selfsup.settings import SelfSupSettings
-from inuprep.harmonizers.selfsup.standard import landmarks, standardize
+from inuprep.harmonizers.landmarks import landmarks, standardize
 
 WEIGHTS, SCALE = "network.pt", "standard.json"
 CONTEXT = 3  # adjacent slices the network sees
 LOG_EVERY = 50  # steps per entry of the loss log
+POOL, RENEW = 8, 2  # altered volumes training draws from; steps between two renewals of one of them
 
 
 def _scaled(data: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
@@ -45,20 +48,30 @@ def _slices(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask.any(axis=(0, 1)))
 
 
-def _batch(references: list, standard: np.ndarray, settings: SelfSupSettings, rng: np.random.Generator):
-    """Return one batch: altered patches (B, CONTEXT, P, P), their references' centre slices and brains."""
+def _entry(references: list, standard: np.ndarray, rng: np.random.Generator) -> tuple:
+    """Return one pool entry: a randomly altered reference standardised from its own brain's landmarks, and
+    the reference's index."""
+    index = int(rng.integers(len(references)))
+    image, brain, _ = references[index]
+    change = altered(image, brain, rng)
+    return np.where(brain, standardize(change, landmarks(change[brain]), standard), 0), index
+
+
+def _batch(references: list, pool: list, settings: SelfSupSettings, rng: np.random.Generator):
+    """Return one batch: patches (B, CONTEXT, P, P) of pool entries, their references' centre slices and
+    brains."""
     size, inputs, targets, weights = settings.patch, [], [], []
     for _ in range(settings.batch):
-        image, brain, voxels = references[rng.integers(len(references))]
+        change, index = pool[rng.integers(len(pool))]
+        image, brain, voxels = references[index]
         x, y, z = voxels[rng.integers(len(voxels))]
         corner = [
             int(np.clip(c - size // 2, 0, n - size)) for c, n in zip((x, y), image.shape[:2], strict=True)
         ]
-        patch = altered_patch(image, brain, voxels, standard, (*corner, z - 1), (size, size, CONTEXT), rng)
-        inputs.append(patch.transpose(2, 0, 1))
-        plane = (slice(corner[0], corner[0] + size), slice(corner[1], corner[1] + size), z)
-        targets.append(image[plane][None])
-        weights.append(brain[plane][None])
+        plane = (slice(corner[0], corner[0] + size), slice(corner[1], corner[1] + size))
+        inputs.append(change[(*plane, slice(z - 1, z + 2))].transpose(2, 0, 1))
+        targets.append(image[(*plane, z)][None])
+        weights.append(brain[(*plane, z)][None])
     return (torch.from_numpy(np.stack(a).astype(np.float32)) for a in (inputs, targets, weights))
 
 
@@ -77,9 +90,12 @@ def fit(images: list, contrast: str | None, settings: SelfSupSettings, folder: P
     network = UNet(settings.width, CONTEXT)
     optimiser = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, settings.steps)
+    pool = [_entry(references, standard, rng) for _ in range(POOL)]
     log, running = [], []
-    for _ in range(settings.steps):
-        inputs, targets, weights = _batch(references, standard, settings, rng)
+    for step in range(settings.steps):
+        if step and step % RENEW == 0:
+            pool[rng.integers(POOL)] = _entry(references, standard, rng)
+        inputs, targets, weights = _batch(references, pool, settings, rng)
         loss = ((network(inputs) - targets) ** 2 * weights).sum() / weights.sum().clamp(min=1)
         optimiser.zero_grad()
         loss.backward()
@@ -96,15 +112,15 @@ def fit(images: list, contrast: str | None, settings: SelfSupSettings, folder: P
 
 
 def apply(data: np.ndarray, mask: np.ndarray, contrast: str | None, settings: SelfSupSettings, folder: Path):
-    """Return ``data`` on the references' scale, every slice that holds brain passed through the network
-    (outside the brain: scaled only; non-negative)."""
+    """Return ``data`` on the references' scale: standardised, every slice that holds brain passed through
+    the network, standardised again (outside the brain: standardised once; non-negative)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     network = UNet(settings.width, CONTEXT)
     network.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
     network.to(device).eval()
     record = json.loads((folder / SCALE).read_text())
-    values = data[mask]
-    standard = standardize(data, landmarks(values), np.array(record["landmarks"]))
+    target = np.array(record["landmarks"])
+    standard = standardize(data, landmarks(data[mask]), target)
     image = np.where(mask, standard, 0).astype(np.float32)
     padded, brain = _padded(image, 0), _padded(mask, 0).astype(bool)
     result = padded.copy()
@@ -117,5 +133,6 @@ def apply(data: np.ndarray, mask: np.ndarray, contrast: str | None, settings: Se
             for z, plane in zip(chunk, out, strict=True):
                 result[..., z] = np.where(brain[..., z], plane, padded[..., z])
     nx, ny, nz = data.shape
-    scaled = np.where(mask, result[:nx, :ny, 1 : nz + 1], standard)
-    return np.clip(scaled * record["reference_scale"], 0, None).astype(np.float32)
+    result = result[:nx, :ny, 1 : nz + 1]
+    result = np.where(mask, standardize(result, landmarks(result[mask]), target), standard)
+    return np.clip(result * record["reference_scale"], 0, None).astype(np.float32)

@@ -19,11 +19,14 @@ class SelfSupSettings:
     def describe(self) -> str:
         """Return these settings as a methods sentence (``[@key]`` marks a citation)."""
         return (
-            "Intensities were harmonized to the reference group in two steps learned from the references "
+            "Intensities were harmonized to the reference group in three steps learned from the references "
             "only [@selfsup]: a piecewise-linear mapping of each image's brain percentiles (1, 10-90, 99) "
-            "onto the references' mean (Nyul and Udupa's standardisation), then a 2D U-Net (three levels, "
+            "onto the references' mean (Nyul and Udupa's standardisation); a 2D U-Net (three levels, "
             f"{self.width} channels in the first), trained self-supervised to map {self.patch}x{self.patch}"
-            "-voxel patches of three adjacent slices of randomly altered and standardised references (a "
-            "monotone intensity curve, a smooth field, a lower resolution, Rician noise) back to the "
-            f"reference, for {self.steps} Adam steps of {self.batch} patches (seed {self.seed})."
+            "-voxel patches of three adjacent slices of standardised references, randomly altered (a "
+            "monotone intensity curve, a smooth field, a lower resolution, Rician noise; a fifth left "
+            f"unaltered), back to the reference, for {self.steps} Adam steps of {self.batch} patches (seed "
+            f"{self.seed}); and the same percentile mapping of its output, so that the result's histogram "
+            "lands on the references' landmarks. Images were resampled to the references' voxel grid for "
+            "the network and back."
         )

@@ -1,9 +1,9 @@
-"""Nyul-Udupa landmark standardisation, the self-supervised harmonizer's first step (numpy).
+"""Nyul-Udupa landmark standardisation in numpy: the self-supervised harmonizer's first and last step, and how
+a voxel-grid method's result is carried back to an image's own grid (:mod:`inuprep.harmonizers.grid`).
 
-Training and applying must map intensities the same way, and training maps patches from landmarks
-estimated on a sample of an altered volume, so the mapping is written here in two short functions (the
-``nyul`` method uses intensity-normalization's). The standard is the references' mean landmarks, each
-reference scaled to its brain's 99th percentile; beyond the end landmarks the mapping extends linearly.
+Training and applying must map intensities the same way, so the mapping is written here in two short
+functions (the ``nyul`` method uses intensity-normalization's). Beyond the end landmarks the mapping extends
+linearly.
 """
 
 import numpy as np
