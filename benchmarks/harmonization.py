@@ -20,8 +20,8 @@ the source renderings of the reported subjects; each result is compared with the
 - the Dice of GM and WM from our 3-class Atropos (``segmentation.antspyx.atropos_classes``) of the result
   against that of the truth.
 
-The split is fixed here, before any tuning: references, reported subjects and reported protocols on one side,
-the tuning subjects and protocols (``--tuning``) on the other;
+The split is fixed here, before any tuning: reported subjects and reported protocols on one side, the tuning
+subjects and protocols (``--tuning``) on the other, both fitted on the same references (the target group);
 ``tests/benchmarks/test_harmonization_split.py`` fails if they overlap and the script refuses to mix them. A
 learned method (one with a ``seed`` setting) is fitted with each of ``--seeds``: its rows are reported per
 seed, its mean over seeds with their range, per protocol worst first. The targets of issue 32 are printed at
@@ -91,6 +91,13 @@ def split_overlap() -> list[str]:
     settings = {tuple(vars(p).values())[1:] for p in (TARGET, *SOURCES)}
     shared |= {p.name for p in TUNING if tuple(vars(p).values())[1:] in settings}
     return sorted(shared)
+
+
+def split_crossing(subjects: list[str], references: list[str], tuning: bool) -> list[str]:
+    """Return what a run on ``subjects`` fitted on ``references`` takes from the other side of the split
+    (both sides fit on the same target group, the references; the scored subjects never cross)."""
+    other_side = set(SUBJECTS) if tuning else set(TUNING_SUBJECTS)
+    return split_overlap() or sorted(other_side & set(subjects + references))
 
 
 def tissues_of(name: str) -> dict:
@@ -355,15 +362,14 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="a learned method's seeds")
     cache = Path(tempfile.gettempdir()) / "inuprep-harmonization"
     parser.add_argument("--cache", type=Path, default=cache, help="prepared subjects")
-    parser.add_argument("--tsv", type=Path, help="also write every row here")
+    parser.add_argument("--tsv", type=Path, help="also write every row here (the real scans' beside it)")
     parser.add_argument(
         "--tuning", action="store_true", help="the tuning subjects and protocols, for choosing"
     )
     args = parser.parse_args()
     args.subjects = args.subjects or (TUNING_SUBJECTS if args.tuning else SUBJECTS)
-    other_side = set(REFERENCES + SUBJECTS) if args.tuning else set(TUNING_SUBJECTS)
-    if split_overlap() or other_side & set(args.subjects + args.references):
-        raise SystemExit(f"the split is broken: {split_overlap() or sorted(other_side & set(args.subjects))}")
+    if crossing := split_crossing(args.subjects, args.references, args.tuning):
+        raise SystemExit(f"the split is broken: {crossing}")
     sources = TUNING if args.tuning else SOURCES
     real_refs = [name for name in args.references if name.startswith("ds2748")]
     real_sources = [] if args.tuning else [*args.subjects, *OTHER_SCANNERS]
@@ -384,6 +390,8 @@ def main() -> None:
         table.to_csv(args.tsv, sep="\t", index=False, float_format="%.5f")
     print_simulated(table, order, f"{len(args.subjects)} subjects x {len(sources)} protocols")
     scans = pd.DataFrame(real_rows) if real_rows else None
+    if args.tsv and scans is not None:
+        scans.to_csv(args.tsv.with_name(args.tsv.stem + "_real.tsv"), sep="\t", index=False, float_format="%.5f")
     if scans is not None:
         by_scanner = scans.groupby(["method", "scanner"])[
             ["gm_mean", "wm_mean", "wasserstein", "gm_ml", "wm_ml"]

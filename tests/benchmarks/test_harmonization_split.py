@@ -38,3 +38,9 @@ def test_the_script_refuses_to_report_on_tuning_subjects():
     command = [sys.executable, str(SCRIPT), "--subjects", "ds2748s54", "--methods", "nyul"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "the split is broken: ['ds2748s54']" in done.stderr
+
+
+def test_tuning_fits_on_the_references_and_scores_only_tuning_subjects(benchmark):
+    assert benchmark.split_crossing(benchmark.TUNING_SUBJECTS, benchmark.REFERENCES, tuning=True) == []
+    assert benchmark.split_crossing(["ds2748s04"], benchmark.REFERENCES, tuning=True) == ["ds2748s04"]
+    assert benchmark.split_crossing(benchmark.SUBJECTS, ["ds2748s55"], tuning=False) == ["ds2748s55"]
