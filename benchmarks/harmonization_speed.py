@@ -1,8 +1,9 @@
 """Harmonization speed and memory on 1 mm volumes, against N4 in the same run (issue 22's targets).
 
 Each method is fitted on ten real 1 mm T1w (the ds002748 scans, 0.87 x 0.87 x 1 mm, skull-stripped) and
-applied to one more (sub-philips3t resampled to 1 mm with its brain mask), each in a process of its own so
-that its peak memory (``ru_maxrss``) is its own; N4 (the App's settings) corrects the same volume. Targets:
+applied to one more (sub-philips3t resampled to 1 mm with its brain mask) through the model folder, as
+``inuprep-harmonize`` does (a voxel-grid method puts the 1 mm volume on the references' grid and back), each
+in a process of its own so that its peak memory (``ru_maxrss``) is its own; N4 (the App's settings) corrects the same volume. Targets:
 fit <= 30 min for 10 references, apply <= 60 s per 1 mm volume, peak <= 4 GB.
 
     python benchmarks/harmonization_speed.py [--methods nyul whitestripe ssimh selfsup]
@@ -22,32 +23,30 @@ REFERENCES = ["s01", "s02", "s03", "s04", "s05", "s06", "s52", "s53", "s54", "s5
 
 
 def volumes():
-    """Return the ten references (data, mask) and the 1 mm volume to apply to (data, mask, zooms)."""
+    """Return the ten references' paths and (image, data, mask, no white matter), and the 1 mm volume to
+    apply to (image, data, mask)."""
     import nibabel as nb
     import numpy as np
     from nilearn.image import resample_img
 
     from inuprep.image import load_with_mask
 
-    references = []
-    for name in REFERENCES:
-        _, data, mask, _ = load_with_mask(
-            DATA / "bids" / f"sub-ds2748{name}" / "anat" / f"sub-ds2748{name}_T1w.nii.gz"
-        )
-        references.append((data, mask))
+    paths = [DATA / "bids" / f"sub-ds2748{n}" / "anat" / f"sub-ds2748{n}_T1w.nii.gz" for n in REFERENCES]
+    references = [(*load_with_mask(path)[:3], None) for path in paths]
     image = nb.load(DATA / "bids" / "sub-philips3t" / "anat" / "sub-philips3t_T1w.nii.gz")
     mask = nb.load(DATA / "derivatives" / "sub-philips3t" / "anat" / "sub-philips3t_desc-brain_mask.nii.gz")
     at_1mm = {"target_affine": np.diag([1.0, 1.0, 1.0]), "force_resample": True, "copy_header": True}
-    data = resample_img(image, interpolation="continuous", **at_1mm).get_fdata(dtype=np.float32)
+    image = resample_img(image, interpolation="continuous", **at_1mm)
     brain = resample_img(mask, interpolation="nearest", **at_1mm).get_fdata() > 0.5
-    return references, (np.clip(data, 0, None), brain)
+    return paths, references, (image, np.clip(image.get_fdata(dtype=np.float32), 0, None), brain)
 
 
 def measure(method: str) -> dict:
     """Fit and apply ``method`` (or run N4 for "n4") in this process; return seconds and peak memory."""
     from inuprep.harmonizers import HARMONIZERS
+    from inuprep.harmonizers.model import fit_model, read_model
 
-    references, (data, brain) = volumes()
+    paths, references, (image, data, brain) = volumes()
     row = {"method": method, "shape": list(data.shape)}
     if method == "n4":
         from inuprep.methods.n4.correct import n4_correct
@@ -58,11 +57,12 @@ def measure(method: str) -> dict:
     else:
         harmonizer = HARMONIZERS[method]
         with tempfile.TemporaryDirectory() as folder:
+            model, masks = Path(folder) / "model", ["default"] * len(paths)
             start = time.perf_counter()
-            harmonizer.fit(references, "T1w", harmonizer.settings(), Path(folder))
+            fit_model(harmonizer, harmonizer.settings(), paths, references, "T1w", model, masks)
             row["fit_s"] = time.perf_counter() - start
             start = time.perf_counter()
-            harmonizer.apply(data, brain, "T1w", harmonizer.settings(), Path(folder))
+            read_model(model).apply(image, data, brain)
             row["apply_s"] = time.perf_counter() - start
     row["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     return row

@@ -82,8 +82,9 @@ def fit(images: list, contrast: str | None, settings: SelfSupSettings, folder: P
     rng = np.random.default_rng(settings.seed)
     references, scales = [], []
     for data, mask in images:
-        image, scale = _scaled(data, mask)
-        brain = _padded(mask, settings.patch).astype(bool)
+        box = tuple(slice(i.min(), i.max() + 1) for i in np.nonzero(mask))  # the brain's: less to alter
+        image, scale = _scaled(data[box], mask[box])
+        brain = _padded(mask[box], settings.patch).astype(bool)
         references.append((_padded(image, settings.patch), brain, np.argwhere(brain)))
         scales.append(scale)
     standard = np.mean([landmarks(image[brain]) for image, brain, _ in references], axis=0)
