@@ -391,7 +391,8 @@ def main() -> None:
     print_simulated(table, order, f"{len(args.subjects)} subjects x {len(sources)} protocols")
     scans = pd.DataFrame(real_rows) if real_rows else None
     if args.tsv and scans is not None:
-        scans.to_csv(args.tsv.with_name(args.tsv.stem + "_real.tsv"), sep="\t", index=False, float_format="%.5f")
+        real_tsv = args.tsv.with_name(args.tsv.stem + "_real.tsv")
+        scans.to_csv(real_tsv, sep="\t", index=False, float_format="%.5f")
     if scans is not None:
         by_scanner = scans.groupby(["method", "scanner"])[
             ["gm_mean", "wm_mean", "wasserstein", "gm_ml", "wm_ml"]

@@ -3,8 +3,8 @@
 Each method is fitted on ten real 1 mm T1w (the ds002748 scans, 0.87 x 0.87 x 1 mm, skull-stripped) and
 applied to one more (sub-philips3t resampled to 1 mm with its brain mask) through the model folder, as
 ``inuprep-harmonize`` does (a voxel-grid method puts the 1 mm volume on the references' grid and back), each
-in a process of its own so that its peak memory (``ru_maxrss``) is its own; N4 (the App's settings) corrects the same volume. Targets:
-fit <= 30 min for 10 references, apply <= 60 s per 1 mm volume, peak <= 4 GB.
+in a process of its own so that its peak memory (``ru_maxrss``) is its own; N4 (the App's settings) corrects
+the same volume. Targets: fit <= 30 min for 10 references, apply <= 60 s per 1 mm volume, peak <= 4 GB.
 
     python benchmarks/harmonization_speed.py [--methods nyul whitestripe ssimh selfsup]
 """

@@ -66,8 +66,8 @@ class Placement:
         line) when it cannot be resampled onto it."""
         orientation, zooms, shape = _in_ras(img)
         if not np.all(np.isfinite(zooms) & (zooms > 0)):
-            raise ImageError(f"{name}: voxel size {zooms.round(3).tolist()} in its affine cannot be resampled; "
-                             "fix the header's affine")  # fmt: skip
+            sizes = zooms.round(3).tolist()
+            raise ImageError(f"{name}: voxel size {sizes} in its affine cannot be resampled; fix the affine")
         ratio = zooms / np.array(grid.zooms)
         ratio[np.abs(ratio - 1) <= TOLERANCE] = 1.0
         if np.any(np.round(shape * ratio) < MIN_VOXELS):

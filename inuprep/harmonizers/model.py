@@ -1,8 +1,9 @@
 """A harmonization model folder: what the method learned, and ``model.json`` saying what, how and from what.
 
-``model.json``: the method, the format of the folder, the contrast, the settings, every reference image's
-name and SHA-256 and the mask it was fitted in, the voxel grid of a method that works in voxels, the software versions, the fit's time and loss log, and the SHA-256 of every file the
-method wrote. A folder is written under a temporary name and renamed whole.
+``model.json``: the method, the format of the folder, the contrast, the settings, every reference image's name
+and SHA-256 and the mask it was fitted in, the voxel grid of a method that works in voxels, the software
+versions, the fit's time and loss log, and the SHA-256 of every file the method wrote. A folder is written
+under a temporary name and renamed whole.
 """
 
 import hashlib
@@ -42,6 +43,7 @@ class Model:
     def apply(self, img, data, mask, wm=None, name=None):
         """Return ``data`` (of ``img``, named ``name`` in errors) on the references' scale; a voxel-grid
         method sees it on the references' grid (raises ImageError when it cannot be put there)."""
+
         def apply(data, mask, wm):
             return self.harmonizer.apply(data, mask, self.contrast, self.settings, self.folder, wm)
 

@@ -77,3 +77,17 @@ def test_what_cannot_be_put_on_the_grid_is_refused(anatomy, tmp_path, capsys):
     (model / MODEL_FILE).write_text(json.dumps(record))
     assert main(["apply", str(model), str(refs[0]), str(tmp_path / "out.nii.gz")]) == 2
     assert "records no voxel grid" in capsys.readouterr().err
+
+
+def test_references_and_images_of_another_voxel_size_go_through_the_first_references_grid(anatomy, tmp_path):
+    img, _ = anatomy
+    coarse = mni152(3.0)[0]
+    refs = [tmp_path / "sub-01_T1w.nii.gz", tmp_path / "sub-02_T1w.nii.gz"]
+    img.to_filename(refs[0])
+    coarse.to_filename(refs[1])
+    model, out = tmp_path / "model", tmp_path / "out.nii.gz"
+    assert main(["fit", "--method", "selfsup", "--out", str(model), *map(str, refs), "--steps", "4",
+                 "--batch", "2"]) == 0  # fmt: skip
+    assert json.loads((model / MODEL_FILE).read_text())["Grid"]["VoxelSize"] == [2.0, 2.0, 2.0]
+    assert main(["apply", str(model), str(refs[1]), str(out)]) == 0
+    assert nb.load(out).shape == coarse.shape and np.isfinite(nb.load(out).get_fdata()).all()

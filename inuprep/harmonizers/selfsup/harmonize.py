@@ -2,15 +2,15 @@
 
 Three steps: a classical global mapping, a learned local one for what a global mapping cannot do (partial
 volume, resolution, residual fields, noise), and the global mapping again, so that the result's histogram
-lands on the references' landmarks as Nyul's does. Each reference is scaled to its brain's 99th percentile
-and the standard is their mean Nyul landmarks (:mod:`inuprep.harmonizers.landmarks`). Training inputs come from a pool of whole
-references, randomly altered (:mod:`.alter`; a share left as they are) and standardised from their own brain's
-landmarks, as ``apply`` standardises an image; one pool entry is renewed every ``RENEW`` steps. A training pair
-is a patch of three adjacent slices (along the third array axis) of a pool entry and the reference's own
-centre slice; the loss is the squared error inside the brain. Applied, the network sees the standardised
-image slice by slice over the whole plane; its output is standardised again and brought to the references'
-scale (their mean 99th percentile). The network works in voxels: ``inuprep-harmonize`` puts every image on
-the references' grid (:mod:`inuprep.harmonizers.grid`).
+lands on the references' landmarks as Nyul's does. Each reference is scaled to its brain's 99th percentile and
+the standard is their mean Nyul landmarks (:mod:`inuprep.harmonizers.landmarks`). Training inputs come from a
+pool of whole references, randomly altered (:mod:`.alter`; a share left as they are) and standardised from
+their own brain's landmarks, as ``apply`` standardises an image; one pool entry is renewed every ``RENEW``
+steps. A training pair is a patch of three adjacent slices (along the third array axis) of a pool entry and
+the reference's own centre slice; the loss is the squared error inside the brain. Applied, the network sees
+the standardised image slice by slice over the whole plane; its output is standardised again and brought to
+the references' scale (their mean 99th percentile). The network works in voxels: ``inuprep-harmonize`` puts
+every image on the references' grid (:mod:`inuprep.harmonizers.grid`).
 """
 
 import json
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inuprep.harmonizers.landmarks import landmarks, standardize
 from inuprep.harmonizers.selfsup.alter import altered
 from inuprep.harmonizers.selfsup.network import UNet
 from inuprep.harmonizers.selfsup.settings import SelfSupSettings
-from inuprep.harmonizers.landmarks import landmarks, standardize
 
 WEIGHTS, SCALE = "network.pt", "standard.json"
 CONTEXT = 3  # adjacent slices the network sees
