@@ -51,6 +51,7 @@ import pandas as pd
 from scipy.stats import wasserstein_distance
 
 from inuprep.harmonizers import HARMONIZERS
+from inuprep.segmentation.tissue_model import bounding_box
 from inuprep.simulation.protocols import Protocol, render, subject_tissues, texture
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -190,7 +191,7 @@ def scores(result: np.ndarray, target: np.ndarray, target_labels: np.ndarray, su
     from skimage.metrics import structural_similarity
 
     brain = subject["brain"].astype(bool)
-    box = tuple(slice(i.min(), i.max() + 1) for i in np.nonzero(brain))
+    box = bounding_box(brain)
     mse = float(np.mean((result[brain] - target[brain]) ** 2))
     ssim = structural_similarity(np.where(brain, result, 0)[box], target[box], data_range=1.0)
     own = labels(result, brain)

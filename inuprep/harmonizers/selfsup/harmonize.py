@@ -23,6 +23,7 @@ from inuprep.harmonizers.landmarks import landmarks, standardize
 from inuprep.harmonizers.selfsup.alter import altered
 from inuprep.harmonizers.selfsup.network import UNet
 from inuprep.harmonizers.selfsup.settings import SelfSupSettings
+from inuprep.segmentation.tissue_model import bounding_box
 
 WEIGHTS, SCALE = "network.pt", "standard.json"
 CONTEXT = 3  # adjacent slices the network sees
@@ -82,7 +83,7 @@ def fit(images: list, contrast: str | None, settings: SelfSupSettings, folder: P
     rng = np.random.default_rng(settings.seed)
     references, scales = [], []
     for data, mask in images:
-        box = tuple(slice(i.min(), i.max() + 1) for i in np.nonzero(mask))  # the brain's: less to alter
+        box = bounding_box(mask)  # the brain's: less to alter
         image, scale = _scaled(data[box], mask[box])
         brain = _padded(mask[box], settings.patch).astype(bool)
         references.append((_padded(image, settings.patch), brain, np.argwhere(brain)))
