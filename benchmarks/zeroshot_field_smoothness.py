@@ -106,7 +106,7 @@ def prisma(variants: list[str]) -> None:
     raw = raw_img.get_fdata(dtype=np.float32)
     zooms = tuple(float(z) for z in raw_img.header.get_zooms()[:3])
     for name, (_, estimate) in corrections(raw, zooms, variants).items():
-        corr, slope = field_fit(estimate[head], np.exp(measured)).values()
+        corr, slope, _ = field_fit(estimate[head], np.exp(measured)).values()
         residual = np.std(np.log(estimate[head]) - measured)
         print(f"{name:12s} residual log-ratio std {residual:.3f}  corr {corr:.3f}  slope {slope:.3f}")
 

@@ -182,7 +182,7 @@ def prisma(methods: list[str], threads: int) -> None:
         for method in methods:
             _, estimate, elapsed, _ = correct(method, in_file, threads)
             residual = np.log(estimate[head]) - measured
-            corr, slope = field_fit(estimate[head], np.exp(measured)).values()
+            corr, slope, _ = field_fit(estimate[head], np.exp(measured)).values()
             print(f"  {method:17s} residual log-ratio std {np.std(residual):.3f}  "
                   f"corr {corr:.3f}  slope {slope:.3f}  {elapsed:5.1f} s")  # fmt: skip
 

@@ -48,7 +48,8 @@ def tissue_relative_mae(estimate: np.ndarray, clean: np.ndarray, brain: np.ndarr
 
 
 def field_fit(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Return the correlation and the slope of the estimated log-field regressed on the true one.
+    """Return the correlation and the slope of the estimated log-field regressed on the true one, and the
+    standard deviation of their difference (the field left in or added, whatever its scale).
 
     A slope below 1 is a shrunk field (part of the bias left in); the correlation ignores the scale.
     """
@@ -57,6 +58,7 @@ def field_fit(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {
         "field_corr": float("nan") if constant else float(np.corrcoef(est, true)[0, 1]),
         "field_slope": float(np.cov(est, true)[0, 1] / np.var(true, ddof=1)),
+        "field_residual": float(np.std(est - true)),
     }
 
 
@@ -83,8 +85,9 @@ def known_field_metrics(original: np.ndarray, corrected: np.ndarray, field: np.n
     """Return a correction's error against a known multiplicative ``field`` (voxels of one region).
 
     The truth is ``original / field``; ``rel_error`` is the relative MAE of ``corrected`` against it after
-    the best global scale, and ``field_corr`` / ``field_slope`` fit the field the correction removed
-    (``original / corrected``) to the true one. Voxels where any of the three is not positive are left out.
+    the best global scale, and ``field_corr`` / ``field_slope`` / ``field_residual`` compare the field the
+    correction removed (``original / corrected``) with the true one (:func:`field_fit`). Voxels where any
+    of the three is not positive are left out.
     """
     keep = (original > 0) & (corrected > 0) & (field > 0)
     original, corrected, field = original[keep], corrected[keep], field[keep]
@@ -111,10 +114,11 @@ def tissue_metrics(
     return row
 
 
+#: the columns of a known or a measured field that summaries show (``evaluation.table``)
+FIELD_SUMMARY = ("rel_error", "measured_rel_error", "measured_field_corr", "measured_field_residual")
+
+
 def summary_columns(columns) -> list[str]:
-    """Return the columns of a metrics table that summaries show: CV per tissue, CJV, the error if known."""
-    return (
-        [c for c in columns if c.startswith("cv_")]
-        + ["cjv"]
-        + (["rel_error"] if "rel_error" in columns else [])
-    )
+    """Return the columns of a metrics table that summaries show: CV per tissue, CJV, the error against a
+    known field, and the error, log-field r and residual against a measured one, those present."""
+    return [c for c in columns if c.startswith("cv_")] + ["cjv"] + [c for c in FIELD_SUMMARY if c in columns]

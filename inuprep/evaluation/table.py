@@ -10,24 +10,39 @@ from inuprep.evaluation.metrics import coefficient_of_variation, known_field_met
 from inuprep.methods import METHODS
 from inuprep.segmentation.base import cjv_pair
 
+
+def field_columns(prefix: str, truth: str, field: str) -> dict:
+    """Return the data dictionary of the columns :func:`known_field_metrics` adds, named ``<prefix>...``,
+    against the ``truth`` (a bias-free image) of a ``field``."""
+    return {
+        f"{prefix}rel_error": {
+            "LongName": f"relative error against {truth}",
+            "Description": "mean |s x image - truth| / mean(truth) inside the labelled voxels, truth = "
+            f"{truth} (source / field), s the least-squares global scale (lower: closer to the bias-free "
+            "image)",
+        },
+        f"{prefix}field_corr": {
+            "LongName": f"correlation of the estimated and the {field} log-field",
+            "Description": f"Pearson correlation of log(source / image) and log({field} field) inside the "
+            "labelled voxels (n/a for the original, which removes no field)",
+        },
+        f"{prefix}field_slope": {
+            "LongName": f"slope of the estimated on the {field} log-field",
+            "Description": f"least-squares slope of log(source / image) on log({field} field): 1 recovers "
+            "the field, below 1 leaves part of it in (0 for the original)",
+        },
+        f"{prefix}field_residual": {
+            "LongName": f"residual of the estimated against the {field} log-field",
+            "Description": f"standard deviation of log(source / image) - log({field} field) inside the "
+            "labelled voxels: the field left in or added (lower is better; the original's: the field's own)",
+        },
+    }
+
+
 #: the columns a known field adds (``--derivatives``' _biasfield)
-KNOWN_FIELD_COLUMNS = {
-    "rel_error": {
-        "LongName": "relative error against the truth",
-        "Description": "mean |s x image - truth| / mean(truth) inside the labelled voxels, truth = source / "
-        "known field, s the least-squares global scale (lower: closer to the bias-free image)",
-    },
-    "field_corr": {
-        "LongName": "correlation of the estimated and the true log-field",
-        "Description": "Pearson correlation of log(source / image) and log(known field) inside the labelled "
-        "voxels (n/a for the original, which removes no field)",
-    },
-    "field_slope": {
-        "LongName": "slope of the estimated on the true log-field",
-        "Description": "least-squares slope of log(source / image) on log(known field): 1 recovers the "
-        "field, below 1 leaves part of it in (0 for the original)",
-    },
-}
+KNOWN_FIELD_COLUMNS = field_columns("", "the truth", "true")
+#: the columns a measured field adds (the same acquisition normalised by the scanner: ``MeasuredField``)
+MEASURED_FIELD_COLUMNS = field_columns("measured_", "the scanner's normalised image", "measured")
 
 
 #: the columns the self-check adds (inuprep.evaluation.selfcheck)
@@ -54,14 +69,17 @@ def metrics_table(
     source: str,
     known_field: np.ndarray | None = None,
     selfcheck: dict | None = None,
+    measured_field: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Return one row per image of ``images`` ((method, data) pairs read one at a time, the original
     first): CV per tissue and per region of ``regions`` ({name: mask}), CJV and, with a ``known_field``, the
-    error against the truth (original / field, inside the labels); with a ``selfcheck``
-    (:meth:`SelfCheckResult.to_dict`), each method's error on its probes and whether it is recommended."""
+    error against the truth (original / field, inside the labels); the same columns, ``measured_``, against
+    a ``measured_field``; with a ``selfcheck`` (:meth:`SelfCheckResult.to_dict`), each method's error on
+    its probes and whether it is recommended."""
     pair = cjv_pair(tissues.values())
     brain = dseg > 0
     field = known_field[brain] if known_field is not None else None
+    measured = measured_field[brain] if measured_field is not None else None
     rows, original = [], None
     for method, data in images:
         original = data[brain] if original is None else original
@@ -70,6 +88,9 @@ def metrics_table(
             row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])
         if field is not None:
             row.update(known_field_metrics(original, data[brain], field))
+        if measured is not None:
+            metrics = known_field_metrics(original, data[brain], measured)
+            row.update({f"measured_{name}": value for name, value in metrics.items()})
         if selfcheck:
             row["selfcheck_error"] = selfcheck["MeanErrors"].get(method, float("nan"))
             row["recommended"] = int(method == selfcheck["Recommended"])
@@ -83,9 +104,10 @@ def metrics_dictionary(
     segmentation: dict,
     known_field: bool = False,
     selfcheck: dict | None = None,
+    measured_field: dict | None = None,
 ) -> dict:
     """Return the JSON data dictionary of :func:`metrics_table`'s columns, with how the masks were made
-    (``segmentation``) and the self-check."""
+    (``segmentation``), where a measured field came from (``measured_field``) and the self-check."""
     pair = cjv_pair(tissues.values())
     columns = {
         "method": {"Description": f"correction: original (none), {', '.join(METHODS)}"},
@@ -110,7 +132,9 @@ def metrics_dictionary(
     }
     if known_field:
         columns.update(KNOWN_FIELD_COLUMNS)
-    dictionary = {**columns, **segmentation}
+    if measured_field:
+        columns.update(MEASURED_FIELD_COLUMNS)
+    dictionary = {**columns, **segmentation, **({"MeasuredField": measured_field} if measured_field else {})}
     if selfcheck:
         dictionary.update({**SELF_CHECK_COLUMNS, "SelfCheck": selfcheck})
     return dictionary

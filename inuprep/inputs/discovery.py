@@ -29,6 +29,12 @@ REC_COMPONENTS = {
 }  # fmt: skip
 IMAGETYPE_COMPONENTS = {"W": "water", "WATER": "water", "F": "fat", "FAT": "fat",
                         "IN_PHASE": "in", "IP": "in", "OUT_PHASE": "out", "OP": "out"}  # fmt: skip
+#: acq-/rec- labels of an image reconstructed without, then with, the scanner's receive-field normalisation
+#: (Siemens Prescan Normalize, Philips CLEAR, GE PURE; a body-coil reference of the same sequence)
+NOT_NORMALISED = re.compile(r"(no|non|un|raw|wo|without)(prescan)?(norm|clear|pure)|^raw$", re.IGNORECASE)
+NORMALISED = re.compile(r"norm|clear|pure|^body(coil)?$", re.IGNORECASE)
+#: sidecar fields that two reconstructions of one acquisition share
+SEQUENCE_FIELDS = ("SequenceName", "RepetitionTime", "EchoTime", "InversionTime", "FlipAngle")
 
 
 def dixon_component(entities: dict, metadata: dict) -> str | None:
@@ -41,6 +47,22 @@ def dixon_component(entities: dict, metadata: dict) -> str | None:
         if str(value).upper() in IMAGETYPE_COMPONENTS:
             return IMAGETYPE_COMPONENTS[str(value).upper()]
     return None
+
+
+def receive_normalised(entities: dict, metadata: dict) -> bool | None:
+    """Return whether the scanner normalised this image for its receive coils' field: True with ``NORM``
+    in the sidecar's ImageType or a label such as ``acq-prescannorm`` or ``rec-body``, False with a label
+    such as ``acq-noprescannorm`` or an ImageType without ``NORM``, else None (unknown)."""
+    image_type = metadata.get("ImageType") or []
+    image_type = [str(v).upper() for v in (image_type if isinstance(image_type, list) else [image_type])]
+    if "NORM" in image_type:
+        return True
+    for label in (str(entities.get(key, "")) for key in ("acquisition", "reconstruction")):
+        if NOT_NORMALISED.search(label):
+            return False
+        if NORMALISED.search(label):
+            return True
+    return False if image_type else None
 
 
 def build_queries(filters: dict) -> dict:
@@ -154,9 +176,9 @@ def discover_runs(
             is_dixon = bool(DIXON_ACQ.search(str(entities.get("acquisition", ""))))
             if is_dixon != (key == "dixon"):
                 continue
-            component = None
+            component, metadata = None, bids_file.get_metadata()
             if is_dixon:
-                component = dixon_component(entities, bids_file.get_metadata())
+                component = dixon_component(entities, metadata)
                 if component is None:
                     warnings.append(
                         f"{bids_file.path}: Dixon component unknown; name it with rec-water/fat/in/out "
@@ -171,6 +193,8 @@ def discover_runs(
                     contrast={"t1w": "T1w", "t2w": "T2w", "dixon": "dixon"}[key],
                     component=component,
                     entities=entities,
+                    normalised=receive_normalised(entities, metadata),
+                    sequence=tuple(metadata.get(key) for key in SEQUENCE_FIELDS),
                 )
             )
     unique = {run.path: run for run in runs}

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inuprep.segmentation.base import tissue_names
+import nibabel as nb
+
+from inuprep.segmentation.base import on_same_grid, tissue_names
 from inuprep.utils.bids import split_extension, split_name
 
 if TYPE_CHECKING:
@@ -27,6 +29,10 @@ class ImageRun:
     session: str | None = None
     component: str | None = None  # Dixon: water, fat, in, out
     entities: dict = field(default_factory=dict, hash=False, compare=False)
+    #: whether the scanner normalised its receive field (None: unknown; ``discovery.receive_normalised``)
+    normalised: bool | None = field(default=None, compare=False)
+    #: the sidecar's sequence parameters (``discovery.SEQUENCE_FIELDS``; None where absent)
+    sequence: tuple = field(default=(), hash=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -67,6 +73,28 @@ def dixon_pair(run: ImageRun, runs: list[ImageRun]) -> tuple[Path, Path] | None:
         if len(found["water"]) == 1 and len(found["fat"]) == 1:
             return found["water"][0], found["fat"][0]
     return None
+
+
+def normalised_reference(run: ImageRun, runs: list[ImageRun]) -> Path | None:
+    """Return the image of ``run``'s acquisition that the scanner normalised for its receive field, when
+    ``run`` is the one it did not: source / reference is then a measured field.
+
+    The reference has ``run``'s name but for ``acq-`` and ``rec-``, its contrast, the same value of every
+    sequence parameter both sidecars give, and its grid (shape and affine); exactly one must qualify.
+    """
+    if run.normalised is not False or run.contrast == "dixon":
+        return None
+
+    def key(r):
+        return {k: v for k, v in _entities(r.path).items() if k not in ("acq", "rec")}, r.path.parent
+
+    def same_sequence(r):
+        pairs = zip(run.sequence, r.sequence, strict=False)
+        return all(a == b for a, b in pairs if a is not None and b is not None)
+
+    found = [r for r in runs if r.normalised and r.contrast == run.contrast and key(r) == key(run)]
+    found = [r for r in found if same_sequence(r) and on_same_grid(nb.load(run.path), nb.load(r.path))]
+    return found[0].path if len(found) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -127,12 +155,14 @@ def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
 class ImagePlan:
     """One image and what belongs to it, decided once when the run is planned: the T1w whose masks it
     reuses (a T2w's, unless a user's dseg wins), its Dixon (water, fat) pair, the user's masks and known
-    field, and the harmonization of its correction."""
+    field, the same acquisition normalised by the scanner (a measured field) and the harmonization of its
+    correction."""
 
     run: ImageRun
     t1w: ImageRun | None = None
     dixon_pair: tuple[Path, Path] | None = None
     user_masks: UserMasks = field(default_factory=UserMasks)
+    measured_reference: Path | None = None  # normalised_reference(): source / it is a measured field
     harmonization: "Harmonization | None" = None
 
     @property
@@ -154,6 +184,7 @@ def plan_images(
             t1w = None  # a user's labels have no posterior maps to move, and the T2w's own dseg wins
         plans.append(ImagePlan(
             run=run, t1w=t1w, dixon_pair=dixon_pair(run, runs), user_masks=user[run],
+            measured_reference=normalised_reference(run, runs),
             harmonization=harmonization.for_image(run.label) if harmonization else None,
         ))  # fmt: skip
     return plans

@@ -30,6 +30,11 @@ class _EvaluateInputSpec(BaseInterfaceInputSpec):
     segmentation = traits.Dict(desc="how the labels were made: SegmentationSource, SegmentationMethod")
     contrast = traits.Str(desc="the image's contrast as discovery found it (T1w, T2w, dixon-water...)")
     known_field = File(exists=True, desc="the true multiplicative field of a simulation, on the image's grid")
+    measured_reference = File(
+        exists=True,
+        desc="the same acquisition normalised by the scanner for its receive field, on the image's grid: "
+        "source / it is a measured field",
+    )
     selfcheck = traits.Dict(
         desc="the self-check (inuprep.evaluation.selfcheck.SelfCheckResult.to_dict), if run"
     )
@@ -65,6 +70,16 @@ class EvaluateCorrections(SimpleInterface):
             for name, path in zip(inputs.region_names or [], inputs.region_files or [], strict=True)
         }
         field = on_grid(inputs.known_field).get_fdata(dtype=np.float32) if inputs.known_field else None
+        measured, measured_about = None, None
+        if inputs.measured_reference:
+            normalised = on_grid(inputs.measured_reference).get_fdata(dtype=np.float32)
+            raw = reference.get_fdata(dtype=np.float32)
+            measured = np.divide(raw, normalised, out=np.zeros_like(raw), where=normalised > 0)
+            measured_about = {
+                "Reference": Path(inputs.measured_reference).name,
+                "Description": "the field measured by the scanner: this image divided by the same "
+                "acquisition with the scanner's receive-field normalisation",
+            }
         images = (
             (method, nb.load(path).get_fdata(dtype=np.float32))
             for method, path in zip(inputs.methods, inputs.in_files, strict=True)
@@ -72,7 +87,9 @@ class EvaluateCorrections(SimpleInterface):
         _, tissues = read_label_table(inputs.dseg_tsv)
         dseg = np.asanyarray(nb.load(inputs.dseg_file).dataobj)
         source = inputs.segmentation.get("SegmentationSource", "n/a")
-        table = metrics_table(images, dseg, tissues, regions, source, field, inputs.selfcheck or None)
+        table = metrics_table(
+            images, dseg, tissues, regions, source, field, inputs.selfcheck or None, measured
+        )
         cwd = Path(runtime.cwd)
         self._results["out_tsv"] = str(cwd / "metrics.tsv")
         table.to_csv(self._results["out_tsv"], sep="\t", index=False, float_format="%.6f", na_rep="nan")
@@ -80,7 +97,7 @@ class EvaluateCorrections(SimpleInterface):
             k: v for k, v in inputs.segmentation.items() if k.startswith(("Segmentation", "Fallback"))
         }
         dictionary = metrics_dictionary(
-            tissues, list(regions), segmentation, field is not None, inputs.selfcheck or None
+            tissues, list(regions), segmentation, field is not None, inputs.selfcheck or None, measured_about
         )
         if inputs.contrast:
             dictionary["Contrast"] = inputs.contrast  # the group level's table, not a guess from a name

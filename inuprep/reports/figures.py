@@ -11,7 +11,9 @@ from inuprep.segmentation.labels import read_label_table
 from inuprep.utils.io import replacing
 
 #: panel titles of the metrics that are not a CV
-TITLES = {"cjv": "CJV", "rel_error": "error vs truth"}
+TITLES = {"cjv": "CJV", "rel_error": "error vs truth", "measured_rel_error": "error vs scanner's",
+          "measured_field_corr": "r with measured field (higher better)",
+          "measured_field_residual": "residual to measured field"}  # fmt: skip
 #: the figures of one image, in the report's order, with their captions
 IMAGE_FIGURES = {
     "views": "Original and corrected images in three planes on one intensity window (each scaled to the "
@@ -43,7 +45,7 @@ def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
     fig = _figure(figsize=(2.6 * len(metrics), 3.2))
     axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
-        wide = images.pivot_table(index="source", columns="method", values=metric)[methods]
+        wide = images.pivot_table(index="source", columns="method", values=metric).reindex(columns=methods)
         x = np.arange(len(methods))
         for _, values in wide.iterrows():
             ax.plot(x, values.to_numpy(), color="#cccccc", linewidth=0.8, zorder=1)
@@ -52,7 +54,7 @@ def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
         ax.set_xticks(x, [LABELS[m] for m in methods], rotation=30)
         ax.set_title(TITLES.get(metric) or f"CV {metric[3:]}", fontsize=10)
         ax.margins(x=0.25)
-    fig.suptitle(f"{title}: {wide.shape[0]} image(s), lower is better", fontsize=10)
+    fig.suptitle(f"{title}: {images.source.nunique()} image(s), lower is better", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=110, format="png")
     return out_file

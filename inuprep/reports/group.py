@@ -111,7 +111,10 @@ def data_dictionary(key: str, table: pd.DataFrame) -> dict:
     metric = (
         "cv: coefficient of variation (std/mean) inside one tissue, the paper's metric; cjv: coefficient "
         "of joint variation (MRIQC), which compressing contrast does not improve; rel_error (images whose "
-        "field is known): relative error against the bias-free image; recommended: the number of images "
+        "field is known): relative error against the bias-free image; measured_rel_error, "
+        "measured_field_corr, measured_field_residual (images with a measured field: the same acquisition "
+        "normalised by the scanner): error against the normalised image, correlation and residual of the "
+        "log-field against the measured one; recommended: the number of images "
         "whose self-check recommends the method (n_images: the images checked); site_cv (two sites or "
         "more): the coefficient of variation across sites (scanner and acq-) of the sites' mean tissue "
         "intensity, which harmonization should lower"

@@ -55,6 +55,14 @@ def describe_image(plan: ImagePlan, self_check: bool = False) -> str:
             if user_masks.bias_field
             else "."
         )
+        + (
+            " The same acquisition was also reconstructed with the scanner's receive-field normalisation "
+            f"({plan.measured_reference.name}): the ratio of the two is a measured field, and each "
+            "correction was compared with the normalised image and its removed log-field with the "
+            "measured one (correlation, slope and residual)."
+            if plan.measured_reference
+            else ""
+        )
         + (f" {SELF_CHECK_TEXT}" if self_check else "")
     )
 
@@ -131,6 +139,8 @@ def init_image_wf(
     )
     if user_masks.bias_field:
         evaluate.inputs.known_field = str(user_masks.bias_field)
+    if plan.measured_reference:
+        evaluate.inputs.measured_reference = str(plan.measured_reference)
     if user_masks.regions:
         evaluate.inputs.region_names = [label for label, _ in user_masks.regions]
         evaluate.inputs.region_files = [str(path) for _, path in user_masks.regions]

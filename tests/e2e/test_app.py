@@ -136,7 +136,7 @@ def test_metrics_and_sidecars(finished_run):
     ses2 = pd.read_csv(out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.tsv", sep="\t")
     assert "cv_lesion" in ses2.columns and ses2.cv_lesion.notna().all()
     # the known field: the original's error is that of the biased image, each correction gets closer
-    assert list(ses2.columns[-5:]) == ["rel_error", "field_corr", "field_slope", *check]
+    assert list(ses2.columns[-6:]) == ["rel_error", "field_corr", "field_slope", "field_residual", *check]
     t1_ses2, dseg2 = (nb.load(out / f"sub-01/ses-2/anat/sub-01_ses-2{name}").get_fdata() for name in
                       ("_desc-n4_T1w.nii.gz", "_mod-T1w_dseg.nii.gz"))  # fmt: skip
     source = nb.load(bids / "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz").get_fdata()
@@ -257,6 +257,45 @@ def test_the_group_table_of_an_image_is_its_discovered_contrast(tmp_path):
         assert table_key(tmp_path / f"{stem}.tsv") == contrast
     assert table_key(tmp_path / "sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv") == "dixon-fat"  # no sidecar
     assert table_key(tmp_path / "sub-01_mod-T2w_metrics.tsv") == "T2w"
+
+
+def test_an_acquisition_saved_with_and_without_prescan_normalize_is_judged_on_its_measured_field(
+    tmp_path, shared_data
+):
+    """The Prisma pair, with no option: the image without Prescan Normalize gets the measured-field columns
+    (source / the normalised image), in its metrics, its report and the group table."""
+    anat = tmp_path / "bids" / "sub-prisma3t" / "anat"
+    anat.mkdir(parents=True)
+    for path in (shared_data / "bids" / "sub-prisma3t" / "anat").glob("*.nii.gz"):
+        (anat / path.name).write_bytes(path.read_bytes())
+    description = {"Name": "prisma", "BIDSVersion": "1.10.0"}
+    (tmp_path / "bids" / "dataset_description.json").write_text(json.dumps(description))
+    out = tmp_path / "out"
+    result = inuprep(tmp_path / "bids", out, "participant", "-w", tmp_path / "work", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = out / "sub-prisma3t" / "anat"
+    raw, normalised = "sub-prisma3t_acq-noprescannorm", "sub-prisma3t_acq-prescannorm"
+    table = pd.read_csv(folder / f"{raw}_mod-T1w_metrics.tsv", sep="\t").set_index("method")
+    assert not any(
+        c.startswith("measured_") for c in pd.read_csv(folder / f"{normalised}_mod-T1w_metrics.tsv", sep="\t")
+    )
+    brain = np.asanyarray(nb.load(folder / f"{raw}_mod-T1w_dseg.nii.gz").dataobj) > 0
+    source, scanner = (nb.load(anat / f"{name}_T1w.nii.gz").get_fdata()[brain] for name in (raw, normalised))
+    keep = (source > 0) & (scanner > 0)  # as the metrics: where the field is defined
+    measured = np.log(source[keep] / scanner[keep])
+    assert table.loc["original", "measured_field_residual"] == pytest.approx(measured.std(), rel=1e-4)
+    methods = ["n4", "zeroshot", "implicit"]
+    assert (
+        table.loc[methods, "measured_field_residual"] < table.loc["original", "measured_field_residual"]
+    ).all()
+    assert (table.loc[methods, "measured_field_corr"] > 0.5).all()
+    sidecar = json.loads((folder / f"{raw}_mod-T1w_metrics.json").read_text())
+    assert sidecar["MeasuredField"]["Reference"] == f"{normalised}_T1w.nii.gz"
+    assert "measured_field_residual" in (out / "sub-prisma3t.html").read_text()
+    result = inuprep(tmp_path / "bids", out, "group", "-w", tmp_path / "work", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    group = pd.read_csv(out / "group_T1w.tsv", sep="\t").set_index("metric")
+    assert group.loc["measured_field_residual", "n_images"] == 1
 
 
 def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_path):

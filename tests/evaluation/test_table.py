@@ -57,3 +57,25 @@ def test_the_dictionary_describes_every_column_it_can_hold():
     )
     assert plain["SegmentationSource"] == "dixon_water_fat" and not set(KNOWN_FIELD_COLUMNS) & set(plain)
     assert set(KNOWN_FIELD_COLUMNS) | set(SELF_CHECK_COLUMNS) <= set(full) and full["SelfCheck"] == check
+
+
+def test_a_measured_field_adds_its_own_columns_and_the_original_keeps_the_whole_field(labelled):
+    dseg, clean = labelled
+    measured = np.exp(np.linspace(-0.4, 0.4, 12, dtype=np.float32))[None, :, None] * np.ones_like(clean)
+    half = np.sqrt(measured)
+    images = iter([("original", clean * measured), ("scanner", clean * 2.0), ("half", clean * half)])
+    table = metrics_table(images, dseg, BRAIN_LABELS, {}, "user", measured_field=measured)
+    table = table.set_index("method")
+    assert "rel_error" not in table.columns  # no known field: a measured one has columns of its own
+    brain = dseg > 0
+    whole = np.std(np.log(measured[brain]))
+    assert table.loc["original", "measured_field_residual"] == pytest.approx(whole, rel=1e-6)
+    assert table.loc["scanner", "measured_field_residual"] < 1e-6
+    assert table.loc["scanner", "measured_field_corr"] == pytest.approx(1)
+    assert table.loc["scanner", "measured_rel_error"] < 1e-6
+    assert table.loc["half", "measured_field_slope"] == pytest.approx(0.5, abs=1e-4)
+    assert table.loc["half", "measured_field_residual"] == pytest.approx(whole / 2, rel=1e-3)
+    about = {"Reference": "sub-01_acq-prescannorm_T1w.nii.gz"}
+    dictionary = metrics_dictionary(BRAIN_LABELS, [], {}, measured_field=about)
+    assert dictionary["MeasuredField"] == about and "measured_field_residual" in dictionary
+    assert "rel_error" not in dictionary

@@ -2,11 +2,26 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from conftest import make_bids
-from inuprep.inputs.discovery import discover_runs, dixon_component, load_layout, summarize
-from inuprep.inputs.images import DiscoveryError, dixon_pair, find_user_masks, session_t1w
+from inuprep.inputs.discovery import (
+    discover,
+    discover_runs,
+    dixon_component,
+    load_layout,
+    receive_normalised,
+    summarize,
+)
+from inuprep.inputs.images import (
+    DiscoveryError,
+    dixon_pair,
+    find_user_masks,
+    normalised_reference,
+    plan_images,
+    session_t1w,
+)
 
 
 @pytest.fixture
@@ -187,3 +202,51 @@ def test_user_masks_apply_by_entities(dataset, tmp_path):
     (anat / "sub-01_ses-B_acq-dixon_rec-fat_dseg.tsv").unlink()
     with pytest.raises(DiscoveryError, match="no label table"):
         find_user_masks(tmp_path / "masks", by_name["sub-01_ses-B_acq-dixon_rec-fat_T1w.nii.gz"])
+
+
+@pytest.mark.parametrize(
+    ("entities", "metadata", "expected"),
+    [
+        ({"acquisition": "prescannorm"}, {}, True),
+        ({"acquisition": "noprescannorm"}, {}, False),
+        ({"reconstruction": "nonorm"}, {}, False),
+        ({"reconstruction": "body"}, {}, True),
+        ({"acquisition": "mprage"}, {"ImageType": ["ORIGINAL", "PRIMARY", "M", "NORM", "ND"]}, True),
+        ({"acquisition": "mprage"}, {"ImageType": ["ORIGINAL", "PRIMARY", "M", "ND"]}, False),
+        ({"acquisition": "mprage"}, {}, None),
+    ],
+)
+def test_receive_normalisation_is_read_from_the_sidecar_or_the_label(entities, metadata, expected):
+    assert receive_normalised(entities, metadata) is expected
+
+
+def test_an_acquisition_saved_with_and_without_normalisation_is_a_measured_field(tmp_path):
+    norm, raw = ["ORIGINAL", "PRIMARY", "M", "NORM"], ["ORIGINAL", "PRIMARY", "M"]
+    files = {
+        "sub-01/anat/sub-01_acq-noprescannorm_T1w.nii.gz": None,  # told apart by the label
+        "sub-01/anat/sub-01_acq-prescannorm_T1w.nii.gz": None,
+        "sub-02/anat/sub-02_run-1_T1w.nii.gz": None,  # by the sidecars' ImageType
+        "sub-02/anat/sub-02_rec-norm_run-1_T1w.nii.gz": None,
+        "sub-03/anat/sub-03_acq-mprage_T1w.nii.gz": None,  # another sequence: no pair
+        "sub-03/anat/sub-03_acq-mp2rage_T1w.nii.gz": None,
+        "sub-04/anat/sub-04_acq-raw_T1w.nii.gz": np.ones((16, 16, 12)),  # another grid: no pair
+        "sub-04/anat/sub-04_acq-norm_T1w.nii.gz": None,
+    }
+    root = make_bids(tmp_path / "bids", files)
+    sidecars = {
+        "sub-02/anat/sub-02_run-1": (raw, 2.3),
+        "sub-02/anat/sub-02_rec-norm_run-1": (norm, 2.3),
+        "sub-03/anat/sub-03_acq-mprage": (norm, 2.3),
+        "sub-03/anat/sub-03_acq-mp2rage": (raw, 5.0),
+    }
+    for name, (image_type, tr) in sidecars.items():
+        (root / f"{name}_T1w.json").write_text(json.dumps({"ImageType": image_type, "RepetitionTime": tr}))
+    plans = {plan.run.path.name: plan.measured_reference for plan in plan_images(discover(root).runs)}
+    assert (
+        plans.pop("sub-01_acq-noprescannorm_T1w.nii.gz")
+        == root / "sub-01/anat/sub-01_acq-prescannorm_T1w.nii.gz"
+    )
+    assert plans.pop("sub-02_run-1_T1w.nii.gz") == root / "sub-02/anat/sub-02_rec-norm_run-1_T1w.nii.gz"
+    assert set(plans.values()) == {None}  # the normalised images, and the pairs refused
+    runs = discover(root, participants=("01",)).runs
+    assert normalised_reference(runs[0], runs[:1]) is None  # its pair not selected
