@@ -1,88 +1,174 @@
-"""Which correction to trust for this image, without the truth: each method is given known fields.
+"""Which correction to trust for this image, without the truth: what each method leaves behind.
 
-The image (already biased by a field nobody knows) is brought onto a coarse grid and multiplied by a few
-known probe fields of different families. Each method corrects the image as it is and every probed copy;
-a method that recovers a probe divides it out again, so its correction of the probed copy equals its
-correction of the image as it is. The relative error between the two (after one global scale, inside the
-foreground) and the slope of the recovered log-field on the probe's measure how well the method recovers
-fields *on this anatomy*; the method with the lowest mean error is recommended.
+Every method has corrected the image already; the check reads the image, each method's field and the tissue
+masks shared by every method, on a grid of about :data:`GRID_MM`, and measures per method (``signals``):
 
-The probes' families and strengths and the grid are chosen once (:data:`PROBES`, :data:`GRID_MM`); what the
-recommendation is worth against the truth is measured in ``benchmarks/recommendation.py``;
-``inuprep-recommend`` and the App's ``--self-check`` run it in a process of their own
-(:mod:`inuprep.evaluation.run`).
+``leftover``
+    the field a method left in: its corrected image's log inside the tissue masks (WM eroded by one voxel,
+    as a pure class) is fitted by one level per tissue plus a smooth cubic polynomial of position; the
+    polynomial's standard deviation is what no tissue explains. This is the signal that sees the image's
+    own field: the same field estimate leaves a different trend in images with different fields.
+``amplitude``
+    the standard deviation of the method's log-field in the brain (weighted by intensity): a shrunk field
+    leaves part of the bias in.
+``agreement``
+    the distance of its log-field to the mean of the other methods' (weighted; with two methods both get
+    the same).
+``roughness``
+    what of its log-field a cubic polynomial does not explain: local bumps, where a field follows anatomy.
+
+The estimated error of a method is ``sum(weight x (signal - the methods' mean of that signal))``: how much
+its relative error differs from the methods' mean (-0.05: 5 % below it). The weights
+(:data:`WEIGHTS`) were fitted by least squares on simulated tuning cases with known fields
+(``benchmarks/recommendation.py --fit``), and what the recommendation is worth is measured there on held-out
+anatomy and seeds. The check costs a few seconds: a least-squares fit per method on a coarse grid.
 """
 
 import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
-from inuprep.evaluation.metrics import field_fit, relative_mae
-from inuprep.simulation.fields import random_field
-
-#: (family, max/min inside the foreground, seed) of each probe field
-PROBES = (("linear", 2.0, 1001), ("polynomial", 2.0, 1002), ("bspline", 2.0, 1003), ("coil", 2.0, 1004))
-#: the probes' grid (mm): coarse, so that checking costs less; N4's own fitting grid (benchmarks/README.md)
-GRID_MM = 4.0
+#: the signals (see the module's docstring), in the order of the weights
+SIGNALS = ("leftover", "amplitude", "agreement", "roughness")
+#: weight of each signal in the estimated relative error (benchmarks/recommendation.py --fit)
+WEIGHTS = {"leftover": 1.0, "amplitude": 0.0, "agreement": 0.0, "roughness": 0.0}
+#: the check's grid (mm): every k-th voxel along each axis
+GRID_MM = 2.0
+#: degree of the polynomial of position that models a smooth field
+DEGREE = 3
+#: the tissue eroded for the leftover fit (a pure class), where the label table has it
+PURE_TISSUES = ("WM", "water")
 
 
 @dataclass
 class SelfCheckResult:
-    """Per method, the relative error and log-field slope on each probe; the method recommended."""
+    """Per method, each signal and the estimated relative error; the method recommended and why."""
 
-    probes: list[str]
-    errors: dict[str, list[float]]
-    slopes: dict[str, list[float]]
-    grid_mm: tuple[float, ...] = ()  # the voxel size the probes were run at
+    signals: dict[str, dict[str, float]]
+    weights: dict[str, float]
+    grid_mm: tuple[float, ...] = ()
     seconds: float = 0.0
 
-    def mean_errors(self) -> dict[str, float]:
-        return {name: float(np.mean(values)) for name, values in self.errors.items()}
+    @property
+    def estimates(self) -> dict[str, float]:
+        """Return each method's estimated relative error against the methods' mean (lower is better)."""
+        means = {s: np.mean([v[s] for v in self.signals.values()]) for s in self.weights}
+        return {
+            method: float(sum(w * (values[s] - means[s]) for s, w in self.weights.items()))
+            for method, values in self.signals.items()
+        }
 
     @property
     def recommended(self) -> str:
-        """The method with the lowest mean error over the probes."""
-        errors = self.mean_errors()
-        return min(errors, key=errors.get)
+        """The method with the lowest estimated error."""
+        estimates = self.estimates
+        return min(estimates, key=estimates.get)
+
+    @property
+    def deciding(self) -> str:
+        """Return the signal that gave the recommended method most of its lead over the runner-up."""
+        estimates = self.estimates
+        ranked = sorted(estimates, key=estimates.get)
+        if len(ranked) < 2:
+            return ""
+        best, second = (self.signals[m] for m in ranked[:2])
+        return min(self.weights, key=lambda s: self.weights[s] * (best[s] - second[s]))
 
     def to_dict(self) -> dict:
         """Return the check as JSON-ready metadata (the sidecar's and the report's)."""
-        return {"Recommended": self.recommended, "MeanErrors": self.mean_errors(), "Probes": self.probes,
-                "Errors": self.errors, "Slopes": self.slopes, "GridMM": list(self.grid_mm),
-                "Seconds": round(self.seconds, 2)}  # fmt: skip
+        rounded = {m: {s: round(v, 5) for s, v in values.items()} for m, values in self.signals.items()}
+        return {"Recommended": self.recommended, "EstimatedErrors": self.estimates,
+                "DecidingSignal": self.deciding, "Signals": rounded, "Weights": self.weights,
+                "GridMM": list(self.grid_mm), "Seconds": round(self.seconds, 2)}  # fmt: skip
 
 
-def coarse(data, zooms, mask, grid_mm: float = GRID_MM):
-    """Return every k-th voxel of the image and its mask along each axis and their voxel size: a grid of
-    about ``grid_mm``, and at least every second voxel (an image already coarse is checked at 8x fewer
-    voxels, so the check's five corrections per method cost less than its own). Subsampled, as N4 shrinks,
-    not averaged: averaging mixes tissues and blurs the histogram's peaks that N4 and the zero-shot network
-    sharpen."""
-    factors = tuple(max(2, round(grid_mm / float(z))) for z in zooms[:3])
-    step = tuple(slice(f // 2, None, f) for f in factors)
-    small, small_mask = np.asarray(data, np.float32)[step], np.asarray(mask, bool)[step]
-    return small, tuple(float(z) * f for z, f in zip(zooms[:3], factors, strict=True)), small_mask
+def subsampled(zooms, grid_mm: float = GRID_MM) -> tuple[tuple[slice, ...], tuple[float, ...]]:
+    """Return the slices that keep every k-th voxel (a grid of about ``grid_mm``) and the voxel size there."""
+    factors = tuple(max(1, round(grid_mm / float(z))) for z in zooms[:3])
+    step = tuple(slice(None, None, f) for f in factors)
+    return step, tuple(float(z) * f for z, f in zip(zooms[:3], factors, strict=True))
+
+
+def polynomial(where: tuple[np.ndarray, ...], shape: tuple[int, ...], degree: int = DEGREE) -> np.ndarray:
+    """Return the monomials of degree 1 to ``degree`` of the voxel coordinates ``where`` (each scaled to
+    [-1, 1] over ``shape``), one column each."""
+    axes = [np.asarray(c, np.float64) / max(n - 1, 1) * 2 - 1 for c, n in zip(where, shape, strict=True)]
+    return np.stack([axes[0] ** i * axes[1] ** j * axes[2] ** k
+                     for i in range(degree + 1) for j in range(degree + 1 - i)
+                     for k in range(degree + 1 - i - j) if i + j + k], axis=1)  # fmt: skip
+
+
+def _weighted_std(values: np.ndarray, weights: np.ndarray) -> float:
+    mean = np.average(values, weights=weights)
+    return float(np.sqrt(np.average((values - mean) ** 2, weights=weights)))
+
+
+def signals(
+    original: np.ndarray, fields: dict[str, np.ndarray], tissues: list[np.ndarray], pure: int | None = None
+) -> dict:
+    """Return {method: {signal: value}} (:data:`SIGNALS`) of each method's multiplicative field on
+    ``original``, inside the union of the ``tissues`` masks; ``tissues[pure]`` (WM) is eroded by one voxel
+    for the leftover fit (a pure class, as partial volumes at its border are not)."""
+    original = np.asarray(original, np.float64)
+    tissues = [np.asarray(t, bool) for t in tissues]
+    classes = [ndimage.binary_erosion(t) if i == pure else t for i, t in enumerate(tissues)]
+    valid = original > 0
+    for field in fields.values():
+        valid &= np.asarray(field) > 0
+    classes = [c & valid for c in classes]
+    fit_at = np.nonzero(np.any(classes, axis=0))
+    smooth = polynomial(fit_at, original.shape)
+    design = np.column_stack([c[fit_at] for c in classes] + [smooth])
+    brain = np.nonzero(np.any(tissues, axis=0) & valid)
+    brain_design = np.column_stack([np.ones(len(brain[0])), polynomial(brain, original.shape)])
+    weights = original[brain]
+    root = np.sqrt(weights)[:, None]
+    logs = {name: np.log(np.asarray(field, np.float64)[brain]) for name, field in fields.items()}
+    out = {}
+    for name, field in fields.items():
+        corrected = np.log(original[fit_at] / np.asarray(field, np.float64)[fit_at])
+        coefficients, *_ = np.linalg.lstsq(design, corrected, rcond=None)
+        log_field = logs[name]
+        trend, *_ = np.linalg.lstsq(brain_design * root, log_field * root[:, 0], rcond=None)
+        others = [logs[other] for other in fields if other != name]
+        out[name] = {
+            "leftover": float(np.std(smooth @ coefficients[len(classes) :])),
+            "amplitude": _weighted_std(log_field, weights),
+            "agreement": _weighted_std(log_field - np.mean(others, axis=0), weights) if others else 0.0,
+            "roughness": _weighted_std(log_field - brain_design @ trend, weights),
+        }
+    return out
+
+
+def label_masks(dseg: np.ndarray, tissues: dict[int, str]) -> tuple[list[np.ndarray], int | None]:
+    """Return one mask per evaluated tissue of a label image ({label: tissue}, labels of a tissue pooled)
+    and the index of the pure one (:data:`PURE_TISSUES`), if any."""
+    from inuprep.segmentation.labels import labels_by_tissue
+
+    pooled = labels_by_tissue(tissues)
+    names = list(pooled)
+    pure = next((names.index(t) for t in PURE_TISSUES if t in names), None)
+    return [np.isin(dseg, pooled[name]) for name in names], pure
 
 
 def self_check(
-    data, zooms, mask, correctors: dict, probes=PROBES, grid_mm: float = GRID_MM
+    original: np.ndarray,
+    zooms,
+    fields: dict[str, np.ndarray],
+    tissues: list[np.ndarray],
+    pure: int | None = None,
+    weights: dict[str, float] | None = None,
 ) -> SelfCheckResult:
-    """Return how well each of ``correctors`` ({name: f(data, zooms, mask) -> (corrected, field)}) recovers
-    the ``probes`` on this image, and the method to trust."""
+    """Return the check of ``fields`` ({method: multiplicative field of ``original``}) on the ``tissues``
+    masks (``pure``: the index of WM, eroded for the leftover fit) and the method to trust."""
     start = time.perf_counter()
-    small, small_zooms, small_mask = coarse(data, zooms, mask, grid_mm)
-    inside = small_mask & (small > 0)
-    own = {name: corrector(small, small_zooms, small_mask) for name, corrector in correctors.items()}
-    fields = [random_field(family, small.shape, strength, seed, inside) for family, strength, seed in probes]
-    errors, slopes = {}, {}
-    for name, corrector in correctors.items():
-        own_image, own_field = own[name]
-        errors[name], slopes[name] = [], []
-        for probe in fields:
-            corrected, estimate = corrector(small * probe, small_zooms, small_mask)
-            keep = inside & (corrected > 0) & (own_image > 0) & (estimate > 0) & (own_field > 0)
-            errors[name].append(relative_mae(corrected[keep], own_image[keep]))
-            slopes[name].append(field_fit(estimate[keep] / own_field[keep], probe[keep])["field_slope"])
-    names = [f"{family} x{strength:g}" for family, strength, _ in probes]
-    return SelfCheckResult(names, errors, slopes, small_zooms, time.perf_counter() - start)
+    step, grid = subsampled(zooms)
+    values = signals(
+        np.asarray(original)[step],
+        {name: np.asarray(field)[step] for name, field in fields.items()},
+        [np.asarray(t, bool)[step] for t in tissues],
+        pure,
+    )
+    return SelfCheckResult(values, dict(weights or WEIGHTS), grid, time.perf_counter() - start)

@@ -47,15 +47,15 @@ MEASURED_FIELD_COLUMNS = field_columns("measured_", "the scanner's normalised im
 
 #: the columns the self-check adds (inuprep.evaluation.selfcheck)
 SELF_CHECK_COLUMNS = {
-    "selfcheck_error": {
-        "LongName": "self-check: error on known probe fields",
-        "Description": "mean over the probe fields of the relative error between the method's correction of "
-        "the probed image and its correction of the image, on the self-check's coarse grid (lower: the "
-        "method recovers fields better on this image; n/a for the original)",
+    "selfcheck_estimate": {
+        "LongName": "self-check: estimated error against the methods' mean",
+        "Description": "the self-check's estimate, without the truth, of how much the method's relative "
+        "error differs from the mean over the methods (-0.05: 5 % lower), from what it left in the image "
+        "(the metrics JSON's SelfCheck holds each signal and the weights; n/a for the original)",
     },
     "recommended": {
         "LongName": "recommended by the self-check",
-        "Description": "1 for the method with the lowest selfcheck_error, 0 otherwise",
+        "Description": "1 for the method with the lowest selfcheck_estimate, 0 otherwise",
         "Levels": {"0": "not recommended", "1": "recommended"},
     },
 }
@@ -74,8 +74,8 @@ def metrics_table(
     """Return one row per image of ``images`` ((method, data) pairs read one at a time, the original
     first): CV per tissue and per region of ``regions`` ({name: mask}), CJV and, with a ``known_field``, the
     error against the truth (original / field, inside the labels); the same columns, ``measured_``, against
-    a ``measured_field``; with a ``selfcheck`` (:meth:`SelfCheckResult.to_dict`), each method's error on
-    its probes and whether it is recommended."""
+    a ``measured_field``; with a ``selfcheck`` (:meth:`SelfCheckResult.to_dict`), each method's estimated
+    error and whether it is recommended."""
     pair = cjv_pair(tissues.values())
     brain = dseg > 0
     field = known_field[brain] if known_field is not None else None
@@ -92,7 +92,7 @@ def metrics_table(
             metrics = known_field_metrics(original, data[brain], measured)
             row.update({f"measured_{name}": value for name, value in metrics.items()})
         if selfcheck:
-            row["selfcheck_error"] = selfcheck["MeanErrors"].get(method, float("nan"))
+            row["selfcheck_estimate"] = selfcheck["EstimatedErrors"].get(method, float("nan"))
             row["recommended"] = int(method == selfcheck["Recommended"])
         rows.append(row)
     return pd.DataFrame(rows)

@@ -21,9 +21,9 @@ IMAGE_FIGURES = {
     "fields": "Estimated multiplicative fields (source = corrected x field), each divided by its median in "
     "the masks, on one colour scale.",
     "losses": "Loss at every optimisation step of each method that optimises on the image.",
-    "selfcheck": "Self-check: each method's error at recovering known probe fields on this image (its "
-    "correction of the probed image against its correction of the image, on a coarse grid); the lowest "
-    "mean is recommended.",
+    "selfcheck": "Self-check: each method's estimated error against the methods' mean, and the share of each "
+    "signal (the field left in the image, the field's spread, its distance to the other methods', its "
+    "roughness); the lowest estimate is recommended.",
     "harmonized": "Harmonization: the corrected image before and after (axial, each on its own 0.5-99.5th "
     "percentile window) and the histograms of both inside the tissue masks (the harmonized one on the "
     "reference group's scale).",
@@ -200,22 +200,29 @@ def losses_figure(losses: dict[str, list[float]], out_file: Path) -> Path:
 
 
 def selfcheck_figure(check: dict, out_file: Path) -> Path:
-    """Plot each method's error on each probe field (of
+    """Plot each signal's share of each method's estimated error, and the estimate (of
     :meth:`inuprep.evaluation.selfcheck.SelfCheckResult.to_dict`); return the PNG."""
-    methods, probes = list(check["Errors"]), check["Probes"]
+    methods, weights = list(check["Signals"]), check["Weights"]
+    used = [s for s, w in weights.items() if w]
+    groups = [*used, "estimate"]
     fig = _figure(figsize=(5.5, 2.6))
     ax = fig.subplots()
     width = 0.8 / len(methods)
     for index, method in enumerate(methods):
-        positions = np.arange(len(probes)) + (index - (len(methods) - 1) / 2) * width
+        shares = [
+            weights[s] * (check["Signals"][method][s] - np.mean([v[s] for v in check["Signals"].values()]))
+            for s in used
+        ]
+        positions = np.arange(len(groups)) + (index - (len(methods) - 1) / 2) * width
         chosen = ", recommended" if method == check["Recommended"] else ""
-        label = f"{LABELS[method]} (mean {check['MeanErrors'][method]:.2%}{chosen})"
-        errors = np.multiply(check["Errors"][method], 100)
-        ax.bar(positions, errors, width, color=COLOURS[method], label=label)
-    ax.set_xticks(np.arange(len(probes)), probes, fontsize=8)
-    ax.set_ylabel("error (%)")
+        label = f"{LABELS[method]} ({check['EstimatedErrors'][method]:+.1%}{chosen})"
+        values = np.multiply([*shares, check["EstimatedErrors"][method]], 100)
+        ax.bar(positions, values, width, color=COLOURS[method], label=label)
+    ax.axhline(0, color="#888888", linewidth=0.8)
+    ax.set_xticks(np.arange(len(groups)), groups, fontsize=8)
+    ax.set_ylabel("against the mean (%)")
     ax.legend(fontsize=7, frameon=False)
-    ax.set_title("recovering known fields on this image", fontsize=10)
+    ax.set_title("estimated error, signal by signal (lower is better)", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=90, format="png")
     return out_file

@@ -78,13 +78,14 @@ def recommendation(dictionary: dict) -> str | None:
     check = dictionary.get("SelfCheck")
     if not check:
         return None
-    errors = ", ".join(
-        f"{LABELS[m]} {e:.2%}" for m, e in sorted(check["MeanErrors"].items(), key=lambda x: x[1])
+    estimates = ", ".join(
+        f"{LABELS[m]} {e:+.1%}" for m, e in sorted(check["EstimatedErrors"].items(), key=lambda x: x[1])
     )
     return (
-        f"{LABELS[check['Recommended']]} is recommended for this image: it recovered known fields best "
-        f"(mean error on {len(check['Probes'])} probe fields: {errors}). The check judges how each method "
-        "behaves on this anatomy; it does not see the image's own field."
+        f"{LABELS[check['Recommended']]} is recommended for this image: the lowest estimated error against "
+        f"the methods' mean ({estimates}), decided mostly by the {check['DecidingSignal']} signal. The "
+        "estimate sees what each correction left in this image; its weights were fitted on simulations, and "
+        "how often it picks the truly best method is measured in benchmarks/recommendation.py."
     )
 
 

@@ -21,12 +21,13 @@ from inuprep.workflows.segmentation import T1W_FIELDS, describe_masks, init_segm
 FIGURES_NODE = "figures"
 #: the methods text of the self-check (inuprep.evaluation.selfcheck)
 SELF_CHECK_TEXT = (
-    "A self-check recommended one correction per image without knowing its field: the image was subsampled "
-    "onto a grid of about 4 mm (every second voxel at least) and multiplied by four known fields (a linear "
-    "gradient, a cubic polynomial, a cubic B-spline and a coil-array profile, each max/min 2 inside the "
-    "foreground); every method corrected the image and each probed copy, and the method whose corrections "
-    "of the copies stayed closest to its correction of the image (relative error after one global scale, "
-    "mean over the probes) was recommended."
+    "A self-check recommended one correction per image without knowing its field, from what each method "
+    "left in the image: on a grid of about 2 mm, each corrected image's log inside the tissue masks was "
+    "fitted by one level per tissue and a cubic polynomial of position (the polynomial's spread: the field "
+    "left in), and each removed log-field was measured for its spread, its distance to the other methods' "
+    "and what a cubic polynomial of position does not explain; a weighted sum of these, with weights fitted "
+    "on simulations with known fields, estimated each method's error against the methods' mean, and the "
+    "lowest was recommended."
 )
 #: outputs of a T1w's workflow that feed its session's T2w (its inputs T1W_FIELDS, in this order)
 SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata")
@@ -198,14 +199,15 @@ def init_image_wf(
                                          ("outputnode.metadata", f"inputnode.{method}_metadata")]),
         ]  # fmt: skip
     if self_check:
-        seeded = {"seed": seed} if seed is not None else {}
-        interface = SelfCheck(methods=list(methods), num_threads=omp_nthreads, **seeded)
-        selfcheck = pe.Node(interface, name="selfcheck", n_procs=omp_nthreads, mem_gb=1.5)
+        selfcheck = pe.Node(SelfCheck(methods=list(methods)), name="selfcheck", mem_gb=1)
         connections += [
-            (check, selfcheck, [("out_file", "in_file"), ("mask_file", "mask_file")]),
+            (check, selfcheck, [("out_file", "in_file")]),
+            (fields, selfcheck, [("out", "field_files")]),
+            (segmentation_wf, selfcheck, [("outputnode.dseg_file", "dseg_file"),
+                                          ("outputnode.dseg_tsv", "dseg_tsv")]),
             (selfcheck, evaluate, [("check", "selfcheck")]),
             (selfcheck, figures, [("check", "selfcheck")]),
-        ]
+        ]  # fmt: skip
     if harmonization:
         model, correction = harmonization.model, harmonization.correction
         harmonization_wf = init_harmonization_wf(

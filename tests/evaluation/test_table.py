@@ -41,15 +41,15 @@ def test_rows_follow_the_images_and_a_perfect_correction_has_no_error(labelled):
 
 def test_the_self_check_adds_its_error_and_marks_one_method(labelled):
     dseg, clean = labelled
-    check = {"Recommended": "n4", "MeanErrors": {"n4": 0.01, "zeroshot": 0.02}}
+    check = {"Recommended": "n4", "EstimatedErrors": {"n4": -0.01, "zeroshot": 0.01}}
     images = [("original", clean), ("n4", clean), ("zeroshot", clean)]
     table = metrics_table(images, dseg, BRAIN_LABELS, {}, "template_priors", selfcheck=check)
     assert list(table.recommended) == [0, 1, 0]
-    assert np.isnan(table.selfcheck_error[0]) and list(table.selfcheck_error[1:]) == [0.01, 0.02]
+    assert np.isnan(table.selfcheck_estimate[0]) and list(table.selfcheck_estimate[1:]) == [-0.01, 0.01]
 
 
 def test_the_dictionary_describes_every_column_it_can_hold():
-    check = {"Recommended": "n4", "MeanErrors": {}}
+    check = {"Recommended": "n4", "EstimatedErrors": {}}
     plain = metrics_dictionary({1: "water", 2: "fat"}, ["lesion"], {"SegmentationSource": "dixon_water_fat"})
     full = metrics_dictionary(BRAIN_LABELS, [], {}, known_field=True, selfcheck=check)
     assert {"cv_water", "cv_fat", "cv_lesion", "cjv"} <= set(plain) and "(sd_water + sd_fat)" in str(

@@ -78,8 +78,10 @@ def test_the_methods_text_numbers_its_citations_and_escapes_the_rest():
     assert html.count('href="#ref-n4">[1]</a>') == 2 and "&lt;b&gt;" in html and "[@unknown]" in html
 
 
-def test_the_recommendation_sentence_names_the_method_and_every_error():
+def test_the_recommendation_sentence_names_the_method_every_estimate_and_the_deciding_signal():
     assert recommendation({}) is None
-    check = {"Recommended": "zeroshot", "MeanErrors": {"n4": 0.05, "zeroshot": 0.02}, "Probes": ["a", "b"]}
+    check = {"Recommended": "zeroshot", "EstimatedErrors": {"n4": 0.04, "zeroshot": -0.04},
+             "DecidingSignal": "leftover"}  # fmt: skip
     sentence = recommendation({"SelfCheck": check})
-    assert sentence.startswith("zero-shot is recommended") and "zero-shot 2.00%, N4 5.00%" in sentence
+    assert sentence.startswith("zero-shot is recommended") and "zero-shot -4.0%, N4 +4.0%" in sentence
+    assert "leftover" in sentence
