@@ -18,7 +18,8 @@ corrections'.
     python benchmarks/recommendation.py --cache /tmp/rec-cache                  # held-out cases
 
 The weights (``selfcheck.WEIGHTS``) were fitted on the ``--tuning`` cases (MNI152 and ds2748s01, seeds 61 and
-62); the default cases (Colin27, ds2748s03, ds2748s54; seeds 71 and 72) were not looked at before.
+62), and the signals chosen there by leave-one-case-out; the default cases (Colin27, ds2748s03, ds2748s54;
+seeds 71 and 72) were not looked at before.
 """
 
 import argparse
@@ -56,8 +57,9 @@ def make_case(clean, brain, zooms, reference, methods, family, strength, seed) -
     start = time.perf_counter()
     self_check(biased, zooms, fields, [labels == k for k in (1, 2, 3)], pure=2)
     check_s = time.perf_counter() - start
-    step, _ = subsampled(zooms)
-    arrays = {"original": biased[step], "brain": brain[step], "labels": labels[step], "truth": field[step]}
+    step, grid = subsampled(zooms)
+    arrays = {"original": biased[step], "brain": brain[step], "labels": labels[step], "truth": field[step],
+              "zooms": np.array(grid)}  # fmt: skip
     arrays.update({f"field_{name}": f[step] for name, f in fields.items()})
     return {**arrays, **errors, "correct_s": correct_s, "check_s": check_s}
 
@@ -92,25 +94,29 @@ def cases(anatomies, families, strengths, seeds, cache: Path, threads: int):
 
 
 def case_signals(case: dict) -> dict:
-    from inuprep.evaluation.selfcheck import signals
+    """Return the check's signals of a cached case (on the check's grid, as ``self_check`` measures them)."""
+    from inuprep.evaluation.selfcheck import BLOCK_MM, signals
 
     fields = {name: case[f"field_{name}"] for name in METHOD_NAMES}
-    return signals(case["original"], fields, [case["labels"] == k for k in (1, 2, 3)], pure=2)
+    block = max(2, round(BLOCK_MM / float(min(case["zooms"]))))
+    return signals(case["original"], fields, [case["labels"] == k for k in (1, 2, 3)], 2, block)
 
 
-def fit(rows: list[dict]) -> dict[str, float]:
-    """Return the weights that best predict each method's relative error against the methods' mean from its
-    signals against their mean (least squares over every case and method)."""
+def fit(rows: list[dict], used: list[str]) -> dict[str, float]:
+    """Return the weights of the ``used`` signals (the others 0) that best predict each method's relative
+    error against the methods' mean from its signals against their mean (least squares over every case and
+    method)."""
     from inuprep.evaluation.selfcheck import SIGNALS
 
     design, target = [], []
     for row in rows:
         errors = np.array([row["errors"][m] for m in METHOD_NAMES])
-        values = np.array([[row["signals"][m][s] for s in SIGNALS] for m in METHOD_NAMES])
+        values = np.array([[row["signals"][m][s] for s in used] for m in METHOD_NAMES])
         design.append(values - values.mean(axis=0))
         target.append((errors - errors.mean()) / errors.mean())
     weights, *_ = np.linalg.lstsq(np.vstack(design), np.concatenate(target), rcond=None)
-    return {s: round(float(w), 3) for s, w in zip(SIGNALS, weights, strict=True)}
+    fitted = {s: round(float(w), 3) for s, w in zip(used, weights, strict=True)}
+    return {s: fitted.get(s, 0.0) for s in SIGNALS}
 
 
 def judge(rows: list[dict], weights: dict[str, float]) -> None:
@@ -170,7 +176,8 @@ def main() -> None:
     parser.add_argument("--strengths", nargs="+", type=float, default=[1.5, 3.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=HELD_OUT["seeds"])
     parser.add_argument("--tuning", action="store_true", help="the cases the weights were fitted on")
-    parser.add_argument("--fit", action="store_true", help="fit the weights on these cases and print them")
+    parser.add_argument("--fit", nargs="*", metavar="SIGNAL",
+                        help="fit these signals' weights on these cases (default: leftover)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path("recommendation-cache"))
     args = parser.parse_args()
@@ -186,8 +193,8 @@ def main() -> None:
         rows.append({"name": name, "errors": errors, "signals": case_signals(case)})
         if "check_s" in case:
             costs.append(float(case["check_s"]) / float(case["correct_s"]))
-    weights = fit(rows) if args.fit else WEIGHTS
-    if args.fit:
+    weights = WEIGHTS if args.fit is None else fit(rows, args.fit or ["leftover"])
+    if args.fit is not None:
         print("weights fitted on these cases:", weights)
     judge(rows, weights)
     if costs:

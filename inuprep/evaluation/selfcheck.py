@@ -4,10 +4,10 @@ Every method has corrected the image already; the check reads the image, each me
 masks shared by every method, on a grid of about :data:`GRID_MM`, and measures per method (``signals``):
 
 ``leftover``
-    the field a method left in: its corrected image's log inside the tissue masks (WM eroded by one voxel,
-    as a pure class) is fitted by one level per tissue plus a smooth cubic polynomial of position; the
-    polynomial's standard deviation is what no tissue explains. This is the signal that sees the image's
-    own field: the same field estimate leaves a different trend in images with different fields.
+    the field a method left in: the standard deviation, over blocks of about :data:`BLOCK_MM`, of the median
+    log of its corrected image inside the white matter (eroded by one voxel: a pure class). White matter is
+    nearly uniform; what still varies from block to block is mostly field. This is the signal that sees the
+    image's own field: the same field estimate leaves a different spread in images with different fields.
 ``amplitude``
     the standard deviation of the method's log-field in the brain (weighted by intensity): a shrunk field
     leaves part of the bias in.
@@ -33,11 +33,13 @@ from scipy import ndimage
 #: the signals (see the module's docstring), in the order of the weights
 SIGNALS = ("leftover", "amplitude", "agreement", "roughness")
 #: weight of each signal in the estimated relative error (benchmarks/recommendation.py --fit)
-WEIGHTS = {"leftover": 1.0, "amplitude": 0.0, "agreement": 0.0, "roughness": 0.0}
+WEIGHTS = {"leftover": 15.456, "amplitude": 0.0, "agreement": 0.0, "roughness": 0.0}
 #: the check's grid (mm): every k-th voxel along each axis
 GRID_MM = 2.0
 #: degree of the polynomial of position that models a smooth field
 DEGREE = 3
+#: the leftover's blocks (mm), and the fewest pure voxels a block needs to count
+BLOCK_MM, BLOCK_VOXELS = 16.0, 30
 #: the tissue eroded for the leftover fit (a pure class), where the label table has it
 PURE_TISSUES = ("WM", "water")
 
@@ -105,22 +107,37 @@ def _weighted_std(values: np.ndarray, weights: np.ndarray) -> float:
     return float(np.sqrt(np.average((values - mean) ** 2, weights=weights)))
 
 
+def block_spread(values: np.ndarray, where: tuple[np.ndarray, ...], block: int) -> float:
+    """Return the standard deviation of the median of ``values`` (at voxels ``where``) over cubic blocks of
+    ``block`` voxels that hold :data:`BLOCK_VOXELS` of them at least (0 with fewer than two such blocks)."""
+    keys = np.ravel_multi_index(
+        tuple(np.asarray(c) // block for c in where), [int(c.max()) // block + 1 for c in where]
+    )
+    _, index, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    full = np.nonzero(counts >= BLOCK_VOXELS)[0]
+    if len(full) < 2:
+        return 0.0
+    return float(np.std(ndimage.median(values, index, full)))
+
+
 def signals(
-    original: np.ndarray, fields: dict[str, np.ndarray], tissues: list[np.ndarray], pure: int | None = None
+    original: np.ndarray,
+    fields: dict[str, np.ndarray],
+    tissues: list[np.ndarray],
+    pure: int | None = None,
+    block: int = 8,
 ) -> dict:
     """Return {method: {signal: value}} (:data:`SIGNALS`) of each method's multiplicative field on
-    ``original``, inside the union of the ``tissues`` masks; ``tissues[pure]`` (WM) is eroded by one voxel
-    for the leftover fit (a pure class, as partial volumes at its border are not)."""
+    ``original``, inside the union of the ``tissues`` masks; the leftover is measured in ``tissues[pure]``
+    (WM; the largest tissue if None) eroded by one voxel, over blocks of ``block`` voxels."""
     original = np.asarray(original, np.float64)
     tissues = [np.asarray(t, bool) for t in tissues]
-    classes = [ndimage.binary_erosion(t) if i == pure else t for i, t in enumerate(tissues)]
     valid = original > 0
     for field in fields.values():
         valid &= np.asarray(field) > 0
-    classes = [c & valid for c in classes]
-    fit_at = np.nonzero(np.any(classes, axis=0))
-    smooth = polynomial(fit_at, original.shape)
-    design = np.column_stack([c[fit_at] for c in classes] + [smooth])
+    if pure is None:
+        pure = int(np.argmax([t.sum() for t in tissues]))
+    inside = np.nonzero(ndimage.binary_erosion(tissues[pure]) & valid)
     brain = np.nonzero(np.any(tissues, axis=0) & valid)
     brain_design = np.column_stack([np.ones(len(brain[0])), polynomial(brain, original.shape)])
     weights = original[brain]
@@ -128,13 +145,12 @@ def signals(
     logs = {name: np.log(np.asarray(field, np.float64)[brain]) for name, field in fields.items()}
     out = {}
     for name, field in fields.items():
-        corrected = np.log(original[fit_at] / np.asarray(field, np.float64)[fit_at])
-        coefficients, *_ = np.linalg.lstsq(design, corrected, rcond=None)
+        corrected = np.log(original[inside] / np.asarray(field, np.float64)[inside])
         log_field = logs[name]
         trend, *_ = np.linalg.lstsq(brain_design * root, log_field * root[:, 0], rcond=None)
         others = [logs[other] for other in fields if other != name]
         out[name] = {
-            "leftover": float(np.std(smooth @ coefficients[len(classes) :])),
+            "leftover": block_spread(corrected, inside, block),
             "amplitude": _weighted_std(log_field, weights),
             "agreement": _weighted_std(log_field - np.mean(others, axis=0), weights) if others else 0.0,
             "roughness": _weighted_std(log_field - brain_design @ trend, weights),
@@ -170,5 +186,6 @@ def self_check(
         {name: np.asarray(field)[step] for name, field in fields.items()},
         [np.asarray(t, bool)[step] for t in tissues],
         pure,
+        max(2, round(BLOCK_MM / min(grid))),
     )
     return SelfCheckResult(values, dict(weights or WEIGHTS), grid, time.perf_counter() - start)
