@@ -205,7 +205,7 @@ def selfcheck_figure(check: dict, out_file: Path) -> Path:
     methods, weights = list(check["Signals"]), check["Weights"]
     used = [s for s, w in weights.items() if w]
     groups = [*used, "estimate"]
-    fig = _figure(figsize=(5.5, 2.6))
+    fig = _figure(figsize=(7, 2.6))
     ax = fig.subplots()
     width = 0.8 / len(methods)
     for index, method in enumerate(methods):
@@ -221,7 +221,7 @@ def selfcheck_figure(check: dict, out_file: Path) -> Path:
     ax.axhline(0, color="#888888", linewidth=0.8)
     ax.set_xticks(np.arange(len(groups)), groups, fontsize=8)
     ax.set_ylabel("against the mean (%)")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     ax.set_title("estimated error, signal by signal (lower is better)", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=90, format="png")
