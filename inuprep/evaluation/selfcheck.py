@@ -21,7 +21,7 @@ The estimated error of a method is ``sum(weight x (signal - the methods' mean of
 its relative error differs from the methods' mean (-0.05: 5 % below it). The weights
 (:data:`WEIGHTS`) were fitted by least squares on simulated tuning cases with known fields
 (``benchmarks/recommendation.py --fit``), and what the recommendation is worth is measured there on held-out
-anatomy and seeds. The check costs a few seconds: a least-squares fit per method on a coarse grid.
+anatomy and seeds. The check costs a few seconds on a grid of about 2 mm.
 """
 
 import time
@@ -40,7 +40,7 @@ GRID_MM = 2.0
 DEGREE = 3
 #: the leftover's blocks (mm), and the fewest pure voxels a block needs to count
 BLOCK_MM, BLOCK_VOXELS = 16.0, 30
-#: the tissue eroded for the leftover fit (a pure class), where the label table has it
+#: the tissue whose blocks measure the leftover (eroded: a pure class), where the label table has it
 PURE_TISSUES = ("WM", "water")
 
 
@@ -110,6 +110,8 @@ def _weighted_std(values: np.ndarray, weights: np.ndarray) -> float:
 def block_spread(values: np.ndarray, where: tuple[np.ndarray, ...], block: int) -> float:
     """Return the standard deviation of the median of ``values`` (at voxels ``where``) over cubic blocks of
     ``block`` voxels that hold :data:`BLOCK_VOXELS` of them at least (0 with fewer than two such blocks)."""
+    if not len(values):
+        return 0.0
     keys = np.ravel_multi_index(
         tuple(np.asarray(c) // block for c in where), [int(c.max()) // block + 1 for c in where]
     )

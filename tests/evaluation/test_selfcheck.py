@@ -89,3 +89,13 @@ def test_inuprep_recommend_corrects_checks_prints_and_writes(anatomy_3mm, tmp_pa
     one = subprocess.run([sys.executable, "-m", "inuprep.evaluation.run", image, "--methods", "n4"],
                          capture_output=True, text=True)  # fmt: skip
     assert one.returncode == 2 and "two methods at least" in one.stderr
+
+
+def test_blocks_without_enough_white_matter_give_no_leftover():
+    from inuprep.evaluation.selfcheck import block_spread
+
+    where = (np.arange(10), np.zeros(10, int), np.zeros(10, int))
+    assert block_spread(np.arange(10.0), where, 8) == 0.0  # fewer than 30 voxels a block
+    assert block_spread(np.array([]), (np.array([], int),) * 3, 8) == 0.0
+    many = np.repeat([0, 8], 40)  # two full blocks, medians 0 and 1
+    assert block_spread(np.repeat([0.0, 1.0], 40), (many, many * 0, many * 0), 8) == pytest.approx(0.5)
