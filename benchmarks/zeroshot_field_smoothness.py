@@ -31,6 +31,7 @@ VARIANTS = {
     "lsmo16": {"smoothness_weight": 16.0},
     "48mm-lsmo8": {"field_smoothing_mm": 48.0, "smoothness_weight": 8.0},
     "40mm-lsmo8": {"field_smoothing_mm": 40.0, "smoothness_weight": 8.0},
+    "spline60": {"field_spline_mm": 60.0},  # issue 33's lead: a cubic B-spline field on 60 mm control points
 }
 FAMILIES = ("linear", "polynomial", "bspline", "coil")
 

@@ -138,3 +138,25 @@ def test_adam_matches_torch_adam_step_for_step():
             optimiser.step()
     assert (ours - start).abs().mean() > 0.1  # it moved
     assert torch.allclose(ours, reference, atol=1e-6)
+
+
+def test_the_spline_field_keeps_a_ramp_away_from_the_ends_and_weighs_to_one():
+    from inuprep.methods.zeroshot.correct import spline_resampling
+
+    (matrix,) = spline_resampling((40,), (400,), spacing=3.75)
+    assert torch.allclose(matrix.sum(dim=1), torch.ones(400))
+    ramp = matrix @ torch.arange(40, dtype=torch.float32)
+    steps = ramp[100:300].diff()  # control points all inside: a straight line stays straight
+    assert torch.allclose(steps, torch.full_like(steps, 0.1), atol=1e-4)
+    assert (ramp.diff() > 0).all()  # flatter near the ends, never reversed
+
+
+@pytest.mark.slow
+def test_the_spline_field_option_recovers_a_known_field(known_field):
+    clean, _, biased, mask, _, _ = known_field
+    brain = clean > 0.1 * clean.max()
+    result = zeroshot_correct(biased, ZOOMS, mask, ZeroShotSettings(field_spline_mm=60.0))
+    assert relative_mae(result.corrected[brain], clean[brain]) < 0.5 * relative_mae(
+        biased[brain], clean[brain]
+    )
+    assert "B-spline on control points 60 mm apart" in ZeroShotSettings(field_spline_mm=60.0).describe()

@@ -152,8 +152,14 @@ class FieldObjective(_Objective):
         self.sampled_log = torch.log(self.small.clamp_min(1e-4)).flatten()[self.samples]
         self.value_range = (float(self.sampled_log.min()) - 0.5, float(self.sampled_log.max()) + 0.5)
         # the field's Gaussian (in voxels of the network's grid) and upsampling, as one matrix per axis
-        self.smoothing = settings.field_smoothing_mm / (min(zooms) * settings.input_downsample)
-        self.to_loss_grid = field_resampling(self.coarse_shape, self.small.shape[2:], self.smoothing, device)
+        coarse_mm = min(zooms) * settings.input_downsample
+        if settings.field_spline_mm > 0:
+            spacing = settings.field_spline_mm / coarse_mm
+            self.resampling = lambda shape: spline_resampling(self.coarse_shape, shape, spacing, device)
+        else:
+            sigma = settings.field_smoothing_mm / coarse_mm
+            self.resampling = lambda shape: field_resampling(self.coarse_shape, shape, sigma, device)
+        self.to_loss_grid = self.resampling(self.small.shape[2:])
 
     def loss_grid(self):  # every loss_zoom-th voxel, as N4 shrinks: averaging would blur the tissue peaks
         step = self.loss_zoom
@@ -186,7 +192,7 @@ class FieldObjective(_Objective):
         return data_term + settings.smoothness_weight * L.smoothness(log_field)
 
     def result(self, net):
-        to_image = field_resampling(self.coarse_shape, self.data.shape, self.smoothing, self.device)
+        to_image = self.resampling(self.data.shape)
         offset = self.log_field(net, self.to_loss_grid).flatten()[self.inside].mean()
         field = torch.exp(self.log_field(net, to_image) - offset)[0, 0].cpu().numpy()
         return self.data / field, field
@@ -206,6 +212,36 @@ def field_resampling(coarse_shape, shape, sigma: float, device: str = "cpu") -> 
             basis = gaussian_smooth(basis, sigma)
         resampled = F.interpolate(basis, size=(m, 1, 1), mode="trilinear", align_corners=False)
         matrices.append(resampled.view(n, m).T.contiguous().to(device))
+    return matrices
+
+
+def spline_resampling(coarse_shape, shape, spacing: float, device: str = "cpu") -> list:
+    """Return, per axis, the matrix (len(shape[i]) x len(coarse_shape[i])) that samples the coarse values
+    (linearly; beyond the ends, the end value) at control points ``spacing`` coarse voxels apart, two beyond
+    each end, and evaluates their cubic B-spline on ``shape`` (``align_corners=False``); rows are
+    normalised to sum to 1.
+
+    Away from the ends a straight line of coarse values stays straight (cubic B-splines reproduce lines);
+    near them it flattens, as a Gaussian with replicated edges does. Extrapolating the ends linearly keeps
+    the line but lost this option's gain on the tuning cases (benchmarks/README.md, question 2).
+    """
+    import numpy as np
+
+    matrices = []
+    for n, m in zip(coarse_shape, shape, strict=True):
+        knots = spacing * (np.arange(int(np.ceil((n - 1) / spacing)) + 5) - 2)  # the support of every voxel
+        at = np.clip(knots, 0, n - 1)  # the coarse values at each control point (the end ones beyond)
+        low = np.clip(np.floor(at).astype(int), 0, max(n - 2, 0))
+        sample = np.zeros((len(knots), n))
+        np.add.at(sample, (np.arange(len(knots)), low), 1 - (at - low))
+        np.add.at(sample, (np.arange(len(knots)), np.minimum(low + 1, n - 1)), at - low)
+        distance = np.abs(((np.arange(m) + 0.5) * n / m - 0.5)[:, None] - knots[None, :]) / spacing
+        spline = np.where(distance < 1, 2 / 3 - distance**2 + distance**3 / 2,
+                          np.where(distance < 2, (2 - distance) ** 3 / 6, 0.0))  # fmt: skip
+        matrix = spline @ sample
+        matrices.append(
+            torch.tensor(matrix / matrix.sum(axis=1, keepdims=True), dtype=torch.float32).to(device)
+        )
     return matrices
 
 

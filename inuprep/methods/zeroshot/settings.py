@@ -51,6 +51,9 @@ class ZeroShotSettings:
     exposure_level: float = 0.6
     smoothness_weight: float = 0.0  # weight of L_smo(log-field): 30 for 'entropy', 2 for 'sharpen'
     field_smoothing_mm: float = 40.0  # entropy/sharpen: Gaussian sigma of the log-field
+    # entropy/sharpen, > 0: a cubic B-spline on control points this far apart replaces the Gaussian (issue
+    # 33's lead, benchmarks/README.md question 2; not the default until it is judged against N4)
+    field_spline_mm: float = 0.0
     max_log_field: float = 1.5  # entropy/sharpen: |log-field| bound (field ratio up to e^3 = 20)
     max_samples: int = 50_000  # entropy/sharpen: voxels in the histogram
     histogram_bins: int = 256  # entropy variant: bins spanning the input's log range (+-0.5)
@@ -99,10 +102,15 @@ class ZeroShotSettings:
             else "the squared distance of each log-corrected intensity to its sharpened value, the posterior "
             f"mean of N4's Wiener-deconvolved histogram [@n4] (kernel FWHM {s.sharpen_fwhm:g})"
         )
+        smooth = (
+            f"a cubic B-spline on control points {s.field_spline_mm:g} mm apart"
+            if s.field_spline_mm > 0
+            else f"smoothed by a Gaussian of {s.field_smoothing_mm:g} mm"
+        )
         return (
             f"{common} decayed to 0 along a cosine, weight decay {s.weight_decay:g}, seed {s.seed}); from "
-            f"the image {grid} and the voxel coordinates it predicted a log-field, smoothed by a Gaussian of "
-            f"{s.field_smoothing_mm:g} mm and bounded to +-{s.max_log_field:g}, chosen to minimise {target} "
+            f"the image {grid} and the voxel coordinates it predicted a log-field, {smooth} and bounded to "
+            f"+-{s.max_log_field:g}, chosen to minimise {target} "
             f"inside the image's foreground (at most {s.max_samples} voxels of a grid of about "
             f"{s.loss_grid_mm:g} mm) plus {s.smoothness_weight:g} times the field's smoothness penalty; the "
             "output is the image divided by the field."
