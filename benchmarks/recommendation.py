@@ -38,10 +38,9 @@ HELD_OUT = {"anatomies": ["colin27", "ds2748s03", "ds2748s54"], "seeds": [71, 72
 def make_case(clean, brain, zooms, reference, methods, family, strength, seed) -> dict:
     """Return one case on the check's grid: the biased image, each method's field, the masks, true errors."""
     from inuprep.evaluation.metrics import relative_mae
+    from inuprep.evaluation.run import consensus_classes
     from inuprep.evaluation.selfcheck import self_check, subsampled
     from inuprep.image import foreground_mask
-    from inuprep.segmentation.antspyx import atropos_classes
-    from inuprep.segmentation.base import consensus_image
     from inuprep.simulation.fields import simulate_bias
 
     field, biased = simulate_bias(clean, strength, seed, family, brain)
@@ -51,13 +50,12 @@ def make_case(clean, brain, zooms, reference, methods, family, strength, seed) -
         corrected, fields[name] = corrector(biased, zooms, mask)
         errors[f"error_{name}"] = relative_mae(corrected[brain], reference[name][brain])
     correct_s = time.perf_counter() - start
-    consensus = consensus_image([biased / fields[name] for name in methods], brain)
-    consensus = np.minimum(consensus, np.percentile(consensus[brain], 99.5))
-    labels, _ = atropos_classes(consensus, zooms, brain, 3)
+    tissues, pure, _ = consensus_classes(biased, fields, zooms, brain, "T1w")  # as inuprep-recommend
     start = time.perf_counter()
-    self_check(biased, zooms, fields, [labels == k for k in (1, 2, 3)], pure=2)
+    self_check(biased, zooms, fields, tissues, pure)
     check_s = time.perf_counter() - start
     step, grid = subsampled(zooms)
+    labels = sum(k * tissue for k, tissue in enumerate(tissues, start=1)).astype(np.uint8)
     arrays = {"original": biased[step], "brain": brain[step], "labels": labels[step], "truth": field[step],
               "zooms": np.array(grid)}  # fmt: skip
     arrays.update({f"field_{name}": f[step] for name, f in fields.items()})
