@@ -12,11 +12,18 @@ residual against sub-prisma3t's measured receive field instead.
         --variants 32mm 40mm
     python benchmarks/zeroshot_field_smoothness.py --anatomies ds2748s06 --seeds 51 --strengths 2
     python benchmarks/zeroshot_field_smoothness.py --prisma --variants 32mm 40mm
+    python benchmarks/zeroshot_field_smoothness.py --ceiling --anatomies colin27 --seeds 71 72 \\
+        --strengths 1.5 3
+
+``--ceiling``: no correction; the slope and residual of the best field each variant's model can hold (the
+least-squares projection of the true log-field onto it, on every 4th brain voxel): how much shrinkage the
+field's smoothness alone would explain.
 """
 
 import argparse
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 from zeroshot_vs_n4 import load_anatomy, scores, tissue_masks
 
@@ -52,7 +59,6 @@ def corrections(image, zooms, variants: list[str]) -> dict[str, tuple]:
 
 
 def main() -> None:
-    import numpy as np
     import torch
 
     from inuprep.segmentation.base import consensus_image
@@ -67,10 +73,13 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--prisma", action="store_true", help="only the measured field of sub-prisma3t")
+    parser.add_argument("--ceiling", action="store_true", help="the best field each variant can hold")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.prisma:
         return prisma(args.variants)
+    if args.ceiling:
+        return ceiling(args)
     rows = []
     for anatomy in args.anatomies:
         clean, brain, img, real = load_anatomy(anatomy)
@@ -98,7 +107,6 @@ def main() -> None:
 
 def prisma(variants: list[str]) -> None:
     """Print each correction's residual log-field std against sub-prisma3t's measured receive field."""
-    import numpy as np
     from zeroshot_vs_n4 import prisma_field
 
     from inuprep.evaluation.metrics import field_fit
@@ -110,6 +118,49 @@ def prisma(variants: list[str]) -> None:
         corr, slope, _ = field_fit(estimate[head], np.exp(measured)).values()
         residual = np.std(np.log(estimate[head]) - measured)
         print(f"{name:12s} residual log-ratio std {residual:.3f}  corr {corr:.3f}  slope {slope:.3f}")
+
+
+def field_model(shape, zooms, variant: str) -> list:
+    """Return the per-axis matrices mapping the network's grid to the image for a zero-shot ``variant``."""
+    from inuprep.methods.zeroshot.correct import field_resampling, spline_resampling
+    from inuprep.methods.zeroshot.settings import ZeroShotSettings
+
+    settings = replace(ZeroShotSettings(), **VARIANTS[variant]).resolved(zooms)
+    coarse = [max(2, -(-n // settings.input_downsample)) for n in shape]
+    coarse_mm = min(zooms) * settings.input_downsample
+    if settings.field_spline_mm > 0:
+        return spline_resampling(coarse, shape, settings.field_spline_mm / coarse_mm)
+    return field_resampling(coarse, shape, settings.field_smoothing_mm / coarse_mm)
+
+
+def ceiling(args) -> None:
+    """Print, per family and variant, the slope and residual of the true log-field's projection onto the
+    fields the variant's model can hold (its least-squares best)."""
+    from inuprep.simulation.fields import random_field
+
+    rows = []
+    for anatomy in args.anatomies:
+        clean, brain, img, _ = load_anatomy(anatomy)
+        zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
+        voxels = np.argwhere(brain[::4, ::4, ::4]) * 4
+        bases = {}  # an orthonormal basis of each model's fields on those voxels
+        for name in args.variants:
+            x, y, z = (m.numpy()[voxels[:, a]] for a, m in enumerate(field_model(clean.shape, zooms, name)))
+            design = np.einsum("vi,vj,vk->vijk", x, y, z).reshape(len(voxels), -1)
+            u, s, _ = np.linalg.svd(design, full_matrices=False)
+            bases[name] = u[:, s > s[0] * 1e-6]
+        for family in FAMILIES:
+            for strength in args.strengths:
+                for seed in args.seeds:
+                    truth = np.log(random_field(family, clean.shape, strength, seed, brain))[tuple(voxels.T)]
+                    truth -= truth.mean()
+                    for name, basis in bases.items():
+                        best = basis @ (basis.T @ truth)
+                        slope = np.cov(best, truth)[0, 1] / np.var(truth, ddof=1)
+                        rows.append({"family": family, "variant": name, "slope": slope,
+                                     "residual": np.std(best - truth)})  # fmt: skip
+    table = pd.DataFrame(rows).groupby(["family", "variant"], sort=False)
+    print("best field each model can hold\n", table.agg(["mean", "min", "max"]).round(3).to_string())
 
 
 def summarise(table: pd.DataFrame, variants: list[str]) -> None:
