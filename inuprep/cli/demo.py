@@ -51,7 +51,9 @@ def build_demo_dataset(bids_dir: Path, subjects: dict = DEMO_SUBJECTS, zoom: flo
         header.set_data_dtype(np.float32)
         header.set_xyzt_units("mm", "sec")
         nb.Nifti1Image(biased, template.affine, header).to_filename(anat / f"sub-{subject}_T1w.nii.gz")
-        field_file = truth / f"sub-{subject}" / "anat" / f"sub-{subject}_mod-T1w_desc-truth_biasfield.nii.gz"
+        field_file = (
+            truth / f"sub-{subject}" / "anat" / f"sub-{subject}_space-T1w_desc-truth_biasfield.nii.gz"
+        )
         field_file.parent.mkdir(parents=True, exist_ok=True)
         nb.Nifti1Image(field, template.affine, header).to_filename(field_file)
     return bids_dir

@@ -26,6 +26,12 @@ def folder_error(settings) -> str | None:
         check_bids_root(settings.bids_dir)
     except DiscoveryError as err:
         return str(err)
+    old = next(settings.output_dir.glob("sub-*/**/*_mod-*_metrics.tsv"), None)
+    if old is not None:  # names before the BIDS schema's (mod- is a raw-data entity): never mix the two
+        return (
+            f"output_dir {settings.output_dir} holds outputs of an earlier inuprep, named with mod- "
+            f"({old.name}); write to a new folder or remove that one"
+        )
     for name, folder in (("output_dir", settings.output_dir), ("--work-dir", settings.work_dir)):
         reason = unwritable_reason(folder)
         if reason:

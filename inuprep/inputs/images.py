@@ -111,8 +111,9 @@ def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
     """Return the ``_dseg``, ``_label-<name>_mask`` and known ``_biasfield`` files that apply to ``run``.
 
     A file of ``derivatives`` applies when each of its entities but ``label``, ``desc``, ``space`` and
-    ``mod`` has the source's value (a mask without ``rec-`` serves every Dixon component), and ``mod-``,
-    when present, names the source's suffix. A known field has no ``desc-`` or ``desc-truth`` (so that an
+    ``mod`` has the source's value (a mask without ``rec-`` serves every Dixon component), and ``space-``
+    (inuprep's own names) or ``mod-`` (older ones), when present, names the source's suffix: a file in a
+    template's space is not on the image's grid. A known field has no ``desc-`` or ``desc-truth`` (so that an
     inuprep output folder's estimated fields are not taken for the truth). Of several dsegs or fields the
     most specific wins. Raises DiscoveryError when a dseg has no ``dseg.tsv`` (its labels would have no
     names).
@@ -129,7 +130,7 @@ def find_user_masks(derivatives: Path, run: ImageRun) -> UserMasks:
         own = {k: v for k, v in entities.items() if k not in ("label", "desc", "space", "mod")}
         if any(source.get(k) != v for k, v in own.items()):
             continue
-        if entities.get("mod", source_suffix) != source_suffix:
+        if any(entities.get(key, source_suffix) != source_suffix for key in ("space", "mod")):
             continue
         if suffix == "dseg":
             dsegs.append((len(own), path))

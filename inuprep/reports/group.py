@@ -29,7 +29,7 @@ def table_key(tsv: Path) -> str:
     name = tsv.name
     if "dixon" in name.lower() and _REC.search(name):
         return f"dixon-{_REC.search(name).group(1)}"
-    return dict(split_name(name)[0]).get("mod", "unknown")
+    return dict(split_name(name)[0]).get("space", "unknown")
 
 
 def collect_metrics(output_dir: Path) -> dict[str, pd.DataFrame]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import nibabel as nb
 import numpy as np
 
-BRAIN_LABELS = {1: "CSF", 2: "GM", 3: "WM"}
+BRAIN_LABELS = {1: "GM", 2: "WM", 3: "CSF"}  # as the BIDS common labels and sMRIPrep number them
 DIXON_LABELS = {1: "water", 2: "fat"}
 INTENSITY_LABELS = {1: "dim", 2: "bright"}
 #: the pairs of tissues whose contrast CJV measures (the first pair present in a label table is used)

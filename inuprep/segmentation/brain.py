@@ -45,18 +45,21 @@ def brain_mask(img: nb.Nifti1Image) -> np.ndarray:
 
 
 def template_priors() -> tuple[nb.Nifti1Image, dict[str, np.ndarray]]:
-    """Return nilearn's MNI152 2009a T1 (1 mm, skull-stripped) and its CSF, GM and WM prior maps."""
+    """Return nilearn's MNI152 2009a T1 (1 mm, skull-stripped) and its prior maps in ``BRAIN_LABELS``'s
+    order."""
     from inuprep.utils.mni152 import mni152
 
     t1, gm, wm = mni152(1.0, ("T1", "GM", "WM"))
     gm, wm = gm.get_fdata(dtype=np.float32), wm.get_fdata(dtype=np.float32)
     csf = np.where(t1.get_fdata() > 0, np.clip(1 - gm - wm, 0, 1), 0).astype(np.float32)
-    return t1, {"CSF": csf, "GM": gm, "WM": wm}
+    maps = {"CSF": csf, "GM": gm, "WM": wm}
+    return t1, {name: maps[name] for name in BRAIN_LABELS.values()}
 
 
 @ants_scratch()  # antspyx's transforms: never left in /tmp
 def registered_priors(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
-    """Return MNI152's CSF, GM and WM priors on ``img``'s grid, the template registered to ``target``."""
+    """Return MNI152's tissue priors (``BRAIN_LABELS``'s order) on ``img``'s grid, the template registered
+    to ``target``."""
     import ants
 
     template, priors = template_priors()

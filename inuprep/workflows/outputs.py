@@ -9,6 +9,12 @@ from inuprep.inputs.images import ImageRun
 from inuprep.interfaces.derivatives import DerivativesSink
 from inuprep.utils.bids import output_paths
 
+#: the dseg.tsv's own column, defined in the sidecar the table shares with its image (``_dseg.json``)
+TISSUE = {
+    "LongName": "evaluated as",
+    "Description": "the tissue whose metrics this label counts in (deep GM as GM); n/a: not evaluated",
+}
+
 
 def _tissue(probseg, name):
     return probseg[name]
@@ -59,7 +65,8 @@ def init_image_outputs_wf(
     fields += ["mask_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata"]
     fields += ["metrics_tsv", "metrics_json", "harmonized_file", "harmonized_metadata"]
     inputnode = pe.Node(IdentityInterface(fields=fields), name="inputnode")
-    sources = {"Sources": [f"bids:raw:{run.path.relative_to(run.path.parents[2 + bool(run.session)])}"]}
+    source = f"bids:raw:{run.path.relative_to(run.path.parents[2 + bool(run.session)])}"
+    sources = {"Sources": [source], "SpatialReference": source}
 
     def sink(key, **meta):
         return pe.Node(
@@ -70,20 +77,37 @@ def init_image_outputs_wf(
 
     connections = []
     for method in methods:
-        ds_file = sink(f"{method}_file", SkullStripped=False)
-        ds_field = sink(f"{method}_field", Description="multiplicative field: source = corrected x field")
+        ds_file = sink(f"{method}_file", SkullStripped=False, Description=f"the source corrected by {method}")
+        ds_field = sink(
+            f"{method}_field", Description=f"{method}'s multiplicative field: source = corrected x field"
+        )
         connections += [
             (inputnode, ds_file, [(f"{method}_file", "in_file"), (f"{method}_metadata", "meta_dict")]),
             (inputnode, ds_field, [(f"{method}_field", "in_file"), (f"{method}_metadata", "meta_dict")]),
         ]
     if harmonized:
-        ds_harmonized = sink("harmonized_file", SkullStripped=False)
+        ds_harmonized = sink(
+            "harmonized_file",
+            SkullStripped=False,
+            Description="the correction on the reference group's scale",
+        )
         connections.append((inputnode, ds_harmonized, [("harmonized_file", "in_file"),
                                                         ("harmonized_metadata", "meta_dict")]))  # fmt: skip
-    for key in ("mask_file", "dseg_file"):
-        connections.append((inputnode, sink(key), [(key, "in_file"), ("seg_metadata", "meta_dict")]))
+    dixon = run.contrast == "dixon"
+    masks = {
+        "mask_file": sink(
+            "mask_file",
+            Type="ROI" if dixon else "Brain",
+            Description="the object (foreground)" if dixon else "the brain",
+        ),
+        "dseg_file": sink(
+            "dseg_file", Description="the tissues every method was evaluated on", tissue=TISSUE
+        ),
+    }
+    for key, ds_mask in masks.items():
+        connections.append((inputnode, ds_mask, [(key, "in_file"), ("seg_metadata", "meta_dict")]))
     for tissue in tissues:
-        ds_prob = sink(f"probseg_{tissue}")
+        ds_prob = sink(f"probseg_{tissue}", Description=f"the posterior probability of {tissue}")
         connections.append((inputnode, ds_prob, [(("probseg", _tissue, tissue), "in_file")]))
     for key in ("dseg_tsv", "metrics_tsv", "metrics_json"):
         ds_table = pe.Node(

@@ -96,7 +96,7 @@ def test_outputs_are_indexed_by_pybids(finished_run):
         assert len(layout.get(subject="01", desc=method, extension=".nii.gz", suffix=["T1w", "T2w"])) == 6
         assert len(layout.get(subject="01", desc=method, suffix="biasfield", extension=".nii.gz")) == 6
     dseg = layout.get(subject="01", session="1", run=1, suffix="dseg", extension=".nii.gz")
-    assert len(dseg) == 1 and dseg[0].entities["modality"] == "T1w"
+    assert len(dseg) == 1 and dseg[0].entities["space"] == "T1w"
 
 
 def test_metrics_and_sidecars(finished_run):
@@ -106,7 +106,7 @@ def test_metrics_and_sidecars(finished_run):
 
     _, bids, out = finished_run
     anat = out / "sub-01/ses-1/anat"
-    t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_mod-T1w_metrics.tsv", sep="\t")
+    t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_space-T1w_metrics.tsv", sep="\t")
     assert list(t1.method) == ["original", "n4", "zeroshot", "implicit"]
     check = ["selfcheck_estimate", "recommended"]  # the self-check (--self-check)
     assert list(t1.columns) == ["method", "segmentation", "cv_csf", "cv_gm", "cv_wm", "cjv", *check]
@@ -116,7 +116,7 @@ def test_metrics_and_sidecars(finished_run):
     assert t1.recommended[t1.method == recommended].item() == 1
     assert set(t1.segmentation) == {"template_priors"}  # the cache given has no deep_atropos files
     # the table is what the written masks give on the source and the written corrected image
-    dseg = np.asanyarray(nb.load(anat / "sub-01_ses-1_run-1_mod-T1w_dseg.nii.gz").dataobj)
+    dseg = np.asanyarray(nb.load(anat / "sub-01_ses-1_run-1_space-T1w_dseg.nii.gz").dataobj)
     labels = {1: "CSF", 2: "GM", 3: "WM"}
     for row, image in enumerate(
         [
@@ -128,17 +128,17 @@ def test_metrics_and_sidecars(finished_run):
     ):
         expected = tissue_metrics(nb.load(image).get_fdata(), dseg, labels, ("WM", "GM"))
         assert t1.iloc[row, 2:6].tolist() == pytest.approx([expected[c] for c in t1.columns[2:6]], abs=1e-5)
-    water = pd.read_csv(anat / "sub-01_ses-1_acq-dixon_rec-water_mod-T1w_metrics.tsv", sep="\t")
+    water = pd.read_csv(anat / "sub-01_ses-1_acq-dixon_rec-water_space-T1w_metrics.tsv", sep="\t")
     assert list(water.columns) == ["method", "segmentation", "cv_water", "cv_fat", "cjv", *check]
     assert set(water.segmentation) == {"dixon_water_fat"}
-    t2 = pd.read_csv(anat / "sub-01_ses-1_mod-T2w_metrics.tsv", sep="\t")
+    t2 = pd.read_csv(anat / "sub-01_ses-1_space-T2w_metrics.tsv", sep="\t")
     assert set(t2.segmentation) == {"T1w"}  # the session's T1w masks, moved rigidly
-    ses2 = pd.read_csv(out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.tsv", sep="\t")
+    ses2 = pd.read_csv(out / "sub-01/ses-2/anat/sub-01_ses-2_space-T1w_metrics.tsv", sep="\t")
     assert "cv_lesion" in ses2.columns and ses2.cv_lesion.notna().all()
     # the known field: the original's error is that of the biased image, each correction gets closer
     assert list(ses2.columns[-6:]) == ["rel_error", "field_corr", "field_slope", "field_residual", *check]
     t1_ses2, dseg2 = (nb.load(out / f"sub-01/ses-2/anat/sub-01_ses-2{name}").get_fdata() for name in
-                      ("_desc-n4_T1w.nii.gz", "_mod-T1w_dseg.nii.gz"))  # fmt: skip
+                      ("_desc-n4_T1w.nii.gz", "_space-T1w_dseg.nii.gz"))  # fmt: skip
     source = nb.load(bids / "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz").get_fdata()
     field = nb.load(next((bids.parent / "masks").rglob("*_biasfield.nii.gz"))).get_fdata()
     brain = dseg2 > 0
@@ -148,12 +148,12 @@ def test_metrics_and_sidecars(finished_run):
     assert (ses2.rel_error[1:] < 0.8 * ses2.rel_error[0]).all() and (ses2.field_corr[1:] > 0.7).all()
     assert ses2.field_slope[0] == 0 and (ses2.field_slope[1:] > 0.6).all()
     assert "rel_error" not in t1.columns  # no field known for the others
-    dictionary = json.loads((out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.json").read_text())
+    dictionary = json.loads((out / "sub-01/ses-2/anat/sub-01_ses-2_space-T1w_metrics.json").read_text())
     assert "truth" in dictionary["rel_error"]["Description"]
-    dseg_sidecar = json.loads((anat / "sub-01_ses-1_run-1_mod-T1w_dseg.json").read_text())
+    dseg_sidecar = json.loads((anat / "sub-01_ses-1_run-1_space-T1w_dseg.json").read_text())
     assert dseg_sidecar["SegmentationSource"] == "template_priors"
     assert "missing" in dseg_sidecar["FallbackReason"]
-    metrics_sidecar = json.loads((anat / "sub-01_ses-1_run-1_mod-T1w_metrics.json").read_text())
+    metrics_sidecar = json.loads((anat / "sub-01_ses-1_run-1_space-T1w_metrics.json").read_text())
     assert metrics_sidecar["SegmentationSource"] == "template_priors"
     assert metrics_sidecar["Contrast"] == "T1w"
     sidecar = json.loads((anat / "sub-01_ses-1_run-1_desc-n4_T1w.json").read_text())
@@ -161,8 +161,9 @@ def test_metrics_and_sidecars(finished_run):
     assert sidecar["BiasCorrectionParameters"]["spline_distance_mm"] == 200.0
     assert sidecar["Sources"] == ["bids:raw:sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.nii.gz"]
     assert "antspyx" in sidecar["Software"] and sidecar["RuntimeSeconds"] > 0
-    labels = (anat / "sub-01_ses-1_run-1_mod-T1w_dseg.tsv").read_text().split()
-    assert labels == ["index", "name", "tissue", "1", "CSF", "CSF", "2", "GM", "GM", "3", "WM", "WM"]
+    labels = (anat / "sub-01_ses-1_run-1_space-T1w_dseg.tsv").read_text().split()
+    assert labels == ["index", "name", "tissue", "1", "GM", "GM", "2", "WM", "WM", "3", "CSF", "CSF"]
+    assert "tissue" in dseg_sidecar and dseg_sidecar["SpatialReference"] == sidecar["Sources"][0]
 
 
 def chromium_dom(page):
@@ -237,10 +238,10 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
         assert (out / figure).stat().st_size > 1000
     assert "Missing" not in page
     # a partial output folder: one image failed; the group level still runs and names it
-    (out / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_metrics.tsv").unlink()
+    (out / "sub-01/ses-2/anat/sub-01_ses-2_space-T1w_metrics.tsv").unlink()
     result = inuprep(bids, out, "group", "-w", tmp_path / "work", cwd=tmp_path)
     assert result.returncode == 0 and "1 image(s) have no metrics" in result.stderr
-    assert "sub-01_ses-2_mod-T1w" in (out / "group.html").read_text()
+    assert "sub-01_ses-2_space-T1w" in (out / "group.html").read_text()
     assert set(pd.read_csv(out / "group_T1w.tsv", sep="\t").n_images) == {2}
 
 
@@ -249,14 +250,14 @@ def test_the_group_table_of_an_image_is_its_discovered_contrast(tmp_path):
 
     # a Dixon image told apart by its sidecar's ImageType only, and rec-W: both named by discovery
     named = {
-        "sub-01_acq-dixon_run-1_mod-T1w_metrics": "dixon-water",
-        "sub-01_acq-dixon_rec-W_mod-T1w_metrics": "dixon-water",
+        "sub-01_acq-dixon_run-1_space-T1w_metrics": "dixon-water",
+        "sub-01_acq-dixon_rec-W_space-T1w_metrics": "dixon-water",
     }
     for stem, contrast in named.items():
         (tmp_path / f"{stem}.json").write_text(json.dumps({"Contrast": contrast}))
         assert table_key(tmp_path / f"{stem}.tsv") == contrast
-    assert table_key(tmp_path / "sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv") == "dixon-fat"  # no sidecar
-    assert table_key(tmp_path / "sub-01_mod-T2w_metrics.tsv") == "T2w"
+    assert table_key(tmp_path / "sub-01_acq-dixon_rec-fat_space-T1w_metrics.tsv") == "dixon-fat"  # no sidecar
+    assert table_key(tmp_path / "sub-01_space-T2w_metrics.tsv") == "T2w"
 
 
 def test_an_acquisition_saved_with_and_without_prescan_normalize_is_judged_on_its_measured_field(
@@ -275,11 +276,12 @@ def test_an_acquisition_saved_with_and_without_prescan_normalize_is_judged_on_it
     assert result.returncode == 0, result.stderr[-2000:]
     folder = out / "sub-prisma3t" / "anat"
     raw, normalised = "sub-prisma3t_acq-noprescannorm", "sub-prisma3t_acq-prescannorm"
-    table = pd.read_csv(folder / f"{raw}_mod-T1w_metrics.tsv", sep="\t").set_index("method")
+    table = pd.read_csv(folder / f"{raw}_space-T1w_metrics.tsv", sep="\t").set_index("method")
     assert not any(
-        c.startswith("measured_") for c in pd.read_csv(folder / f"{normalised}_mod-T1w_metrics.tsv", sep="\t")
+        c.startswith("measured_")
+        for c in pd.read_csv(folder / f"{normalised}_space-T1w_metrics.tsv", sep="\t")
     )
-    brain = np.asanyarray(nb.load(folder / f"{raw}_mod-T1w_dseg.nii.gz").dataobj) > 0
+    brain = np.asanyarray(nb.load(folder / f"{raw}_space-T1w_dseg.nii.gz").dataobj) > 0
     source, scanner = (nb.load(anat / f"{name}_T1w.nii.gz").get_fdata()[brain] for name in (raw, normalised))
     keep = (source > 0) & (scanner > 0)  # as the metrics: where the field is defined
     measured = np.log(source[keep] / scanner[keep])
@@ -289,7 +291,7 @@ def test_an_acquisition_saved_with_and_without_prescan_normalize_is_judged_on_it
         table.loc[methods, "measured_field_residual"] < table.loc["original", "measured_field_residual"]
     ).all()
     assert (table.loc[methods, "measured_field_corr"] > 0.5).all()
-    sidecar = json.loads((folder / f"{raw}_mod-T1w_metrics.json").read_text())
+    sidecar = json.loads((folder / f"{raw}_space-T1w_metrics.json").read_text())
     assert sidecar["MeasuredField"]["Reference"] == f"{normalised}_T1w.nii.gz"
     assert "measured_field_residual" in (out / "sub-prisma3t.html").read_text()
     result = inuprep(tmp_path / "bids", out, "group", "-w", tmp_path / "work", cwd=tmp_path)
@@ -311,9 +313,9 @@ def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_pa
     assert "sub-01: FAILED" in text and "SegmentationError: brain extraction found" in text  # not a brain
     anat = out / "sub-01/anat"
     assert (anat / "sub-01_desc-n4_T1w.nii.gz").is_file() and not (
-        anat / "sub-01_mod-T1w_metrics.tsv"
+        anat / "sub-01_space-T1w_metrics.tsv"
     ).exists()
-    assert (anat / "sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv").is_file()
+    assert (anat / "sub-01_acq-dixon_rec-fat_space-T1w_metrics.tsv").is_file()
     report = (out / "sub-01.html").read_text()  # its methods: what ran, not a fixed text
     assert "N4 bias-field correction" in report and "Zero-shot" not in report and "water fraction" in report
     (tmp_path / "masks/sub-01/anat").mkdir(parents=True)
@@ -335,7 +337,7 @@ def test_a_figure_that_cannot_be_drawn_is_a_warning_not_a_failure(tmp_path):
     warnings = [line for line in result.stderr.splitlines() if "a report figure could not be drawn" in line]
     assert len(warnings) == 2 and all("details: " in line for line in warnings), result.stderr
     assert "sub-01: done (report:" in result.stdout and "Traceback" not in result.stderr
-    assert (out / "sub-01/anat/sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv").is_file()
+    assert (out / "sub-01/anat/sub-01_acq-dixon_rec-fat_space-T1w_metrics.tsv").is_file()
 
 
 @pytest.mark.parametrize(

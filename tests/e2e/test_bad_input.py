@@ -122,5 +122,5 @@ def test_outputs_are_whole_and_the_input_unchanged(bad_run):
     for label, message in FAILS.items():  # a failed participant's report says why
         assert message.split(" (")[0] in (out / f"sub-{label}.html").read_text()
     assert (out / "dataset_description.json").is_file()
-    dixon = (out / "sub-dixon/anat/sub-dixon_acq-dixon_rec-water_mod-T1w_metrics.tsv").read_text()
+    dixon = (out / "sub-dixon/anat/sub-dixon_acq-dixon_rec-water_space-T1w_metrics.tsv").read_text()
     assert "intensity" in dixon  # a component without its pair: dim and bright classes, said so

@@ -216,7 +216,7 @@ def test_participant_and_group_levels_run_in_the_container(runs, host_out, datas
         assert (out / expected).is_file(), expected
     description = json.loads((out / "dataset_description.json").read_text())
     assert description["GeneratedBy"][0]["Container"] == {"Type": "charliecloud"}
-    segmentation = json.loads((out / "sub-01/anat/sub-01_mod-T1w_dseg.json").read_text())
+    segmentation = json.loads((out / "sub-01/anat/sub-01_space-T1w_dseg.json").read_text())
     assert segmentation["SegmentationSource"] == "template_priors"  # no deep_atropos files: said so
     bids, digests = dataset
     assert tree_digests(bids) == digests, "the input dataset changed"
@@ -326,6 +326,6 @@ def test_deep_atropos_runs_in_the_image(podman_image, scratch, dataset, antsxnet
         "-w", "/out/work", volumes=volumes,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    sidecar = json.loads((out / "sub-01/anat/sub-01_mod-T1w_dseg.json").read_text())
+    sidecar = json.loads((out / "sub-01/anat/sub-01_space-T1w_dseg.json").read_text())
     assert sidecar["SegmentationSource"] == "deep_atropos" and "FallbackReason" not in sidecar
     assert tree_digests(cache) == digests

@@ -132,7 +132,7 @@ def test_a_job_array_runs_one_participant_per_task_and_a_cancelled_task_reruns_a
         "terminated by SIGTERM" in (tmp_path / "task-2.out").read_text()
     )  # scancel: the App stopped cleanly
     group = inuprep(bids, out, "group", "-w", work / "group", cwd=tmp_path)
-    assert group.returncode == 0 and "no metrics (failed or not run): sub-02_mod-T1w" in group.stderr
+    assert group.returncode == 0 and "no metrics (failed or not run): sub-02_space-T1w" in group.stderr
     sub01 = tree_digests(out / "sub-01")
     # only the cancelled task again, waited for: it resumes from its work folder
     rerun = sbatch("--array=2", "--wait")

@@ -15,10 +15,17 @@ from inuprep.segmentation.base import BRAIN_LABELS
 @pytest.fixture
 def labelled():
     """A 3-tissue label image and a clean image with one level per tissue, WM brightest."""
+    label = {name: index for index, name in BRAIN_LABELS.items()}
     dseg = np.zeros((12, 12, 12), np.uint8)
-    dseg[2:10, 2:10, 2:4], dseg[2:10, 2:10, 4:7], dseg[2:10, 2:10, 7:10] = 1, 2, 3
+    dseg[2:10, 2:10, 2:4], dseg[2:10, 2:10, 4:7], dseg[2:10, 2:10, 7:10] = (
+        label["CSF"],
+        label["GM"],
+        label["WM"],
+    )
+    levels = np.zeros(4)
+    levels[[label["CSF"], label["GM"], label["WM"]]] = 0.3, 0.6, 1.0
     rng = np.random.default_rng(0)
-    clean = np.choose(dseg, [0.0, 0.3, 0.6, 1.0]) + rng.normal(0, 0.01, dseg.shape) * (dseg > 0)
+    clean = levels[dseg] + rng.normal(0, 0.01, dseg.shape) * (dseg > 0)
     return dseg, clean.astype(np.float32)
 
 
@@ -27,7 +34,7 @@ def test_rows_follow_the_images_and_a_perfect_correction_has_no_error(labelled):
     field = np.linspace(0.7, 1.4, 12, dtype=np.float32)[:, None, None] * np.ones_like(clean)
     biased = clean * field
     images = iter([("original", biased), ("perfect", clean * 1.7), ("none", biased)])  # read one at a time
-    lesion = {"lesion": dseg == 2}
+    lesion = {"lesion": dseg == next(i for i, name in BRAIN_LABELS.items() if name == "GM")}
     table = metrics_table(images, dseg, BRAIN_LABELS, lesion, "user", field).set_index("method")
     assert list(table.index) == ["original", "perfect", "none"]
     assert table.loc["perfect", "rel_error"] < 1e-6 and table.loc["perfect", "field_slope"] == pytest.approx(

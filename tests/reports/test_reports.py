@@ -28,7 +28,7 @@ def test_the_group_table_is_mean_and_std_per_method_over_images(tmp_path):
             {"method": "original", "cv_wm": cv * 2, "cjv": 1.0},
             {"method": "n4", "cv_wm": cv, "cjv": 0.5},
         ]
-        metrics(tmp_path, f"sub-{subject}/anat/sub-{subject}_mod-T1w_metrics.tsv", rows, "T1w")
+        metrics(tmp_path, f"sub-{subject}/anat/sub-{subject}_space-T1w_metrics.tsv", rows, "T1w")
     ((key, images),) = collect_metrics(tmp_path).items()
     assert key == "T1w" and sorted(set(images.subject)) == ["01", "02"]
     table = summary_table(images).set_index(["metric", "tissue"])
@@ -39,8 +39,10 @@ def test_the_group_table_is_mean_and_std_per_method_over_images(tmp_path):
 
 
 def test_a_table_without_its_sidecar_is_keyed_by_its_name(tmp_path):
-    plain = metrics(tmp_path, "sub-01/anat/sub-01_mod-T2w_metrics.tsv", [{"method": "n4"}])
-    dixon = metrics(tmp_path, "sub-01/anat/sub-01_acq-dixon_rec-fat_mod-T1w_metrics.tsv", [{"method": "n4"}])
+    plain = metrics(tmp_path, "sub-01/anat/sub-01_space-T2w_metrics.tsv", [{"method": "n4"}])
+    dixon = metrics(
+        tmp_path, "sub-01/anat/sub-01_acq-dixon_rec-fat_space-T1w_metrics.tsv", [{"method": "n4"}]
+    )
     assert (table_key(plain), table_key(dixon)) == ("T2w", "dixon-fat")
 
 
@@ -49,7 +51,7 @@ def test_recommended_counts_the_images_that_recommend_each_method(tmp_path):
         rows = [
             {"method": m, "cv_wm": 0.1, "cjv": 0.5, "recommended": int(m == best)} for m in ("n4", "zeroshot")
         ]
-        metrics(tmp_path, f"sub-{subject}/anat/sub-{subject}_mod-T1w_metrics.tsv", rows, "T1w")
+        metrics(tmp_path, f"sub-{subject}/anat/sub-{subject}_space-T1w_metrics.tsv", rows, "T1w")
     table = summary_table(collect_metrics(tmp_path)["T1w"]).set_index("metric")
     assert (table.loc["recommended", "n4"], table.loc["recommended", "zeroshot"]) == ("2", "1")
     assert table.loc["recommended", "n_images"] == 3

@@ -38,12 +38,12 @@ def test_the_app_takes_the_deep_atropos_path(deep_atropos_run):
     result, anat, _ = deep_atropos_run
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    sidecar = json.loads((anat / "sub-01_mod-T1w_dseg.json").read_text())
+    sidecar = json.loads((anat / "sub-01_space-T1w_dseg.json").read_text())
     assert sidecar["SegmentationSource"] == "deep_atropos"
     assert "FallbackReason" not in sidecar
     assert sidecar["Labels"] == {str(k): v for k, v in deep_atropos.LABELS.items()}
     assert "antspynet" in sidecar["Software"]
-    metrics = pd.read_csv(anat / "sub-01_mod-T1w_metrics.tsv", sep="\t")
+    metrics = pd.read_csv(anat / "sub-01_space-T1w_metrics.tsv", sep="\t")
     assert set(metrics.segmentation) == {"deep_atropos"}
     assert list(metrics.method) == ["original", "n4"]
     assert metrics[["cv_csf", "cv_gm", "cv_wm", "cjv"]].notna().all().all()
@@ -51,10 +51,10 @@ def test_the_app_takes_the_deep_atropos_path(deep_atropos_run):
 
 def test_six_labels_their_table_and_the_tissue_mapping(deep_atropos_run):
     _, anat, shape = deep_atropos_run
-    dseg = np.asanyarray(nb.load(anat / "sub-01_mod-T1w_dseg.nii.gz").dataobj)
+    dseg = np.asanyarray(nb.load(anat / "sub-01_space-T1w_dseg.nii.gz").dataobj)
     assert dseg.shape == shape
     assert set(np.unique(dseg)) <= set(range(7)) and len(np.unique(dseg[dseg > 0])) >= 4
-    table = pd.read_csv(anat / "sub-01_mod-T1w_dseg.tsv", sep="\t", na_values="n/a")
+    table = pd.read_csv(anat / "sub-01_space-T1w_dseg.tsv", sep="\t", na_values="n/a")
     assert table["index"].tolist() == list(range(1, 7))
     assert table["name"].tolist() == ["CSF", "GM", "WM", "deepGM", "brainstem", "cerebellum"]
     # deep GM is evaluated as GM; brain stem and cerebellum mix GM and WM and are left out
@@ -67,7 +67,7 @@ def test_probabilities_are_one_volume_per_tissue(deep_atropos_run):
     _, anat, shape = deep_atropos_run
     total = np.zeros(shape)
     for tissue in ("CSF", "GM", "WM"):
-        prob = nb.load(anat / f"sub-01_mod-T1w_label-{tissue}_probseg.nii.gz").get_fdata()
+        prob = nb.load(anat / f"sub-01_space-T1w_label-{tissue}_probseg.nii.gz").get_fdata()
         assert prob.shape == shape, tissue
         assert prob.min() >= 0
         total += prob
