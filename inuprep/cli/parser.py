@@ -53,6 +53,22 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _memory_gb(value: str) -> float:
+    """Return a memory size in GB: a number in MB (fMRIPrep's ``--mem``) or with a unit, e.g. 16G, 800M."""
+    units = {"K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3}
+    text = value.strip().upper().removesuffix("B")
+    scale = units.get(text[-1:], None) if text else None
+    try:
+        number = float(text[:-1] if scale else text) * (scale or units["M"])
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a memory size such as 16000 (MB) or 16G, got {value}"
+        ) from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive memory size, got {value}")
+    return number
+
+
 def _positive_float(value: str) -> float:
     number = float(value)
     if number <= 0:
@@ -78,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bids = parser.add_argument_group("Selecting the input")
     bids.add_argument(
+        "--skip-bids-validation",
+        "--skip_bids_validation",
+        action="store_true",
+        help="do not check the selected participants with bids-validator-deno (by default, when installed: "
+        "its warnings are printed, a participant with an error fails with it in one line)",
+    )
+    bids.add_argument(
         "--participant-label",
         "--participant_label",
         nargs="+",
@@ -87,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bids.add_argument(
         "--session-label",
+        "--session_label",
         nargs="+",
         type=_label("ses-"),
         metavar="LABEL",
@@ -94,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bids.add_argument(
         "--bids-filter-file",
+        "--bids_filter_file",
         type=_json_filters,
         metavar="FILE",
         help="JSON mapping the queries t1w, t2w, dixon to pybids entity filters that update the "
@@ -104,14 +129,29 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument(
         "--nprocs",
         "--n-cpus",
+        "--n_cpus",
+        "--nthreads",
         type=_positive_int,
         default=os.cpu_count() or 1,
         help="processes run in parallel (nipype MultiProc)",
     )
     perf.add_argument(
-        "--omp-nthreads", type=_positive_int, help="threads per process (default: nprocs - 1, 1 to 8)"
+        "--omp-nthreads",
+        "--omp_nthreads",
+        type=_positive_int,
+        help="threads per process (default: nprocs - 1, 1 to 8)",
     )
-    perf.add_argument("--mem-gb", type=_positive_float, help="memory the scheduler may use, in GB")
+    memory = perf.add_mutually_exclusive_group()
+    memory.add_argument("--mem-gb", type=_positive_float, help="memory the scheduler may use, in GB")
+    memory.add_argument(
+        "--mem",
+        "--mem-mb",
+        "--mem_mb",
+        dest="mem_gb",
+        type=_memory_gb,
+        metavar="SIZE",
+        help="the same as fMRIPrep's: in MB, or with a unit (16G, 16000M)",
+    )
     perf.add_argument(
         "--use-plugin",
         type=_existing_file,

@@ -102,6 +102,38 @@ def disk_space_error(runs, settings) -> str | None:
     return None
 
 
+def validated(runs, failures: dict, bids_dir: Path) -> list:
+    """Return the ``runs`` whose participant the BIDS validator (when installed) finds no error in; add the
+    others' errors to ``failures`` (a participant that failed a check of ours keeps that reason alone).
+
+    Raises DiscoveryError for an error of the dataset itself (e.g. its ``dataset_description.json``).
+    """
+    from inuprep.inputs.images import DiscoveryError
+    from inuprep.inputs.validation import VALIDATOR, find_validator, validate_dataset
+
+    executable = find_validator()
+    if executable is None:
+        LOGGER.info(f"BIDS validation skipped: {VALIDATOR} is not installed (pip install {VALIDATOR})")
+        return runs
+    subjects = {run.subject for run in runs}
+    try:
+        found = validate_dataset(bids_dir, subjects, executable)
+    except OSError as err:
+        LOGGER.warning(f"warning: BIDS validation skipped: {err}")
+        return runs
+    if found.errors.get(""):
+        raise DiscoveryError(found.errors[""][0])
+    if found.warnings:
+        counts = ", ".join(f"{code} x{n}" for code, n in found.warnings.most_common())
+        LOGGER.warning(
+            f"warning: the BIDS validator's warnings on the input: {counts} (see {VALIDATOR} {bids_dir})"
+        )
+    for subject in sorted(subjects):
+        if found.errors.get(subject) and not failures.get(subject):
+            failures[subject] = found.errors[subject]
+    return [run for run in runs if run.subject not in found.errors]
+
+
 def select_images(settings) -> tuple[list, dict[str, list[str]]]:
     """Return the images that can start and {participant: reasons} for those that cannot (logged).
 
@@ -122,6 +154,8 @@ def select_images(settings) -> tuple[list, dict[str, list[str]]]:
             "check --participant-label, --session-label and --bids-filter-file"
         )
     runs, failures = preflight(found.runs, found.bad_sidecars)
+    if settings.bids_validation:
+        runs = validated(runs, failures, settings.bids_dir)
     for reasons in failures.values():
         for reason in reasons:
             LOGGER.error(f"inuprep: error: {reason}")

@@ -26,6 +26,7 @@ class Settings:
     bids_filters: dict = field(default_factory=dict)
     methods: tuple[str, ...] = tuple(METHODS)
     self_check: bool = False
+    bids_validation: bool = True  # the input checked by bids-validator-deno when installed
     seed: int = 20251121
     derivatives: Path | None = None
     antsxnet_cache: Path | None = None
@@ -61,6 +62,7 @@ class Settings:
             bids_filters=args.bids_filter_file or {},
             methods=tuple(dict.fromkeys(args.methods)),
             self_check=args.self_check,
+            bids_validation=not args.skip_bids_validation,
             seed=args.seed,
             derivatives=args.derivatives.absolute() if args.derivatives else None,
             antsxnet_cache=args.antsxnet_cache.absolute() if args.antsxnet_cache else None,

@@ -38,6 +38,8 @@ def test_help_documents_every_option(capsys):
         ["/data", "/out", "participant", "--bids-filter-file", "/no/such/file.json"],
         ["/data", "/out", "participant", "--use-plugin", "/no/such/plugin.yml"],
         ["/data", "/out", "participant", "--mem-gb", "-1"],
+        ["/data", "/out", "participant", "--mem", "lots"],
+        ["/data", "/out", "participant", "--mem", "16G", "--mem-gb", "16"],
         ["/data", "/out", "participant", "--derivatives", "/no/such/dir"],
         ["/data", "/out", "participant", "--antsxnet-cache", "/no/such/dir"],
     ],
@@ -47,6 +49,27 @@ def test_bad_arguments_exit_2(argv, capsys):
         build_parser().parse_args(argv)
     assert exit_info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, key, value",
+    [
+        (["--n_cpus", "3"], "nprocs", 3),
+        (["--nthreads", "3"], "nprocs", 3),
+        (["--omp_nthreads", "2"], "omp_nthreads", 2),
+        (["--mem", "16000"], "mem_gb", 16.0),  # fMRIPrep's unit: MB
+        (["--mem_mb", "8000"], "mem_gb", 8.0),
+        (["--mem-mb", "16G"], "mem_gb", 16.0),
+        (["--mem", "1500MB"], "mem_gb", 1.5),
+        (["--skip_bids_validation"], "skip_bids_validation", True),
+        (["--skip-bids-validation"], "skip_bids_validation", True),
+        ([], "skip_bids_validation", False),
+        (["--participant_label", "01"], "participant_label", ["01"]),
+        (["--session_label", "ses-1"], "session_label", ["1"]),
+    ],
+)
+def test_fmriprep_spellings_are_accepted_in_their_units(argv, key, value):
+    assert getattr(parse(*argv), key) == value
 
 
 def test_bad_filter_json_exits_2(tmp_path):

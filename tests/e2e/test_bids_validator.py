@@ -89,3 +89,27 @@ def test_both_levels_outputs_are_valid_derivatives(tmp_path, mni_3mm):
     anat = out / "sub-01" / "anat"
     (anat / "sub-01_space-T1w_dseg.nii.gz").rename(anat / "sub-01_mod-T1w_dseg.nii.gz")
     assert "ALL_FILENAME_RULES_HAVE_ISSUES" in codes(validate(out)["errors"])
+
+
+@pytest.mark.slow
+def test_the_app_fails_a_participant_the_validator_rejects_unless_told_to_skip(tmp_path, mni_3mm):
+    from inuprep.simulation.fields import simulate_bias
+
+    t1 = simulate_bias(mni_3mm.get_fdata(dtype=np.float32), 2.0, 1)[1]
+    files = {f"sub-0{n}/anat/sub-0{n}_T1w.nii.gz": t1 for n in (1, 2)}
+    bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
+    (bids / "sub-02/anat/sub-02_notes.txt").write_text("acquired twice\n")
+    argv = ["-w", tmp_path / "work", "--methods", "n4", "--nprocs", 2]
+    checked = inuprep(bids, tmp_path / "out", "participant", *argv, cwd=tmp_path)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "sub-01: done" in checked.stdout
+    failed = [line for line in checked.stderr.splitlines() if "sub-02_notes.txt" in line]
+    assert failed and all("NOT_INCLUDED" in line and "--skip-bids-validation" in line for line in failed)
+    assert "the BIDS validator's warnings on the input" in checked.stderr
+    assert not list((tmp_path / "out").glob("sub-02/anat/*"))
+    skipped = inuprep(
+        bids, tmp_path / "out", "participant", *argv, "--participant_label", "02", "--skip_bids_validation",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert skipped.returncode == 0 and "sub-02: done" in skipped.stdout, skipped.stdout + skipped.stderr
+    assert "BIDS validator" not in skipped.stderr
