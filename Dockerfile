@@ -24,9 +24,10 @@ RUN python3 -m venv /opt/inuprep \
  && /opt/inuprep/bin/pip install --no-cache-dir --no-deps ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} \
         "torch==${TORCH_VERSION}"
 
-# the dependencies before the source, so that a code change rebuilds in seconds
+# the dependencies before the source, so that a code change rebuilds in seconds; with the 'validate' extra (the
+# BIDS validator the App runs on its input)
 COPY pyproject.toml constraints.txt /tmp/deps/
-RUN /opt/inuprep/bin/python -c "import tomllib; deps = tomllib.load(open('/tmp/deps/pyproject.toml', 'rb'))['project']['dependencies']; print(*deps, sep='\n')" > /tmp/deps/requirements.txt \
+RUN /opt/inuprep/bin/python -c "import tomllib; p = tomllib.load(open('/tmp/deps/pyproject.toml', 'rb'))['project']; print(*p['dependencies'], *p['optional-dependencies']['validate'], sep='\n')" > /tmp/deps/requirements.txt \
  && /opt/inuprep/bin/pip install --no-cache-dir -c /tmp/deps/constraints.txt -r /tmp/deps/requirements.txt \
  && rm -rf /tmp/deps
 

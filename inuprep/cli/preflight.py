@@ -102,7 +102,7 @@ def disk_space_error(runs, settings) -> str | None:
     return None
 
 
-def validated(runs, failures: dict, bids_dir: Path) -> list:
+def validated(runs, failures: dict, bids_dir: Path, scratch: Path) -> list:
     """Return the ``runs`` whose participant the BIDS validator (when installed) finds no error in; add the
     others' errors to ``failures`` (a participant that failed a check of ours keeps that reason alone).
 
@@ -117,7 +117,7 @@ def validated(runs, failures: dict, bids_dir: Path) -> list:
         return runs
     subjects = {run.subject for run in runs}
     try:
-        found = validate_dataset(bids_dir, subjects, executable)
+        found = validate_dataset(bids_dir, subjects, executable, scratch)
     except OSError as err:
         LOGGER.warning(f"warning: BIDS validation skipped: {err}")
         return runs
@@ -155,7 +155,7 @@ def select_images(settings) -> tuple[list, dict[str, list[str]]]:
         )
     runs, failures = preflight(found.runs, found.bad_sidecars)
     if settings.bids_validation:
-        runs = validated(runs, failures, settings.bids_dir)
+        runs = validated(runs, failures, settings.bids_dir, settings.work_dir)
     for reasons in failures.values():
         for reason in reasons:
             LOGGER.error(f"inuprep: error: {reason}")

@@ -31,12 +31,15 @@ def find_validator() -> str | None:
     return shutil.which(VALIDATOR) or (str(beside) if beside.is_file() else None)
 
 
-def validate_dataset(bids_dir: Path, subjects: set[str], executable: str, timeout: float = 600) -> Validation:
-    """Return the validator's errors and warnings on ``subjects`` of ``bids_dir``.
+def validate_dataset(
+    bids_dir: Path, subjects: set[str], executable: str, scratch: Path | None = None, timeout: float = 600
+) -> Validation:
+    """Return the validator's errors and warnings on ``subjects`` of ``bids_dir`` (the links in a temporary
+    folder of ``scratch``: a container's /tmp may be read-only).
 
     Raises OSError when the validator cannot run or its answer cannot be read.
     """
-    with tempfile.TemporaryDirectory(prefix="inuprep-validate-") as folder:
+    with tempfile.TemporaryDirectory(prefix="inuprep-validate-", dir=scratch) as folder:
         view = Path(folder) / bids_dir.name
         view.mkdir()
         for path in bids_dir.iterdir():
