@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from inuprep import __version__
 from inuprep.methods import METHODS
 from inuprep.runtime import terminate_on_signals
 from inuprep.utils.io import output_problem
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         "recommended.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("in_file", type=Path, help="the image to check")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
                         help="the corrections to compare (two at least)")  # fmt: skip

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from inuprep import __version__
 from inuprep.harmonizers import HARMONIZERS
 from inuprep.options import add_options, settings_from_args
 from inuprep.runtime import terminate_on_signals
@@ -25,6 +26,7 @@ PROG = "inuprep-harmonize"
 def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     """Return the parser of both verbs, with ``method``'s settings as options of ``fit``."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True)
     fit = verbs.add_parser(
         "fit",

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from inuprep import __version__
 from inuprep.methods import METHODS
 from inuprep.options import add_options, settings_from_args
 from inuprep.runtime import terminate_on_signals
@@ -28,6 +29,7 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
         "Each method has settings of its own: inuprep-correct --method M --help lists M's.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("in_file", type=Path, help="the image to correct")
     parser.add_argument("out_file", type=Path, help="the corrected image (.nii or .nii.gz)")
     parser.add_argument("--method", choices=list(METHODS), default=DEFAULT_METHOD, help="the correction")

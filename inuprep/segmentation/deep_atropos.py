@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inuprep import __version__
+
 if TYPE_CHECKING:
     import nibabel as nb
     import numpy as np
@@ -146,6 +148,7 @@ def fetch_main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "cache", type=Path, nargs="?", default=None, help=f"default: ${CACHE_ENV} or ~/.keras"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     cache = (parser.parse_args(argv).cache or default_cache()).absolute()
     cache.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -111,3 +111,20 @@ def test_settings_dump_is_json(tmp_path):
     dumped = json.loads(settings.write().read_text())
     assert dumped["output_dir"] == str(tmp_path)
     assert dumped["methods"] == ["n4", "zeroshot", "implicit"]
+
+
+def test_every_console_script_prints_its_version(capsys):
+    import tomllib
+    from importlib import import_module
+
+    from conftest import ROOT
+    from inuprep import __version__
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert len(scripts) == 5
+    for name, target in scripts.items():
+        module, function = target.split(":")
+        with pytest.raises(SystemExit) as exit_info:
+            getattr(import_module(module), function)(["--version"])
+        assert exit_info.value.code == 0
+        assert capsys.readouterr().out.strip() == f"{name} {__version__}"
