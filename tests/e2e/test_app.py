@@ -109,7 +109,7 @@ def test_metrics_and_sidecars(finished_run):
     t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_space-T1w_metrics.tsv", sep="\t")
     assert list(t1.method) == ["original", "n4", "zeroshot", "implicit"]
     check = ["selfcheck_estimate", "recommended"]  # the self-check (--self-check)
-    assert list(t1.columns) == ["method", "segmentation", "cv_csf", "cv_gm", "cv_wm", "cjv", *check]
+    assert list(t1.columns) == ["method", "segmentation", "cv_gm", "cv_wm", "cv_csf", "cjv", *check]
     assert t1.recommended.tolist().count(1) == 1 and t1.recommended[0] == 0
     assert np.isnan(t1.selfcheck_estimate[0]) and abs(t1.selfcheck_estimate[1:].sum()) < 1e-5  # vs the mean
     recommended = t1.method[t1.selfcheck_estimate.idxmin()]
@@ -219,7 +219,7 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
     table = pd.read_csv(out / "group_T1w.tsv", sep="\t", keep_default_na=False)
     assert list(table.columns) == ["metric", "tissue", "n_images", "original", "n4", "zeroshot", "implicit"]
     assert list(table.metric) == ["cv"] * 4 + ["cjv", "rel_error", "recommended"]
-    assert list(table.tissue) == ["csf", "gm", "wm", "lesion", "", "", ""]  # the lesion mask: ses-2 only
+    assert list(table.tissue) == ["gm", "wm", "csf", "lesion", "", "", ""]  # the lesion mask: ses-2 only
     assert list(table.n_images) == [3, 3, 3, 1, 3, 1, 3]  # three T1w images, one with its field known
     # how many of the three T1w images recommend each method (the original is never recommended)
     recommended = table.iloc[-1]
