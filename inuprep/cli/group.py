@@ -36,7 +36,7 @@ def run_group(settings) -> int:
         return 2
     try:  # the input dataset, indexed once for both the table and the harmonization's references
         found = discover(settings.bids_dir, settings.participant_label, settings.session_label,
-                         settings.bids_filters)  # fmt: skip
+                         settings.bids_filters, settings.bids_database_dir)  # fmt: skip
     except DiscoveryError as err:
         LOGGER.warning(f"warning: cannot list the input images to find missing ones ({err})")
         found = Discovery(None, [], [], {})

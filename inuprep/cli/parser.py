@@ -94,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     bids = parser.add_argument_group("Selecting the input")
     bids.add_argument(
+        "--bids-database-dir",
+        "--bids_database_dir",
+        type=Path,
+        metavar="DIR",
+        help="keep pybids' index of the input here: built by the first run that finds none, then read by "
+        "every later one (e.g. every task of a SLURM array) instead of indexing the dataset again; "
+        "remove it when the dataset changes",
+    )
+    bids.add_argument(
         "--skip-bids-validation",
         "--skip_bids_validation",
         action="store_true",

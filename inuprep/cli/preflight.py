@@ -144,7 +144,11 @@ def select_images(settings) -> tuple[list, dict[str, list[str]]]:
     from inuprep.inputs.images import DiscoveryError
 
     found = discover(
-        settings.bids_dir, settings.participant_label, settings.session_label, settings.bids_filters
+        settings.bids_dir,
+        settings.participant_label,
+        settings.session_label,
+        settings.bids_filters,
+        settings.bids_database_dir,
     )
     for warning in found.warnings:
         LOGGER.warning(f"warning: {warning}")

@@ -24,6 +24,7 @@ class Settings:
     participant_label: tuple[str, ...] = ()
     session_label: tuple[str, ...] = ()
     bids_filters: dict = field(default_factory=dict)
+    bids_database_dir: Path | None = None  # pybids' index, built once and reused
     methods: tuple[str, ...] = tuple(METHODS)
     self_check: bool = False
     bids_validation: bool = True  # the input checked by bids-validator-deno when installed
@@ -60,6 +61,7 @@ class Settings:
             participant_label=tuple(dict.fromkeys(args.participant_label or ())),
             session_label=tuple(dict.fromkeys(args.session_label or ())),
             bids_filters=args.bids_filter_file or {},
+            bids_database_dir=args.bids_database_dir.absolute() if args.bids_database_dir else None,
             methods=tuple(dict.fromkeys(args.methods)),
             self_check=args.self_check,
             bids_validation=not args.skip_bids_validation,

@@ -114,17 +114,42 @@ def describes(sidecar: Path, image: Path) -> bool:
     return image.is_relative_to(sidecar.parent) and suffix == image_suffix and own <= set(entities)
 
 
-def load_layout(bids_dir: Path, ignore=()):
-    """Return a pybids layout of ``bids_dir`` without the files ``ignore``, or raise DiscoveryError."""
+def load_layout(bids_dir: Path, ignore=(), database: Path | None = None):
+    """Return a pybids layout of ``bids_dir`` without the files ``ignore``, or raise DiscoveryError.
+
+    With ``database`` (``--bids-database-dir``) the index is read from that folder, and built there first
+    when it holds none: into a sibling folder renamed into place, so that the tasks of an array that start
+    together never read a half-written index (the first rename wins; the others read it).
+    """
+    import shutil
+    import tempfile
+
     from bids import BIDSLayout, BIDSLayoutIndexer
+    from bids.layout.db import ConnectionManager
     from bids.layout.validation import DEFAULT_LOCATIONS_TO_IGNORE
 
     check_bids_root(bids_dir)
     indexer = BIDSLayoutIndexer(ignore=[*DEFAULT_LOCATIONS_TO_IGNORE, *ignore])
     try:
-        return BIDSLayout(bids_dir, validate=False, indexer=indexer)
+        if database is None:
+            return BIDSLayout(bids_dir, validate=False, indexer=indexer)
+        if not ConnectionManager.exists(database):
+            database.parent.mkdir(parents=True, exist_ok=True)
+            building = Path(tempfile.mkdtemp(prefix=f".{database.name}-", dir=database.parent))
+            BIDSLayout(bids_dir, validate=False, indexer=indexer, database_path=building)
+            try:
+                building.rename(database)  # onto nothing, or onto an empty folder the user made
+            except OSError:  # another task's index is there already
+                shutil.rmtree(building, ignore_errors=True)
+        layout = BIDSLayout(database_path=database, validate=False)
     except Exception as err:  # pybids raises its own errors for malformed descriptions
         raise DiscoveryError(f"{bids_dir}: pybids cannot index it ({err})") from None
+    if Path(layout.root) != bids_dir.absolute():
+        raise DiscoveryError(
+            f"--bids-database-dir {database} indexes {layout.root}, not {bids_dir}; give each dataset (and "
+            "each path it is mounted at) a folder of its own"
+        )
+    return layout
 
 
 @dataclass(frozen=True)
@@ -143,12 +168,16 @@ class Discovery:
 
 
 def discover(
-    bids_dir: Path, participants: tuple[str, ...] = (), sessions: tuple[str, ...] = (), filters=None
+    bids_dir: Path,
+    participants: tuple[str, ...] = (),
+    sessions: tuple[str, ...] = (),
+    filters=None,
+    database: Path | None = None,
 ) -> Discovery:
-    """Index ``bids_dir`` once (malformed sidecars set aside) and select its images; raise DiscoveryError
-    for a dataset pybids cannot index or participants it lacks."""
+    """Index ``bids_dir`` once (malformed sidecars set aside; with ``database``, an index kept there) and
+    select its images; raise DiscoveryError for a dataset pybids cannot index or participants it lacks."""
     bad_sidecars = malformed_sidecars(bids_dir)
-    layout = load_layout(bids_dir, ignore=bad_sidecars)
+    layout = load_layout(bids_dir, ignore=bad_sidecars, database=database)
     runs, warnings = discover_runs(layout, participants, sessions, filters)
     return Discovery(layout, runs, warnings, bad_sidecars)
 

@@ -250,3 +250,20 @@ def test_an_acquisition_saved_with_and_without_normalisation_is_a_measured_field
     assert set(plans.values()) == {None}  # the normalised images, and the pairs refused
     runs = discover(root, participants=("01",)).runs
     assert normalised_reference(runs[0], runs[:1]) is None  # its pair not selected
+
+
+def test_a_bids_database_dir_is_built_once_then_read(tmp_path):
+    from inuprep.inputs.discovery import discover
+
+    bids = make_bids(tmp_path / "bids", {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": None for i in (1, 2)})
+    database = tmp_path / "index"
+    database.mkdir()  # a folder the user made for it, empty
+    assert len(discover(bids, database=database).runs) == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".index")] == []  # no leftover
+    make_bids(bids, {"sub-03/anat/sub-03_T1w.nii.gz": None})
+    # the index is read, not rebuilt: the new participant is not in it until the folder is removed
+    assert len(discover(bids, database=database).runs) == 2
+    assert len(discover(bids).runs) == 3
+    other = make_bids(tmp_path / "other", {"sub-01/anat/sub-01_T1w.nii.gz": None})
+    with pytest.raises(DiscoveryError, match="indexes .*bids, not .*other"):
+        discover(other, database=database)
