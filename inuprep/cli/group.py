@@ -51,7 +51,7 @@ def run_group(settings) -> int:
             f"warning: {len(missing)} image(s) have no metrics (failed or not run): {', '.join(missing)}"
         )
     LOGGER.info(f"Summary: {out / 'group.html'}")
-    return fit_harmonization(settings, found) if settings.harmonize_fit else 0
+    return fit_harmonization(settings, found) if settings.harmonize_fit and not settings.reports_only else 0
 
 
 def reference_images(settings, found: Discovery) -> dict[str, list[tuple[Path, Path, Path, Path]]]:

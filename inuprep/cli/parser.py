@@ -232,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-w", "--work-dir", type=Path, default=Path("work"), help="nipype's working directory (reusable)"
     )
     other.add_argument(
+        "--reports-only",
+        "--reports_only",
+        action="store_true",
+        help="write the reports again from the outputs already in output_dir (participant: each "
+        "participant's page; group: the tables and group.html, no model fitted); nothing is recomputed",
+    )
+    other.add_argument(
         "--stop-on-first-crash", action="store_true", help="stop at the first failure instead of going on"
     )
     other.add_argument("--write-graph", action="store_true", help="write the workflow graph to the work dir")

@@ -158,12 +158,12 @@ def select_images(settings) -> tuple[list, dict[str, list[str]]]:
             "check --participant-label, --session-label and --bids-filter-file"
         )
     runs, failures = preflight(found.runs, found.bad_sidecars)
-    if settings.bids_validation:
+    if settings.bids_validation and not settings.reports_only:
         runs = validated(runs, failures, settings.bids_dir, settings.work_dir)
     for reasons in failures.values():
         for reason in reasons:
             LOGGER.error(f"inuprep: error: {reason}")
-    full = disk_space_error(runs, settings) if runs else None
+    full = disk_space_error(runs, settings) if runs and not settings.reports_only else None
     if full:
         raise DiscoveryError(full)
     if runs:

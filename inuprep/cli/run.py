@@ -55,7 +55,7 @@ def write_report(subject: str, runs, settings, failures: list[str], methods: str
 def run_participants(settings) -> int:
     """Select the images, build and run the participant workflow, report each participant; return the
     exit code."""
-    from inuprep.cli.failures import figure_warnings, run_failures
+    from inuprep.cli.failures import figure_warnings
     from inuprep.cli.preflight import select_images
     from inuprep.cli.workflow import build_workflow, execute, harmonization_plan
     from inuprep.utils.bids import write_dataset_files
@@ -70,9 +70,11 @@ def run_participants(settings) -> int:
     except ValueError as err:  # a DiscoveryError, or two inputs that would share an output name
         LOGGER.error(f"inuprep: error: {err}")
         return EXIT_USAGE
-    write_dataset_files(settings.output_dir, settings.bids_dir)
     subjects = {run.subject for run in runs}
     methods = {subject: methods_text(workflow.get_node(subject_wf_name(subject))) for subject in subjects}
+    if settings.reports_only:  # the pages again, from the outputs there: nothing runs
+        return report_subjects(settings, runs, failures, methods)
+    write_dataset_files(settings.output_dir, settings.bids_dir)
     LOGGER.info(f"Settings written to {settings.write()}")
     if settings.write_graph:
         workflow.write_graph(graph2use="colored", format="svg", simple_form=True)
@@ -84,11 +86,20 @@ def run_participants(settings) -> int:
             "rerun the same command to resume"
         )
         return stop.code
-    for subject in sorted(subjects | set(failures)):
-        subject_runs = [run for run in runs if run.subject == subject]
-        failures[subject] += run_failures(subject, subject_runs, settings, broken)
+    for subject in sorted(subjects):
         for warning in figure_warnings(subject, settings):
             LOGGER.warning(f"sub-{subject}: a report figure could not be drawn: {warning}")
+    return report_subjects(settings, runs, failures, methods, broken)
+
+
+def report_subjects(settings, runs, failures: dict, methods: dict, broken: str | None = None) -> int:
+    """Write each participant's report and its summary line (failures: those before the run, and the
+    outputs it lacks now); return the exit code."""
+    from inuprep.cli.failures import run_failures
+
+    for subject in sorted({run.subject for run in runs} | set(failures)):
+        subject_runs = [run for run in runs if run.subject == subject]
+        failures[subject] += run_failures(subject, subject_runs, settings, broken)
         report = write_report(subject, subject_runs, settings, failures[subject], methods.get(subject, ""))
         if failures[subject]:
             LOGGER.error(f"sub-{subject}: FAILED: " + "; ".join(failures[subject]) + report)

@@ -27,6 +27,7 @@ class Settings:
     bids_database_dir: Path | None = None  # pybids' index, built once and reused
     methods: tuple[str, ...] = tuple(METHODS)
     self_check: bool = False
+    reports_only: bool = False  # the reports again from the outputs, nothing rerun
     bids_validation: bool = True  # the input checked by bids-validator-deno when installed
     seed: int = 20251121
     derivatives: Path | None = None
@@ -65,6 +66,7 @@ class Settings:
             methods=tuple(dict.fromkeys(args.methods)),
             self_check=args.self_check,
             bids_validation=not args.skip_bids_validation,
+            reports_only=args.reports_only,
             seed=args.seed,
             derivatives=args.derivatives.absolute() if args.derivatives else None,
             antsxnet_cache=args.antsxnet_cache.absolute() if args.antsxnet_cache else None,

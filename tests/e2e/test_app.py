@@ -245,6 +245,32 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
     assert set(pd.read_csv(out / "group_T1w.tsv", sep="\t").n_images) == {2}
 
 
+def test_reports_only_writes_the_pages_again_and_recomputes_nothing(finished_run, tmp_path):
+    import shutil
+
+    from conftest import tree_digests
+
+    _, bids, finished = finished_run
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    (out / "sub-01.html").unlink()
+    before = tree_digests(out)
+    argv = ["--reports-only", "-w", tmp_path / "work"]
+    result = inuprep(bids, out, "participant", *argv, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sub-01: done (report:" in result.stdout and "done in" not in result.stdout  # no step ran
+    assert "<img" in (out / "sub-01.html").read_text()
+    assert {k: v for k, v in tree_digests(out).items() if k != "sub-01.html"} == before
+    assert not (tmp_path / "work" / "inuprep_wf").exists()
+    # the group level: the tables and the page again, no model fitted
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps({"t1w": {"session": "1"}}))
+    harmonize = ["--harmonize-fit", "nyul", "--harmonize-reference", reference]
+    group = inuprep(bids, out, "group", *argv, *harmonize, cwd=tmp_path)
+    assert group.returncode == 0 and (out / "group.html").is_file(), group.stdout + group.stderr
+    assert not (out / "harmonization").exists()
+
+
 def test_the_group_table_of_an_image_is_its_discovered_contrast(tmp_path):
     from inuprep.reports.group import table_key
 
