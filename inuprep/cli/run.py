@@ -96,7 +96,12 @@ def report_subjects(settings, runs, failures: dict, methods: dict, broken: str |
     """Write each participant's report and its summary line (failures: those before the run, and the
     outputs it lacks now); return the exit code."""
     from inuprep.cli.failures import run_failures
+    from inuprep.reports.subject import write_citation
 
+    if methods:
+        LOGGER.info(
+            f"Methods and references to cite: {write_citation(list(methods.values()), settings.output_dir)}"
+        )
     for subject in sorted({run.subject for run in runs} | set(failures)):
         subject_runs = [run for run in runs if run.subject == subject]
         failures[subject] += run_failures(subject, subject_runs, settings, broken)

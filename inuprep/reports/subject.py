@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import Markup
 
+from inuprep.harmonizers import HARMONIZERS
 from inuprep.inputs.images import ImageRun
 from inuprep.methods import LABELS, METHODS
 from inuprep.reports import figures, render
@@ -18,6 +19,7 @@ from inuprep.utils.io import atomic_write_text
 SOFTWARE = ("inuprep", "torch", "antspyx", "antspynet", "deepbet", "nipype", "pybids", "nibabel", "nilearn")
 CITATIONS = {
     **dict(method.citation for method in METHODS.values()),
+    **dict(harmonizer.citation for harmonizer in HARMONIZERS.values()),
     "antsx": "Tustison NJ, et al. The ANTsX ecosystem for quantitative biological and medical imaging. "
     "Scientific Reports 11:9068, 2021 (antspyx, ANTsPyNet deep_atropos).",
     "atropos": "Avants BB, et al. An open source multivariate framework for n-tissue segmentation with "
@@ -102,6 +104,22 @@ def methods_section(text: str) -> Markup:
     paragraphs = [Markup(_CITE.sub(link, html.escape(p))) for p in text.split("\n\n")]
     references = [(key, CITATIONS[key]) for key in cited]
     return Markup(render("methods.html", paragraphs=paragraphs, references=references))
+
+
+def methods_markdown(text: str) -> str:
+    """Return the methods text as Markdown with numbered citations and their references
+    (``logs/CITATION.md``, as fMRIPrep writes it; the same text and references as the reports')."""
+    cited = list(dict.fromkeys(key for key in _CITE.findall(text) if key in CITATIONS))
+    number = {key: index for index, key in enumerate(cited, start=1)}
+    body = _CITE.sub(lambda m: f"[{number[m.group(1)]}]" if m.group(1) in number else m.group(0), text)
+    references = "\n".join(f"{number[key]}. {CITATIONS[key]}" for key in cited)
+    return f"# Methods\n\n{body}\n\n## References\n\n{references}\n"
+
+
+def write_citation(texts: list[str], output_dir: Path) -> Path:
+    """Write ``logs/CITATION.md``: the methods paragraphs of every participant of the run, each once."""
+    paragraphs = dict.fromkeys(p for text in texts for p in text.split("\n\n") if p.strip())
+    return atomic_write_text(methods_markdown("\n\n".join(paragraphs)), output_dir / "logs" / "CITATION.md")
 
 
 def write_subject_report(

@@ -73,6 +73,8 @@ def test_participant_run_succeeds(finished_run):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6 image(s) from 1 participant(s)" in result.stdout
     assert "sub-01: done" in result.stdout
+    citation = (out / "logs" / "CITATION.md").read_text()  # the methods paragraph, as fMRIPrep writes it
+    assert "Zero-shot bias correction [" in citation and "## References" in citation and "[@" not in citation
     # progress: each long step and each image with its time; nipype's and ITK's chatter stays off screen
     image = "sub-01 T1w (sub-01_ses-1_run-1_T1w.nii.gz)"
     for step in ("N4 correction", "zero-shot correction", "implicit correction", "tissue masks", "evaluation",

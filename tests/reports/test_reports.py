@@ -87,3 +87,13 @@ def test_the_recommendation_sentence_names_the_method_every_estimate_and_the_dec
     sentence = recommendation({"SelfCheck": check})
     assert sentence.startswith("zero-shot is recommended") and "zero-shot -4.0%, N4 +4.0%" in sentence
     assert "leftover" in sentence
+
+
+def test_the_citation_file_numbers_each_reference_once_in_order_of_first_use():
+    from inuprep.reports.subject import CITATIONS, methods_markdown
+
+    text = "Corrected with N4 [@n4] and zero-shot [@zeroshot].\n\nN4 [@n4] again; unknown [@nobody]."
+    markdown = methods_markdown(text)
+    assert "with N4 [1] and zero-shot [2]" in markdown and "N4 [1] again; unknown [@nobody]" in markdown
+    assert markdown.endswith(f"1. {CITATIONS['n4']}\n2. {CITATIONS['zeroshot']}\n")
+    assert {"nyul", "whitestripe", "ssimh", "selfsup"} <= set(CITATIONS)  # the harmonizers' too
