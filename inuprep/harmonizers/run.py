@@ -54,19 +54,27 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     add_options(group, harmonizer.options)
     apply = verbs.add_parser(
         "apply",
-        help="put one image on a model's intensity scale",
+        help="put images on a model's intensity scale",
         description="Write IN on the intensity scale of the model's references (same grid and header as IN, "
-        "float32) and a JSON sidecar beside it.",
+        "float32) and a JSON sidecar beside it: 'apply MODEL IN OUT', or 'apply MODEL IN [IN ...] "
+        "--output-dir DIR' (each output named after its input: desc-harmonized added to a BIDS name, "
+        "_harmonized to another). An input that fails is named in one line; the others are still written.",
     )
     apply.add_argument("model", type=Path, help="a model folder written by fit")
-    apply.add_argument("in_file", type=Path, help="the image to harmonize (bias-corrected)")
-    apply.add_argument("out_file", type=Path, help="the harmonized image (.nii or .nii.gz)")
+    apply.add_argument("files", nargs="+", type=Path, help="IN OUT, or the inputs with --output-dir")
+    apply.add_argument("--output-dir", type=Path, help="write every input's output into this folder")
     apply.add_argument(
         "--mask",
+        "--masks",
+        dest="masks",
+        nargs="+",
         type=Path,
-        help="its brain mask (default: a skull-stripped image's non-zero support, else its Otsu foreground)",
+        help="a brain mask per input (default: a skull-stripped image's non-zero support, else its Otsu "
+        "foreground)",
     )
-    apply.add_argument("--wm-mask", type=Path, help="its white-matter mask (methods that use one)")
+    apply.add_argument(
+        "--wm-mask", "--wm-masks", dest="wm_masks", nargs="+", type=Path, help="a white-matter mask per input"
+    )
     return parser
 
 
@@ -133,30 +141,70 @@ def fit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def output_name(in_file: Path) -> str:
+    """Return the name ``apply --output-dir`` gives the output of ``in_file``."""
+    from inuprep.utils.bids import derivative_path, split_extension
+
+    try:
+        return derivative_path(in_file, desc="harmonized").name
+    except (ValueError, KeyError):  # not a BIDS name
+        stem, extension = split_extension(in_file.name)
+        return f"{stem}_harmonized{extension or '.nii.gz'}"
+
+
 def apply(args: argparse.Namespace) -> int:
-    """Write ``args.out_file``, ``args.in_file`` on the model's scale; return the exit code."""
+    """Write each input on the model's scale; return the exit code (2 if any input failed)."""
+    from inuprep.harmonizers.model import ModelError, read_model
+    from inuprep.utils.bids import check_unique
+
+    if args.output_dir is None:
+        if len(args.files) != 2:
+            return error("give one IN and its OUT, or several inputs with --output-dir DIR")
+        pairs = [tuple(args.files)]
+    else:
+        pairs = [(path, args.output_dir / output_name(path)) for path in args.files]
+    masks, wm_masks = args.masks or [None] * len(pairs), args.wm_masks or [None] * len(pairs)
+    for option, given in (("--mask", masks), ("--wm-mask", wm_masks)):
+        if len(given) != len(pairs):
+            return error(f"{len(given)} {option} for {len(pairs)} input(s); give one per input")
+    try:
+        check_unique([out for _, out in pairs])
+        model = read_model(args.model)
+    except (ValueError, ModelError) as err:
+        return error(str(err))
+    failed = [
+        reason
+        for (in_file, out_file), mask, wm in zip(pairs, masks, wm_masks, strict=True)
+        if (reason := apply_one(model, in_file, out_file, mask, wm))
+    ]
+    for reason in failed:
+        error(reason)
+    return (EXIT_FAILED if any(r.startswith("cannot write") for r in failed) else EXIT_INPUT) if failed else 0
+
+
+def apply_one(model, in_file: Path, out_file: Path, mask_file: Path | None, wm_file: Path | None) -> str:
+    """Write ``in_file`` on ``model``'s scale as ``out_file``; return why it could not ('' when written)."""
     import nibabel as nb
 
-    from inuprep.harmonizers.model import ModelError, read_model
+    from inuprep.harmonizers.model import ModelError
     from inuprep.image import ImageError, load_mask, load_with_mask
     from inuprep.utils.io import output_problem, write_image_set
 
-    inputs = [args.in_file, sidecar_path(args.in_file), *filter(None, (args.mask, args.wm_mask))]
-    problem = output_problem(inputs, [args.out_file, sidecar_path(args.out_file)])
+    inputs = [in_file, sidecar_path(in_file), *filter(None, (mask_file, wm_file))]
+    problem = output_problem(inputs, [out_file, sidecar_path(out_file)])
     if problem:
-        return error(f"{problem}; choose another output path")
+        return f"{problem}; choose another output path"
     try:
-        model = read_model(args.model)
-        contrast = contrast_of(args.in_file)
+        contrast = contrast_of(in_file)
         if model.contrast and contrast and contrast != model.contrast:
-            raise ModelError(f"{args.in_file}: a {contrast} image, the model's references are "
+            raise ModelError(f"{in_file}: a {contrast} image, the model's references are "
                              f"{model.contrast}; use a model of its contrast")  # fmt: skip
-        img, data, mask, source = load_with_mask(args.in_file, args.mask)
-        wm = load_mask(args.wm_mask, data.shape) if args.wm_mask else None
+        img, data, mask, source = load_with_mask(in_file, mask_file)
+        wm = load_mask(wm_file, data.shape) if wm_file else None
         start = time.perf_counter()
-        harmonized = model.apply(img, data, mask, wm, args.in_file)
+        harmonized = model.apply(img, data, mask, wm, in_file)
     except (ModelError, ImageError) as err:
-        return error(str(err))
+        return str(err)
     meta = {
         **model.sidecar(),
         "Contrast": model.contrast,
@@ -165,13 +213,11 @@ def apply(args: argparse.Namespace) -> int:
         "RuntimeSeconds": round(time.perf_counter() - start, 2),
     }
     try:
-        write_image_set({args.out_file: harmonized}, nb.load(args.in_file), meta, sidecar_path(args.out_file))
+        write_image_set({out_file: harmonized}, nb.load(in_file), meta, sidecar_path(out_file))
     except OSError as err:
-        return error(
-            f"cannot write {args.out_file} ({err.strerror or err}); free space or choose another path", 1
-        )
-    print(f"{model.harmonizer.label}: harmonized in {meta['RuntimeSeconds']:.1f} s -> {args.out_file}")
-    return EXIT_OK
+        return f"cannot write {out_file} ({err.strerror or err}); free space or choose another path"
+    print(f"{model.harmonizer.label}: harmonized in {meta['RuntimeSeconds']:.1f} s -> {out_file}")
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,7 +119,8 @@ def test_metrics_and_sidecars(finished_run):
     assert set(t1.segmentation) == {"template_priors"}  # the cache given has no deep_atropos files
     # the table is what the written masks give on the source and the written corrected image
     dseg = np.asanyarray(nb.load(anat / "sub-01_ses-1_run-1_space-T1w_dseg.nii.gz").dataobj)
-    labels = {1: "CSF", 2: "GM", 3: "WM"}
+    table = pd.read_csv(anat / "sub-01_ses-1_run-1_space-T1w_dseg.tsv", sep="\t")  # the labels as written
+    labels = dict(zip(table["index"], table["name"], strict=True))
     for row, image in enumerate(
         [
             bids / "sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.nii.gz",

@@ -295,3 +295,31 @@ def test_skull_stripped_references_need_no_masks(subjects, tmp_path, method):
     np.testing.assert_array_equal(
         nb.load(outputs["defaults"]).get_fdata(), nb.load(outputs["masks"]).get_fdata()
     )
+
+
+def test_apply_writes_several_inputs_into_an_output_dir_and_names_the_one_that_fails(
+    subjects, tmp_path, capsys
+):
+    root, files = subjects
+    model = tmp_path / "model"
+    refs = [str(files["target", seed]) for seed in (1, 2, 3)]
+    assert (
+        main(["fit", "--out", str(model), *refs, "--masks", *(str(files["mask", s]) for s in (1, 2, 3))]) == 0
+    )
+    t2w = tmp_path / "sub-09_T2w.nii.gz"  # another contrast than the model's: refused, alone
+    t2w.write_bytes(files["source", 4].read_bytes())
+    plain = tmp_path / "scan.nii.gz"  # not a BIDS name
+    plain.write_bytes(files["source", 3].read_bytes())
+    inputs = [files["source", 4], t2w, plain]
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["apply", str(model), *map(str, inputs), "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sub-09_T2w.nii.gz: a T2w image" in err[0]
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["scan_harmonized.json", "scan_harmonized.nii.gz", "sub-04_desc-harmonized_T1w.json",
+                       "sub-04_desc-harmonized_T1w.nii.gz"]  # fmt: skip
+    # one input and its output, the old form, still works; several inputs need --output-dir
+    assert main(["apply", str(model), str(files["source", 4]), str(tmp_path / "one.nii.gz")]) == 0
+    assert main(["apply", str(model), *map(str, inputs)]) == 2
+    assert "--output-dir" in capsys.readouterr().err
