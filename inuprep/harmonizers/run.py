@@ -63,18 +63,11 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     apply.add_argument("model", type=Path, help="a model folder written by fit")
     apply.add_argument("files", nargs="+", type=Path, help="IN OUT, or the inputs with --output-dir")
     apply.add_argument("--output-dir", type=Path, help="write every input's output into this folder")
-    apply.add_argument(
-        "--mask",
-        "--masks",
-        dest="masks",
-        nargs="+",
-        type=Path,
-        help="a brain mask per input (default: a skull-stripped image's non-zero support, else its Otsu "
-        "foreground)",
-    )
-    apply.add_argument(
-        "--wm-mask", "--wm-masks", dest="wm_masks", nargs="+", type=Path, help="a white-matter mask per input"
-    )
+    brain = "brain mask (default: a skull-stripped image's non-zero support, else its Otsu foreground)"
+    for kind, what in (("mask", brain), ("wm-mask", "white-matter mask (methods that use one)")):
+        dest = kind.replace("-", "_") + "s"
+        apply.add_argument(f"--{kind}", dest=dest, action="append", type=Path, help=f"the input's {what}")
+        apply.add_argument(f"--{kind}s", dest=dest, nargs="+", type=Path, help=f"a {what} per input")
     return parser
 
 
