@@ -120,7 +120,9 @@ def test_every_console_script_prints_its_version(capsys):
     from conftest import ROOT
     from inuprep import __version__
 
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert f"\nversion: {project['version']}\n" in (ROOT / "CITATION.cff").read_text()  # cited as released
+    scripts = project["scripts"]
     assert len(scripts) == 5
     for name, target in scripts.items():
         module, function = target.split(":")
