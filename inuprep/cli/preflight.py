@@ -123,11 +123,12 @@ def validated(runs, failures: dict, bids_dir: Path, scratch: Path) -> list:
         return runs
     if found.errors.get(""):
         raise DiscoveryError(found.errors[""][0])
-    if found.warnings:
-        counts = ", ".join(f"{code} x{n}" for code, n in found.warnings.most_common())
-        LOGGER.warning(
-            f"warning: the BIDS validator's warnings on the input: {counts} (see {VALIDATOR} {bids_dir})"
-        )
+    failed = [subject for subject in found.errors if subject in subjects]
+    counts = ", ".join(f"{code} x{n}" for code, n in found.warnings.most_common()) or "none"
+    LOGGER.info(  # on the progress stream: recommendations, not problems of the run
+        f"BIDS validation ({VALIDATOR}): errors in {len(failed)} of {len(subjects)} participant(s); "
+        f"warnings: {counts} (details: {VALIDATOR} {bids_dir})"
+    )
     for subject in sorted(subjects):
         if found.errors.get(subject) and not failures.get(subject):
             failures[subject] = found.errors[subject]
