@@ -230,7 +230,8 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_pat
     assert sum(int(recommended[m]) for m in ("n4", "zeroshot", "implicit")) == 3
     images = pd.read_csv(out / "group_T1w_images.tsv", sep="\t")
     zeroshot_wm = images[images.method == "zeroshot"].cv_wm
-    mean, std = map(float, re.fullmatch(r"(.+)\((.+)\)", table.zeroshot[list(table.tissue).index("wm")]).groups())
+    wm_row = table.zeroshot[list(table.tissue).index("wm")]
+    mean, std = map(float, re.fullmatch(r"(.+)\((.+)\)", wm_row).groups())
     assert (mean, std) == pytest.approx((zeroshot_wm.mean(), zeroshot_wm.std()), abs=1e-4)
     water = pd.read_csv(out / "group_dixon-water.tsv", sep="\t", keep_default_na=False)
     assert list(water.tissue) == ["water", "fat", "", ""]  # cv, cjv, recommended
