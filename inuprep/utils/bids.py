@@ -27,6 +27,7 @@ BIDSIGNORE = (
     "group_*.json",
     "group_*.png",
     "sub-*/figures",
+    "sub-*/log",  # crash files, only when a step failed
     "harmonization",
 )
 
