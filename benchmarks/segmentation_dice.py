@@ -33,7 +33,7 @@ from inuprep.methods.n4.correct import n4_correct
 from inuprep.methods.zeroshot.correct import zeroshot_correct
 from inuprep.segmentation import deep_atropos
 from inuprep.segmentation.antspyx import MRF, ants_scratch, atropos_classes, to_ants
-from inuprep.segmentation.base import SegmentationError, consensus_image
+from inuprep.segmentation.base import BRAIN_LABELS, SegmentationError, consensus_image
 from inuprep.segmentation.brain import EM_MRF, EM_PRIOR_WEIGHT, brain_mask, segment_brain, template_inputs
 from inuprep.segmentation.tissue_model import prior_em
 from inuprep.segmentation.transfer import transfer_segmentation
@@ -90,6 +90,18 @@ def dice(a, b):
     return 2 * (a & b).sum() / max(a.sum() + b.sum(), 1)
 
 
+#: the truths' numbers (and k-means Atropos's, darkest first on a T1w): 1 CSF, 2 GM, 3 WM
+TRUTH_LABELS = {"CSF": 1, "GM": 2, "WM": 3}
+
+
+def as_truth_labels(dseg: np.ndarray) -> np.ndarray:
+    """Return labels numbered as ``BRAIN_LABELS`` (the fallback's, the priors' order) as the truths number them."""
+    lookup = np.zeros(max(BRAIN_LABELS) + 1, dtype=np.int64)
+    for index, name in BRAIN_LABELS.items():
+        lookup[index] = TRUTH_LABELS[name]
+    return lookup[np.asarray(dseg, dtype=np.int64)]
+
+
 def mni152_case(seed):
     """Return (image, truth labels) for the warped, biased MNI152 template."""
     from inuprep.segmentation.brain import template_priors
@@ -135,8 +147,10 @@ def t2w_case():
     start = time.perf_counter()
     alone, _ = segment_brain(t2w, "T2w", [], Path("/nonexistent"))
     results["fallback on the T2w alone"] = (alone.dseg, time.perf_counter() - start)
+    reference = as_truth_labels(t1w_seg.dseg)
     for method, (labels, seconds) in results.items():
-        gm, wm = dice(labels == 2, t1w_seg.dseg == 2), dice(labels == 3, t1w_seg.dseg == 3)
+        labels = as_truth_labels(labels)
+        gm, wm = dice(labels == 2, reference == 2), dice(labels == 3, reference == 3)
         print(f"{'cstarstroke T2w':14s} {method:44s} GM {gm:.3f}  WM {wm:.3f}  {seconds:5.1f} s", flush=True)
 
 
@@ -157,14 +171,14 @@ def evaluate(name, img, truth, cache):
     start = time.perf_counter()
     probs = atropos_with_priors(img, data, mask, priors)
     results["MNI152 priors + Atropos (before issue 25)"] = (
-        (np.argmax(probs, axis=0) + 1) * mask,
+        as_truth_labels((np.argmax(probs, axis=0) + 1) * mask),
         time.perf_counter() - start + registration,
     )
     for weight, mrf in EM_SETTINGS:
         start = time.perf_counter()
         probs = prior_em(data, mask, priors, weight, mrf)
         results[f"MNI152 priors + EM, weight {weight} MRF {mrf}"] = (
-            (np.argmax(probs, axis=0) + 1) * mask,
+            as_truth_labels((np.argmax(probs, axis=0) + 1) * mask),
             time.perf_counter() - start + registration,
         )
     if cache is not None and not deep_atropos.missing_files(cache):
@@ -172,7 +186,7 @@ def evaluate(name, img, truth, cache):
         seg = deep_atropos.segment(img, data, cache)
         grouped = np.zeros_like(seg.dseg)
         for index, tissue in seg.tissues.items():
-            grouped[seg.dseg == index] = {"CSF": 1, "GM": 2, "WM": 3}[tissue]
+            grouped[seg.dseg == index] = TRUTH_LABELS[tissue]
         results["deep_atropos"] = (grouped, time.perf_counter() - start)
     for method, (labels, seconds) in results.items():
         gm, wm = dice(labels == 2, truth == 2), dice(labels == 3, truth == 3)
