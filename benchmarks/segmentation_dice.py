@@ -95,7 +95,7 @@ TRUTH_LABELS = {"CSF": 1, "GM": 2, "WM": 3}
 
 
 def as_truth_labels(dseg: np.ndarray) -> np.ndarray:
-    """Return labels numbered as ``BRAIN_LABELS`` (the fallback's, the priors' order) as the truths number them."""
+    """Return labels numbered as ``BRAIN_LABELS`` (the fallback's) as the truths number them."""
     lookup = np.zeros(max(BRAIN_LABELS) + 1, dtype=np.int64)
     for index, name in BRAIN_LABELS.items():
         lookup[index] = TRUTH_LABELS[name]
