@@ -105,9 +105,16 @@ def segment(img: nb.Nifti1Image, target: np.ndarray, cache: Path) -> Segmentatio
 def run(in_file: Path, out_dseg: Path, out_probseg: Path, cache: Path) -> None:
     """Segment ``in_file`` with deep_atropos; write the labels and the 7 class posteriors (4D)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # tensorflow's start-up chatter
+    from functools import partialmethod
+
     import ants
     import antspynet
+    import keras
 
+    # deep_atropos predicts its 8 octant patches (112^3) in one batch; on CPUs where TensorFlow's 3D
+    # convolution unfolds its input (AMD EPYC here), that batch asks for tens of GB and dies in
+    # std::bad_alloc. One patch at a time gives the same posteriors; this process exists for this step only.
+    keras.Model.predict = partialmethod(keras.Model.predict, batch_size=1)
     antspynet.set_antsxnet_cache_directory(str(cache))
     result = antspynet.deep_atropos(
         ants.image_read(str(in_file)), do_preprocessing=True, use_spatial_priors=1

@@ -259,8 +259,10 @@ def test_reports_only_writes_the_pages_again_and_recomputes_nothing(finished_run
     shutil.copytree(finished, out)
     (out / "sub-01.html").unlink()
     before = tree_digests(out)
+    root = bids.parent  # the finished run's options, so that its methods text is the same
     argv = ["--reports-only", "-w", tmp_path / "work"]
-    result = inuprep(bids, out, "participant", *argv, cwd=tmp_path)
+    same = ["--derivatives", root / "masks", "--antsxnet-cache", root, "--self-check"]
+    result = inuprep(bids, out, "participant", *argv, *same, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "sub-01: done (report:" in result.stdout and "done in" not in result.stdout  # no step ran
     assert "<img" in (out / "sub-01.html").read_text()
