@@ -91,10 +91,15 @@ def recommendation(dictionary: dict) -> str | None:
     )
 
 
+def citation_numbers(text: str) -> dict[str, int]:
+    """Return {key: number} of the CITATIONS ``text`` cites (``[@key]``), numbered in order of first use."""
+    cited = dict.fromkeys(key for key in _CITE.findall(text) if key in CITATIONS)
+    return {key: index for index, key in enumerate(cited, start=1)}
+
+
 def methods_section(text: str) -> Markup:
     """Return the HTML of the methods text (paragraphs apart by a blank line; ``[@key]`` cites CITATIONS)."""
-    cited = list(dict.fromkeys(key for key in _CITE.findall(text) if key in CITATIONS))
-    number = {key: index for index, key in enumerate(cited, start=1)}
+    number = citation_numbers(text)
 
     def link(match):
         key = match.group(1)
@@ -102,17 +107,16 @@ def methods_section(text: str) -> Markup:
 
     # the text is escaped before the links go in, so the links are the only markup
     paragraphs = [Markup(_CITE.sub(link, html.escape(p))) for p in text.split("\n\n")]
-    references = [(key, CITATIONS[key]) for key in cited]
+    references = [(key, CITATIONS[key]) for key in number]
     return Markup(render("methods.html", paragraphs=paragraphs, references=references))
 
 
 def methods_markdown(text: str) -> str:
     """Return the methods text as Markdown with numbered citations and their references
     (``logs/CITATION.md``, as fMRIPrep writes it; the same text and references as the reports')."""
-    cited = list(dict.fromkeys(key for key in _CITE.findall(text) if key in CITATIONS))
-    number = {key: index for index, key in enumerate(cited, start=1)}
+    number = citation_numbers(text)
     body = _CITE.sub(lambda m: f"[{number[m.group(1)]}]" if m.group(1) in number else m.group(0), text)
-    references = "\n".join(f"{number[key]}. {CITATIONS[key]}" for key in cited)
+    references = "\n".join(f"{index}. {CITATIONS[key]}" for key, index in number.items())
     return f"# Methods\n\n{body}\n\n## References\n\n{references}\n"
 
 
