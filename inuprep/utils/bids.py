@@ -100,10 +100,10 @@ def read_description(bids_dir: Path) -> dict:
     return description if isinstance(description, dict) else {}
 
 
-def source_dataset(bids_dir: Path) -> dict:
-    """Return the input dataset as ``SourceDatasets`` lists it: its DOI (and version) when its description
-    gives one, else its location (a container's own mount point says nothing to a reader: left out)."""
-    raw = read_description(bids_dir)
+def source_dataset(bids_dir: Path, raw: dict) -> dict:
+    """Return the input dataset (``raw``: its description) as ``SourceDatasets`` lists it: its DOI (and
+    version) when its description gives one, else its location (a container's own mount point says nothing
+    to a reader: left out)."""
     doi = str(raw.get("DatasetDOI", "")).strip()
     if doi:
         doi = doi if doi.startswith("doi:") else "doi:" + doi.removeprefix("https://doi.org/")
@@ -135,7 +135,7 @@ def write_dataset_files(output_dir: Path, bids_dir: Path) -> None:
     The input dataset's ``Authors`` are kept: the derivatives are of their data.
     """
     container = container_type()
-    authors = read_description(bids_dir).get("Authors")
+    raw = read_description(bids_dir)
     description = {
         "Name": "inuprep: bias-field corrected images and homogeneity metrics",
         "BIDSVersion": "1.10.0",
@@ -148,8 +148,8 @@ def write_dataset_files(output_dir: Path, bids_dir: Path) -> None:
                 **({"Container": {"Type": container}} if container else {}),
             }
         ],
-        **({"Authors": authors} if authors else {}),
-        "SourceDatasets": [source] if (source := source_dataset(bids_dir)) else [],
+        **({"Authors": raw["Authors"]} if raw.get("Authors") else {}),
+        "SourceDatasets": [source] if (source := source_dataset(bids_dir, raw)) else [],
         "DatasetLinks": {"raw": bids_dir.absolute().as_uri()},
     }
     write_json(description, output_dir / "dataset_description.json")
@@ -184,23 +184,25 @@ def output_paths(
     the NiPreps write ``space-T1w``), so a T1w and a T2w of one session never share a name.
     """
     src, nii = run.path, ".nii.gz"
-    _, mod, _ = split_name(src)
+    _, source_suffix, _ = split_name(src)
     mask_desc = "fg" if run.contrast == "dixon" else "brain"
     paths = {}
     for method in methods:
         paths[f"{method}_file"] = derivative_path(src, desc=method, extension=nii)
         paths[f"{method}_field"] = derivative_path(
-            src, space=mod, desc=method, suffix="biasfield", extension=nii
+            src, space=source_suffix, desc=method, suffix="biasfield", extension=nii
         )
     if harmonized:
         paths["harmonized_file"] = derivative_path(src, desc="harmonized", extension=nii)
-    paths["mask_file"] = derivative_path(src, space=mod, desc=mask_desc, suffix="mask", extension=nii)
-    paths["dseg_file"] = derivative_path(src, space=mod, suffix="dseg", extension=nii)
-    paths["dseg_tsv"] = derivative_path(src, space=mod, suffix="dseg", extension=".tsv")
+    paths["mask_file"] = derivative_path(
+        src, space=source_suffix, desc=mask_desc, suffix="mask", extension=nii
+    )
+    paths["dseg_file"] = derivative_path(src, space=source_suffix, suffix="dseg", extension=nii)
+    paths["dseg_tsv"] = derivative_path(src, space=source_suffix, suffix="dseg", extension=".tsv")
     for tissue in tissues:
         paths[f"probseg_{tissue}"] = derivative_path(
-            src, space=mod, label=tissue, suffix="probseg", extension=nii
+            src, space=source_suffix, label=tissue, suffix="probseg", extension=nii
         )
-    paths["metrics_tsv"] = derivative_path(src, space=mod, suffix="metrics", extension=".tsv")
-    paths["metrics_json"] = derivative_path(src, space=mod, suffix="metrics", extension=".json")
+    paths["metrics_tsv"] = derivative_path(src, space=source_suffix, suffix="metrics", extension=".tsv")
+    paths["metrics_json"] = derivative_path(src, space=source_suffix, suffix="metrics", extension=".json")
     return paths
