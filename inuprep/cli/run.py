@@ -96,7 +96,7 @@ def report_subjects(settings, runs, failures: dict, methods: dict, broken: str |
     """Write each participant's report and its summary line (failures: those before the run, and the
     outputs it lacks now); return the exit code."""
     from inuprep.cli.failures import run_failures
-    from inuprep.reports.subject import write_citation
+    from inuprep.reports.citation import write_citation
 
     if methods:
         LOGGER.info(

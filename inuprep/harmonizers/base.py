@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib import import_module
 
 from inuprep.options import Option, settings_options
+from inuprep.utils.references import Reference
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Harmonizer:
     name: str  # --method value, the model's HarmonizationMethod
     label: str  # for people
     settings: type  # frozen dataclass with describe(); fields made with setting() are options
-    citation: tuple[str, str]  # (key used as [@key] in describe(), the reference)
+    citation: Reference  # its key is what describe() cites as [@key]
     code: str  # the module with fit() and apply()
     uses_wm: bool = False  # whether fit() and apply() take a white-matter mask (our segmentation's)
     voxel_grid: bool = False  # whether it learns in voxels: images are put on its references' grid

@@ -12,6 +12,7 @@ from importlib import import_module
 import numpy as np
 
 from inuprep.options import Option, settings_options
+from inuprep.utils.references import Reference
 
 #: what a method's correction returns: the corrected image, the multiplicative field, extra sidecar fields
 Corrected = tuple[np.ndarray, np.ndarray, dict]
@@ -26,7 +27,7 @@ class Method:
     colour: str  # in every figure
     settings: type  # frozen dataclass: resolved(zooms), to_dict(), describe(); its defaults are the method's
     software: str  # the distribution whose version its sidecar records
-    citation: tuple[str, str]  # (key used as [@key] in describe(), the reference)
+    citation: Reference  # its key is what describe() cites as [@key]
     # "module:function": (data, zooms, mask, settings, num_threads, device, progress) -> Corrected
     correct: str
 

@@ -1,38 +1,19 @@
 """The per-subject HTML report: for every image its masks, metrics and figures, then the methods."""
 
-import html
 import json
-import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
-from markupsafe import Markup
 
-from inuprep.harmonizers import HARMONIZERS
 from inuprep.inputs.images import ImageRun
-from inuprep.methods import LABELS, METHODS
+from inuprep.methods import LABELS
 from inuprep.reports import figures, render
+from inuprep.reports.citation import methods_section
 from inuprep.utils.bids import figure_path, output_paths, sidecar_path
 from inuprep.utils.io import atomic_write_text
 
 SOFTWARE = ("inuprep", "torch", "antspyx", "antspynet", "deepbet", "nipype", "pybids", "nibabel", "nilearn")
-CITATIONS = {
-    **dict(method.citation for method in METHODS.values()),
-    **dict(harmonizer.citation for harmonizer in HARMONIZERS.values()),
-    "antsx": "Tustison NJ, et al. The ANTsX ecosystem for quantitative biological and medical imaging. "
-    "Scientific Reports 11:9068, 2021 (antspyx, ANTsPyNet deep_atropos).",
-    "atropos": "Avants BB, et al. An open source multivariate framework for n-tissue segmentation with "
-    "evaluation on public data (Atropos). Neuroinformatics 9:381-400, 2011.",
-    "deepbet": "Fisch L, et al. deepbet: fast brain extraction of T1-weighted MRI using convolutional neural "
-    "networks. Computers in Biology and Medicine 179, 2024.",
-    "pybids": "Yarkoni T, et al. PyBIDS: Python tools for BIDS datasets. JOSS 4(40):1294, 2019.",
-    "nipype": "Gorgolewski K, et al. Nipype: a flexible, lightweight and extensible neuroimaging data "
-    "processing framework in Python. Front Neuroinform 5:13, 2011.",
-    "cjv": "Ganzetti M, Wenderoth N, Mantini D. Intensity inhomogeneity correction of structural MR images: "
-    "a data-driven approach to define input algorithm parameters. Front Neuroinform 10:10, 2016 (CJV).",
-}
-_CITE = re.compile(r"\[@(\w+)\]")
 
 
 def _version(name: str) -> str:
@@ -89,41 +70,6 @@ def recommendation(dictionary: dict) -> str | None:
         "estimate sees what each correction left in this image; its weights were fitted on simulations, and "
         "how often it picks the truly best method is measured in benchmarks/recommendation.py."
     )
-
-
-def citation_numbers(text: str) -> dict[str, int]:
-    """Return {key: number} of the CITATIONS ``text`` cites (``[@key]``), numbered in order of first use."""
-    cited = dict.fromkeys(key for key in _CITE.findall(text) if key in CITATIONS)
-    return {key: index for index, key in enumerate(cited, start=1)}
-
-
-def methods_section(text: str) -> Markup:
-    """Return the HTML of the methods text (paragraphs apart by a blank line; ``[@key]`` cites CITATIONS)."""
-    number = citation_numbers(text)
-
-    def link(match):
-        key = match.group(1)
-        return f'<a href="#ref-{key}">[{number[key]}]</a>' if key in number else match.group(0)
-
-    # the text is escaped before the links go in, so the links are the only markup
-    paragraphs = [Markup(_CITE.sub(link, html.escape(p))) for p in text.split("\n\n")]
-    references = [(key, CITATIONS[key]) for key in number]
-    return Markup(render("methods.html", paragraphs=paragraphs, references=references))
-
-
-def methods_markdown(text: str) -> str:
-    """Return the methods text as Markdown with numbered citations and their references
-    (``logs/CITATION.md``, as fMRIPrep writes it; the same text and references as the reports')."""
-    number = citation_numbers(text)
-    body = _CITE.sub(lambda m: f"[{number[m.group(1)]}]" if m.group(1) in number else m.group(0), text)
-    references = "\n".join(f"{index}. {CITATIONS[key]}" for key, index in number.items())
-    return f"# Methods\n\n{body}\n\n## References\n\n{references}\n"
-
-
-def write_citation(texts: list[str], output_dir: Path) -> Path:
-    """Write ``logs/CITATION.md``: the methods paragraphs of every participant of the run, each once."""
-    paragraphs = dict.fromkeys(p for text in texts for p in text.split("\n\n") if p.strip())
-    return atomic_write_text(methods_markdown("\n\n".join(paragraphs)), output_dir / "logs" / "CITATION.md")
 
 
 def write_subject_report(

@@ -123,7 +123,7 @@ was evaluated on, and the evaluation (`*_metrics.tsv`, described by `*_metrics.j
   (Dixon: `desc-fg`), `space-<suffix>_dseg` with its `dseg.tsv`, `space-<suffix>_label-<tissue>_probseg`
   and `space-<suffix>_metrics`. `space-<suffix>` names the image whose grid the file shares.
 - `sub-<label>.html`, `sub-<label>/figures/`: the visual reports; `group*`: the group level's tables.
-- `logs/`: the settings of every run and `CITATION.md`, the methods paragraph to cite.
+- `logs/`: the settings of every run, `CITATION.md` (the methods paragraph to cite) and `CITATION.bib`.
 
 The files BIDS does not define are listed in `.bidsignore`.
 """

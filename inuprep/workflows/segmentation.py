@@ -118,6 +118,6 @@ def describe_masks(plan: ImagePlan) -> str:
         "CSF, GM and WM masks were computed from the consensus of the corrected images with ANTsPyNet "
         "deep_atropos [@antsx] when its model files were available, else (the offline fallback) with "
         "deepbet brain extraction [@deepbet] and a Gaussian mixture with a Markov random field (Atropos's "
-        "model [@atropos]) guided by the MNI152 tissue priors registered to the image; the masks' sidecar "
-        "names the source used"
+        "model [@atropos]) guided by the MNI152 tissue priors [@mni152] registered to the image; the masks' "
+        "sidecar names the source used"
     )

@@ -75,6 +75,7 @@ def test_participant_run_succeeds(finished_run):
     assert "sub-01: done" in result.stdout
     citation = (out / "logs" / "CITATION.md").read_text()  # the methods paragraph, as fMRIPrep writes it
     assert "Zero-shot bias correction [" in citation and "## References" in citation and "[@" not in citation
+    assert "@misc{zeroshot," in (out / "logs" / "CITATION.bib").read_text()  # and its BibTeX
     # progress: each long step and each image with its time; nipype's and ITK's chatter stays off screen
     image = "sub-01 T1w (sub-01_ses-1_run-1_T1w.nii.gz)"
     for step in ("N4 correction", "zero-shot correction", "implicit correction", "tissue masks", "evaluation",

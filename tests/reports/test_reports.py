@@ -8,8 +8,9 @@ import pandas as pd
 from markupsafe import Markup
 
 from conftest import save
+from inuprep.reports.citation import methods_section
 from inuprep.reports.group import collect_metrics, site_spread, summary_table, table_key
-from inuprep.reports.subject import methods_section, recommendation
+from inuprep.reports.subject import recommendation
 
 
 def metrics(folder, name, rows, contrast=None):
@@ -89,11 +90,37 @@ def test_the_recommendation_sentence_names_the_method_every_estimate_and_the_dec
     assert "leftover" in sentence
 
 
-def test_the_citation_file_numbers_each_reference_once_in_order_of_first_use():
-    from inuprep.reports.subject import CITATIONS, methods_markdown
+def test_the_citation_files_number_each_reference_once_in_order_of_first_use(tmp_path):
+    from pybtex.database import parse_string
+
+    from inuprep.reports.citation import REFERENCES, methods_markdown, write_citation
 
     text = "Corrected with N4 [@n4] and zero-shot [@zeroshot].\n\nN4 [@n4] again; unknown [@nobody]."
     markdown = methods_markdown(text)
     assert "with N4 [1] and zero-shot [2]" in markdown and "N4 [1] again; unknown [@nobody]" in markdown
-    assert markdown.endswith(f"1. {CITATIONS['n4']}\n2. {CITATIONS['zeroshot']}\n")
-    assert {"nyul", "whitestripe", "ssimh", "selfsup"} <= set(CITATIONS)  # the harmonizers' too
+    assert markdown.endswith(f"1. {REFERENCES['n4'].text()}\n2. {REFERENCES['zeroshot'].text()}\n")
+    assert markdown.count("Tustison NJ, Avants BB, Cook PA, et al. N4ITK") == 1
+    assert {"nyul", "whitestripe", "ssimh", "selfsup"} <= set(REFERENCES)  # the harmonizers' too
+
+    # the BibTeX holds the same references, under the keys the text cites, and a BibTeX parser reads it
+    write_citation([text, "Tissues by Atropos [@atropos].\n\nN4 [@n4] again; unknown [@nobody]."], tmp_path)
+    bib = parse_string((tmp_path / "logs" / "CITATION.bib").read_text(), "bibtex")
+    assert list(bib.entries) == ["n4", "zeroshot", "atropos"]
+    n4 = bib.entries["n4"]
+    assert n4.type == "article" and n4.fields["doi"] == "10.1109/TMI.2010.2046908"
+    assert n4.fields["pages"] == "1310--1320" and len(n4.persons["author"]) == 7
+    assert str(n4.persons["author"][0]) == "Tustison, Nicholas J."
+    assert bib.entries["zeroshot"].fields["eprint"] == "2501.12244"
+    assert (tmp_path / "logs" / "CITATION.md").read_text().count("N4 [1] again") == 1  # each paragraph once
+
+
+def test_every_reference_reads_as_bibtex():
+    from pybtex.database import parse_string
+
+    from inuprep.reports.citation import REFERENCES
+
+    bib = parse_string("\n".join(r.bibtex() for r in REFERENCES.values()), "bibtex")
+    assert list(bib.entries) == list(REFERENCES)
+    for key, entry in bib.entries.items():
+        assert entry.fields["title"] and entry.fields["year"].isdigit() and entry.persons["author"], key
+        assert REFERENCES[key].text().startswith(str(entry.persons["author"][0]).split(",")[0]), key

@@ -132,7 +132,7 @@ def test_user_masks_reach_segmentation_and_evaluation(tmp_path):
 
 
 def test_methods_text_describes_what_the_graph_runs(tmp_path):
-    from inuprep.reports.subject import CITATIONS, methods_section
+    from inuprep.reports.citation import REFERENCES, methods_section
     from inuprep.workflows.base import methods_text
 
     workflow = init_inuprep_wf(
@@ -144,7 +144,7 @@ def test_methods_text_describes_what_the_graph_runs(tmp_path):
     assert "Each T2w image" in text and "session's T1w image" in text and "deep_atropos" in text
     assert "Each dixon-water image" in text and "no water/fat pair" in text  # the fat image is not given
     assert text.count("N4 bias-field correction") == 1  # one paragraph per method, not per image
-    assert set(re.findall(r"\[@(\w+)\]", text)) <= set(CITATIONS)
+    assert set(re.findall(r"\[@(\w+)\]", text)) <= set(REFERENCES)
     html = methods_section(text)
     assert '<a href="#ref-n4">' in html and 'id="ref-zeroshot"' not in html
 

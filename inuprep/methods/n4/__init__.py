@@ -2,6 +2,7 @@
 
 from inuprep.methods.base import Method
 from inuprep.methods.n4.settings import N4Settings
+from inuprep.utils.references import Reference
 
 METHOD = Method(
     name="n4",
@@ -9,9 +10,24 @@ METHOD = Method(
     colour="#1f77b4",
     settings=N4Settings,
     software="antspyx",
-    citation=(
-        "n4",
-        "Tustison NJ, et al. N4ITK: improved N3 bias correction. IEEE TMI 29(6):1310-1320, 2010.",
+    citation=Reference(
+        key="n4",
+        authors=(
+            "Tustison, Nicholas J.",
+            "Avants, Brian B.",
+            "Cook, Philip A.",
+            "Zheng, Yuanjie",
+            "Egan, Alexander",
+            "Yushkevich, Paul A.",
+            "Gee, James C.",
+        ),
+        title="N4ITK: improved N3 bias correction",
+        venue="IEEE Transactions on Medical Imaging",
+        year=2010,
+        volume="29",
+        number="6",
+        pages="1310-1320",
+        doi="10.1109/TMI.2010.2046908",
     ),
     correct="inuprep.methods.n4.correct:correct",
 )

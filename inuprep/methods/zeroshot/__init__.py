@@ -2,6 +2,7 @@
 
 from inuprep.methods.base import Method
 from inuprep.methods.zeroshot.settings import ZeroShotSettings
+from inuprep.utils.references import Reference
 
 METHOD = Method(
     name="zeroshot",
@@ -9,10 +10,14 @@ METHOD = Method(
     colour="#d62728",
     settings=ZeroShotSettings,
     software="torch",
-    citation=(
-        "zeroshot",
-        "Yang, Timko, Fernandez. Zero-shot bias correction: efficient MR image inhomogeneity reduction "
-        "without any data.",
+    citation=Reference(
+        key="zeroshot",
+        authors=("Yang, Hongxu", "Timko, Edina", "Fernandez, Brice"),
+        title="Zero-shot bias correction: efficient MR image inhomogeneity reduction without any data",
+        venue="arXiv",
+        year=2025,
+        kind="misc",
+        eprint="2501.12244",
     ),
     correct="inuprep.methods.zeroshot.correct:correct",
 )
