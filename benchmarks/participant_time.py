@@ -14,6 +14,8 @@ n4`` as a whole process.
     python benchmarks/participant_time.py
     python benchmarks/participant_time.py --subject philips3t --hogs 2   # beside two CPU hogs
     python benchmarks/participant_time.py --processes --hogs 2   # each inuprep-correct, quiet and loaded
+    python benchmarks/participant_time.py --pairs 5   # zero-shot against N4 as processes, interleaved
+    python benchmarks/participant_time.py --repeats 3   # the participant three times: median and range
 
 CPU time a process spends after its last sample is not seen (at most 0.2 s a process): the table's total
 is printed beside the kernel's count for the whole tree.
@@ -24,6 +26,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,8 +51,14 @@ itk_threads(int(sys.argv[2]))
 img = nb.load(sys.argv[1])
 data = img.get_fdata(dtype=np.float32)
 mask = foreground_mask(data)
-start = time.perf_counter()
-n4_correct(data, img.header.get_zooms()[:3], mask)
+if sys.argv[3:] == ["bare"]:  # antspyx's own defaults on the image, as a user would call it
+    import ants
+    image = ants.image_read(sys.argv[1])
+    start = time.perf_counter()
+    ants.n4_bias_field_correction(image)
+else:
+    start = time.perf_counter()
+    n4_correct(data, img.header.get_zooms()[:3], mask)
 print(time.perf_counter() - start)
 """
 
@@ -149,35 +158,48 @@ def main() -> None:
     parser.add_argument("--processes", action="store_true",
                         help="only each method's inuprep-correct (--num-threads nprocs), quiet then beside "
                         "--hogs hogs")  # fmt: skip
+    parser.add_argument("--pairs", type=int, help="only: inuprep-correct --method zeroshot and --method n4, "
+                        "this many interleaved pairs; each ratio, their median and range, and the zero-shot "
+                        "process's time outside its optimisation")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=1, help="participant runs (median and range)")
     args = parser.parse_args()
     source = DATA / "bids" / f"sub-{args.subject}" / "anat" / f"sub-{args.subject}_T1w.nii.gz"
     if not source.is_file():
         raise SystemExit(f"{source} not found: clone the project next to its shared/ folder")
     if args.processes:
         return processes_under_load(source, args)
+    if args.pairs:
+        return interleaved_pairs(source, args)
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
+    ratios = []
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = args.keep or Path(tmp)
-            bids, out, work = root / "bids", root / "out", root / "work"
-            anat = bids / f"sub-{args.subject}" / "anat"
-            anat.mkdir(parents=True)
-            shutil.copy(source, anat / source.name)
-            description = {"Name": "participant_time", "BIDSVersion": "1.9.0"}
-            (bids / "dataset_description.json").write_text(json.dumps(description))
-            n4_call, stdout = timed([sys.executable, "-c", N4_CALL, str(source), str(args.nprocs)])
-            n4_call = float(stdout.split()[-1])
-            n4_process, _ = timed([str(BIN / "inuprep-correct"), str(source), str(root / "n4.nii.gz"),
-                                   "--method", "n4", "--num-threads", str(args.nprocs)])  # fmt: skip
-            command = [str(BIN / "inuprep"), str(bids), str(out), "participant", "-w", str(work),
-                       "--nprocs", str(args.nprocs), "--methods", *args.methods]  # fmt: skip
-            if args.omp_nthreads:
-                command += ["--omp-nthreads", str(args.omp_nthreads)]
-            run = profile(command, work.resolve(), args.nprocs)
+        for repeat in range(args.repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                root = args.keep if args.keep and repeat == args.repeats - 1 else Path(tmp)
+                bids, out, work = root / "bids", root / "out", root / "work"
+                anat = bids / f"sub-{args.subject}" / "anat"
+                anat.mkdir(parents=True)
+                shutil.copy(source, anat / source.name)
+                description = {"Name": "participant_time", "BIDSVersion": "1.9.0"}
+                (bids / "dataset_description.json").write_text(json.dumps(description))
+                yardstick = [sys.executable, "-c", N4_CALL, str(source), str(args.nprocs)]
+                n4_call = float(timed(yardstick)[1].split()[-1])
+                bare_n4 = float(timed([*yardstick, "bare"])[1].split()[-1])
+                n4_process, _ = timed([str(BIN / "inuprep-correct"), str(source), str(root / "n4.nii.gz"),
+                                       "--method", "n4", "--num-threads", str(args.nprocs)])  # fmt: skip
+                command = [str(BIN / "inuprep"), str(bids), str(out), "participant", "-w", str(work),
+                           "--nprocs", str(args.nprocs), "--methods", *args.methods]  # fmt: skip
+                if args.omp_nthreads:
+                    command += ["--omp-nthreads", str(args.omp_nthreads)]
+                run = profile(command, work.resolve(), args.nprocs)
+            report(args, run, n4_call, n4_process, bare_n4)
+            ratios.append(run["wall_s"] / bare_n4)
     finally:
         for hog in hogs:
             hog.kill()
-    report(args, run, n4_call, n4_process)
+    median, verdict = statistics.median(ratios), "met" if statistics.median(ratios) <= 2 else "MISSED"
+    print(f"participant / bare antspyx N4, {args.repeats} run(s): median {median:.2f}x (range "
+          f"{min(ratios):.2f}-{max(ratios):.2f}; target 2x: {verdict})")  # fmt: skip
 
 
 def processes_under_load(source: Path, args) -> None:
@@ -202,7 +224,36 @@ def processes_under_load(source: Path, args) -> None:
         print(f"  {method:9s} {quiet:6.1f} s  {loaded:6.1f} s  slowdown {loaded / quiet:4.2f}x")
 
 
-def report(args, run: dict, n4_call: float, n4_process: float) -> None:
+def interleaved_pairs(source: Path, args) -> None:
+    """Print ``inuprep-correct --method zeroshot`` against ``--method n4``, whole processes run in turn
+    ``args.pairs`` times: each ratio, the median and range, and what the zero-shot process spent outside
+    its optimisation (its wall time less its sidecar's RuntimeSeconds)."""
+    ratios, rows = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for pair in range(args.pairs):
+            seconds = {}
+            for method in ("zeroshot", "n4") if pair % 2 == 0 else ("n4", "zeroshot"):
+                out = Path(tmp) / f"{method}.nii.gz"
+                out.unlink(missing_ok=True)
+                out.with_name(f"{method}.json").unlink(missing_ok=True)
+                command = [str(BIN / "inuprep-correct"), str(source), str(out), "--method", method]
+                seconds[method], _ = timed([*command, "--num-threads", str(args.nprocs)])
+                sidecar = json.loads(out.with_name(f"{method}.json").read_text())
+                seconds[f"{method}_inside"] = sidecar["RuntimeSeconds"]
+            ratios.append(seconds["zeroshot"] / seconds["n4"])
+            rows.append(seconds)
+            print(f"pair {pair + 1}: zero-shot {seconds['zeroshot']:.1f} s (optimisation "
+                  f"{seconds['zeroshot_inside']:.1f} s), N4 {seconds['n4']:.1f} s (correction "
+                  f"{seconds['n4_inside']:.1f} s): {ratios[-1]:.3f}x", flush=True)  # fmt: skip
+    outside = [row["zeroshot"] - row["zeroshot_inside"] for row in rows]
+    median = statistics.median(ratios)
+    print(f"sub-{args.subject}, --num-threads {args.nprocs}, {args.pairs} interleaved pairs: zero-shot / N4 "
+          f"median {median:.3f}x (range {min(ratios):.3f}-{max(ratios):.3f}; target 0.25x: "
+          f"{'met' if median <= 0.25 else 'MISSED'}); zero-shot outside its optimisation median "
+          f"{statistics.median(outside):.1f} s (range {min(outside):.1f}-{max(outside):.1f})")  # fmt: skip
+
+
+def report(args, run: dict, n4_call: float, n4_process: float, bare_n4: float) -> None:
     """Print the steps, the totals and the participant against the yardstick."""
     print(f"sub-{args.subject}, --nprocs {args.nprocs} --omp-nthreads {args.omp_nthreads or 'default'}, "
           f"methods {' '.join(args.methods)}, {args.hogs} hogs")  # fmt: skip
@@ -218,8 +269,10 @@ def report(args, run: dict, n4_call: float, n4_process: float) -> None:
     print(f"peak resident memory of the tree: {run['peak_mb']:.0f} MB")
     print(f"yardstick: the App's N4 call {n4_call:.1f} s ({args.nprocs} ITK threads); "
           f"inuprep-correct --method n4 {n4_process:.1f} s")  # fmt: skip
-    print(f"participant {run['wall_s']:.1f} s = {run['wall_s'] / n4_call:.2f}x the N4 call, "
-          f"{run['wall_s'] / n4_process:.2f}x inuprep-correct --method n4")  # fmt: skip
+    print(f"bare antspyx N4 (n4_bias_field_correction, its defaults, no mask) {bare_n4:.1f} s")
+    print(f"participant {run['wall_s']:.1f} s = {run['wall_s'] / bare_n4:.2f}x the bare N4, "
+          f"{run['wall_s'] / n4_call:.2f}x the N4 call, {run['wall_s'] / n4_process:.2f}x inuprep-correct "
+          "--method n4")  # fmt: skip
     for line in run["log"].splitlines():
         if " done in " in line:
             print("  app:", line.strip())

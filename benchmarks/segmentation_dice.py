@@ -154,6 +154,75 @@ def t2w_case():
         print(f"{'cstarstroke T2w':14s} {method:44s} GM {gm:.3f}  WM {wm:.3f}  {seconds:5.1f} s", flush=True)
 
 
+def pseudo_t2w(t1w: np.ndarray, truth: np.ndarray, brain: np.ndarray) -> np.ndarray:
+    """Return a T2-weighted contrast made from a real T1w: a piecewise-linear map through the truth's tissue
+    means (CSF -> 3, GM -> 1.4, WM -> 1: CSF brightest, GM and WM closer than on a T1w), inside ``brain``.
+    The anatomy, its texture and partial volumes are the scan's own; only the contrast is made."""
+    means = [float(np.median(t1w[(truth == label) & brain])) for label in (1, 2, 3)]  # CSF, GM, WM
+    knots = [0.0, *means, float(t1w[brain].max())]
+    return np.where(brain, np.interp(t1w, knots, [0.0, 3.0, 1.4, 1.0, 0.9]), 0).astype(np.float32)
+
+
+def t2w_alone_cases():
+    """Return {name: (T2w image, truth labels)}: the real cstarstroke T2w against its T1w's fallback labels
+    (the T2w's affine moved by a known rigid transform, its voxels still the T1w's), and T2-weighted
+    contrasts made from real T1w scans (:func:`pseudo_t2w`): philips3t against FSL FAST's maps, ds2748s06
+    against its T1w's fallback labels."""
+    from scipy.spatial.transform import Rotation
+
+    cases = {}
+    anat = SHARED / "bids" / "sub-cstarstroke" / "anat" / "sub-cstarstroke_"
+    t1w, t2w = (nb.load(f"{anat}{c}.nii.gz") for c in ("T1w", "T2w"))
+    t1w = nb.Nifti1Image(t1w.get_fdata(dtype=np.float32), t1w.affine)
+    move = np.eye(4)
+    move[:3, :3] = Rotation.from_euler("xyz", [6, -4, 3], degrees=True).as_matrix()
+    move[:3, 3] = (5.0, -6.0, 4.0)
+    t1w_labels = as_truth_labels(segment_brain(t1w, "T1w", [], Path("/nonexistent"))[0].dseg)
+    cases["cstarstroke (real T2w)"] = (nb.Nifti1Image(t2w.get_fdata(dtype=np.float32), move @ t2w.affine),
+                                       t1w_labels)  # fmt: skip
+    img, truth = philips_case()
+    root = SHARED / "derivatives" / "sub-philips3t" / "anat" / "sub-philips3t_"
+    brain = nb.load(f"{root}desc-brain_mask.nii.gz").get_fdata() > 0.5
+    csf = nb.load(f"{root}label-CSFapprox_probseg.nii.gz").get_fdata() > 0.5
+    labels = np.where(truth > 0, truth, np.where(csf & brain, 1, 0))
+    made = pseudo_t2w(img.get_fdata(dtype=np.float32), labels, brain)
+    cases["philips3t (T2 contrast made)"] = (nb.Nifti1Image(made, img.affine), truth)
+    scan = nb.load(SHARED / "bids" / "sub-ds2748s06" / "anat" / "sub-ds2748s06_T1w.nii.gz")
+    scan = nb.Nifti1Image(scan.get_fdata(dtype=np.float32), scan.affine)
+    labels = as_truth_labels(segment_brain(scan, "T1w", [], Path("/nonexistent"))[0].dseg)
+    made = pseudo_t2w(scan.get_fdata(dtype=np.float32), labels, labels > 0)
+    cases["ds2748s06 (T2 contrast made)"] = (nb.Nifti1Image(made, scan.affine), labels)
+    return cases
+
+
+def t2w_alone(settings: list[tuple[float, float]]) -> None:
+    """Print Dice of the fallback on T2w images without a T1w, as the App segments them (the consensus of
+    their N4 and zero-shot corrections, MNI152 registered to the image as acquired), against Atropos with
+    the same priors (the fallback until issue 25) and at each (prior weight, MRF) of ``settings``."""
+    rows = {}
+    for name, (img, truth) in t2w_alone_cases().items():
+        data, zooms = img.get_fdata(dtype=np.float32), img.header.get_zooms()[:3]
+        mask, priors = template_inputs(img)
+        corrected = [n4_correct(data, zooms, mask)[0], zeroshot_correct(data, zooms, mask).corrected]
+        target = consensus_image(corrected, mask)
+        results = {
+            "MNI152 priors + Atropos (before issue 25)": atropos_with_priors(img, target, mask, priors)
+        }
+        for weight, mrf in settings:
+            results[f"EM, weight {weight} MRF {mrf}"] = prior_em(target, mask, priors, weight, mrf)
+        for method, probs in results.items():
+            labels = as_truth_labels((np.argmax(probs, axis=0) + 1) * mask)
+            gm, wm = dice(labels == 2, truth == 2), dice(labels == 3, truth == 3)
+            rows.setdefault(method, []).append((gm, wm))
+            print(f"{name:30s} {method:42s} GM {gm:.3f}  WM {wm:.3f}", flush=True)
+    print("\nmean over the T2w cases (target: GM >= 0.70, WM >= 0.72):")
+    for method, values in rows.items():
+        gm, wm = np.mean(values, axis=0)
+        print(f"  {method:42s} GM {gm:.3f}  WM {wm:.3f}  (GM {min(v[0] for v in values):.3f}-"
+              f"{max(v[0] for v in values):.3f}, WM {min(v[1] for v in values):.3f}-"
+              f"{max(v[1] for v in values):.3f})")  # fmt: skip
+
+
 def evaluate(name, img, truth, cache):
     """Segment ``img`` as the App does (the consensus of its N4 and zero-shot corrections); print Dice."""
     data, zooms = img.get_fdata(dtype=np.float32), img.header.get_zooms()[:3]
@@ -204,8 +273,14 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--cache", type=Path, default=None, help="ANTsXNet cache with deep_atropos's files")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--t2w-alone", nargs="*", metavar="WEIGHT,MRF",
+                        help="only the T2w images without a T1w, the App's tissue model at its settings and "
+                        "at these")  # fmt: skip
     args = parser.parse_args()
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
+    if args.t2w_alone is not None:
+        extra = [tuple(float(v) for v in pair.split(",")) for pair in args.t2w_alone]
+        return t2w_alone([(EM_PRIOR_WEIGHT, EM_MRF), *extra])
     if args.cache is not None and deep_atropos.missing_files(args.cache):
         print(f"deep_atropos skipped: {args.cache} lacks {', '.join(deep_atropos.missing_files(args.cache))}")
     rows = []

@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     for tsv in sorted(out_dir.glob("sub-*/anat/*_metrics.tsv")):
         print(f"\n{tsv.name}  (CV per tissue, CJV = WM/GM joint variation, rel_error against the truth: "
               "lower is better; field_slope: 1 recovers the true field)")  # fmt: skip
-        print(pd.read_csv(tsv, sep="\t").to_string(index=False, float_format="%.4f"))
+        table = pd.read_csv(tsv, sep="\t")
+        print(table.filter(regex="^(?!mean_)").to_string(index=False, float_format="%.4f"))
     print()
     group = inuprep_main([str(bids_dir), str(out_dir), "group", "-w", str(work_dir)])
     reports = ", ".join(str(path) for path in sorted(out_dir.glob("sub-*.html")))

@@ -12,8 +12,9 @@ LOGGER = logging.getLogger("inuprep")
 
 
 def site_images(found: Discovery, output_dir: Path, methods: tuple[str, ...]) -> list[dict]:
-    """Return, per image with a segmentation, its contrast, site and the images whose tissue means the
-    group table compares across sites: each correction written and the harmonized image."""
+    """Return, per image with a segmentation, its contrast, site, ``source`` (its metrics table's name), its
+    dseg and the images written of it (each correction and the harmonized image): what the group table's
+    site_cv and the sites figure read."""
     entries = []
     for run in found.runs:
         paths = {k: output_dir / v for k, v in output_paths(run, methods, (), True).items()}
@@ -21,8 +22,9 @@ def site_images(found: Discovery, output_dir: Path, methods: tuple[str, ...]) ->
             continue
         kinds = [*methods, "harmonized"]
         files = {kind: paths[f"{kind}_file"] for kind in kinds if paths[f"{kind}_file"].is_file()}
-        entries.append({"contrast": run.label, "site": site_of(found.layout, run), "files": files,
-                        "dseg": paths["dseg_file"], "dseg_tsv": paths["dseg_tsv"]})  # fmt: skip
+        source = paths["metrics_tsv"].name.removesuffix("_metrics.tsv")
+        entries.append({"contrast": run.label, "site": site_of(found.layout, run), "source": source,
+                        "files": files, "dseg": paths["dseg_file"]})  # fmt: skip
     return entries
 
 

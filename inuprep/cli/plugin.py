@@ -1,5 +1,5 @@
-"""nipype's MultiProc plugin, with a failure it leaves unreported turned into a node failure (no MapNode
-here: nipype would look a MapNode's plugin up by this class's name)."""
+"""nipype's MultiProc plugin, with a failure it leaves unreported turned into a node failure and the longest
+steps started first (no MapNode here: nipype would look a MapNode's plugin up by this class's name)."""
 
 import traceback
 
@@ -13,13 +13,22 @@ class SafeMultiProcPlugin(MultiProcPlugin):
     that file back, the task's future holds the exception, MultiProc's callback raises it inside
     ``concurrent.futures`` (which only logs it), the task is never marked done and the run waits forever.
     Here the exception (its traceback includes the disk's ``No space left on device``) becomes the task's
-    result, as a node's own failure is, so nipype writes a crash file and the run ends.
+    result, as a node's own failure is, so nipype writes a crash file and the run ends. So does a worker's
+    :class:`~inuprep.runtime.Terminated` (a SystemExit: a signal reached it while it read a result back),
+    which would otherwise print a thread's traceback while the App stops.
     """
 
     def _async_callback(self, args):
         try:
             super()._async_callback(args)
-        except Exception as err:  # noqa: BLE001 - any failure of the worker function is the node's
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - any failure of the worker function is the node's
             taskid = next(task for task, future in self._task_obj.items() if future is args)
             lines = traceback.format_exception(type(err), err, err.__traceback__)
             self._taskresult[taskid] = {"result": None, "traceback": lines, "taskid": taskid}
+
+    def _sort_jobs(self, jobids, scheduler="tsort"):
+        """Return the ready jobs highest ``priority`` first (an attribute the workflow factories set on their
+        longest nodes; 0 when unset), in the graph's order among equals. nipype's own order is the graph's:
+        on two CPUs it started the two short corrections before the brain mask and registration, the
+        participant's longest chain (``benchmarks/participant_time.py``)."""
+        return sorted(jobids, key=lambda jobid: -getattr(self.procs[jobid], "priority", 0))

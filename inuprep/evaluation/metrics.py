@@ -114,6 +114,13 @@ def tissue_metrics(
     return row
 
 
+def tissue_means(data: np.ndarray, dseg: np.ndarray, tissues: dict[int, str]) -> dict[str, float]:
+    """Return {tissue: mean intensity} (labels sharing a name pooled; NaN for an empty tissue): what the
+    group level compares across sites, from the metrics tables and sidecars instead of the images."""
+    pooled = {name: data[np.isin(dseg, indices)] for name, indices in labels_by_tissue(tissues).items()}
+    return {name: float(v.mean()) if v.size else float("nan") for name, v in pooled.items()}
+
+
 #: the columns of a known or a measured field that summaries show (``evaluation.table``)
 FIELD_SUMMARY = ("rel_error", "measured_rel_error", "measured_field_corr", "measured_field_residual")
 

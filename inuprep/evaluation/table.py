@@ -6,7 +6,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from inuprep.evaluation.metrics import coefficient_of_variation, known_field_metrics, tissue_metrics
+from inuprep.evaluation.metrics import (
+    coefficient_of_variation,
+    known_field_metrics,
+    tissue_means,
+    tissue_metrics,
+)
 from inuprep.methods import METHODS
 from inuprep.segmentation.base import cjv_pair
 
@@ -75,7 +80,7 @@ def metrics_table(
     first): CV per tissue and per region of ``regions`` ({name: mask}), CJV and, with a ``known_field``, the
     error against the truth (original / field, inside the labels); the same columns, ``measured_``, against
     a ``measured_field``; with a ``selfcheck`` (:meth:`SelfCheckResult.to_dict`), each method's estimated
-    error and whether it is recommended."""
+    error and whether it is recommended; last, the mean intensity per tissue."""
     pair = cjv_pair(tissues.values())
     brain = dseg > 0
     field = known_field[brain] if known_field is not None else None
@@ -94,7 +99,8 @@ def metrics_table(
         if selfcheck:
             row["selfcheck_estimate"] = selfcheck["EstimatedErrors"].get(method, float("nan"))
             row["recommended"] = int(method == selfcheck["Recommended"])
-        rows.append(row)
+        means = tissue_means(data, dseg, tissues)
+        rows.append({**row, **{f"mean_{name.lower()}": mean for name, mean in means.items()}})
     return pd.DataFrame(rows)
 
 
@@ -134,6 +140,12 @@ def metrics_dictionary(
         columns.update(KNOWN_FIELD_COLUMNS)
     if measured_field:
         columns.update(MEASURED_FIELD_COLUMNS)
+    for name in dict.fromkeys(tissues.values()):
+        columns[f"mean_{name.lower()}"] = {
+            "LongName": f"mean intensity in {name}",
+            "Description": f"mean of the intensities inside the {name} mask, in the image's units: the group "
+            "level's site_cv compares it across sites",
+        }
     dictionary = {**columns, **segmentation, **({"MeasuredField": measured_field} if measured_field else {})}
     if selfcheck:
         dictionary.update({**SELF_CHECK_COLUMNS, "SelfCheck": selfcheck})

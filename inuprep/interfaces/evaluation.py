@@ -14,6 +14,7 @@ from nipype.interfaces.base import (
     traits,
 )
 
+from inuprep.evaluation.metrics import tissue_means
 from inuprep.evaluation.table import metrics_dictionary, metrics_table
 from inuprep.segmentation.base import on_same_grid
 from inuprep.segmentation.labels import read_label_table
@@ -102,4 +103,30 @@ class EvaluateCorrections(SimpleInterface):
         if inputs.contrast:
             dictionary["Contrast"] = inputs.contrast  # the group level's table, not a guess from a name
         self._results["out_json"] = str(write_json(dictionary, cwd / "metrics.json"))
+        return runtime
+
+
+class _TissueMeansInputSpec(BaseInterfaceInputSpec):
+    in_file = File(exists=True, mandatory=True, desc="an image on the labels' grid")
+    dseg_file = File(exists=True, mandatory=True, desc="its tissue labels")
+    dseg_tsv = File(exists=True, mandatory=True, desc="their label table")
+    metadata = traits.Dict(desc="the image's sidecar metadata")
+
+
+class _TissueMeansOutputSpec(TraitedSpec):
+    metadata = traits.Dict(desc="the metadata with TissueMeans ({tissue: mean intensity}) added")
+
+
+class AddTissueMeans(SimpleInterface):
+    """Add the image's mean intensity per tissue to its sidecar metadata (the harmonized image's: the group
+    level compares them across sites without reading the image)."""
+
+    input_spec = _TissueMeansInputSpec
+    output_spec = _TissueMeansOutputSpec
+
+    def _run_interface(self, runtime):
+        data = np.asanyarray(nb.load(self.inputs.in_file).dataobj, dtype=np.float32)
+        dseg = np.asanyarray(nb.load(self.inputs.dseg_file).dataobj).round().astype(int)
+        means = tissue_means(data, dseg, read_label_table(self.inputs.dseg_tsv)[1])
+        self._results["metadata"] = {**self.inputs.metadata, "TissueMeans": means}
         return runtime

@@ -60,10 +60,12 @@ def group_figure(images: pd.DataFrame, title: str, out_file: Path) -> Path:
     return out_file
 
 
-def sites_figure(entries: list[dict], title: str, out_file: Path) -> Path:
+def sites_figure(entries: list[dict], title: str, out_file: Path, per_site: int = 10) -> Path:
     """Plot each site's intensity distribution inside the tissue masks, of the corrected images that were
     harmonized (left, their correction named in the harmonized sidecars) and of the harmonized images
-    (right), one line per site; return the PNG. ``entries``: as :func:`inuprep.reports.group.site_spread`."""
+    (right), one line per site; return the PNG. ``entries``: as :func:`inuprep.reports.group.site_means`,
+    with each image's ``dseg``. A site's line pools its first ``per_site`` images by name, each file read
+    once: a distribution needs no more, and a study's every image would take minutes to read."""
     import json
 
     from inuprep.utils.bids import sidecar_path
@@ -77,25 +79,31 @@ def sites_figure(entries: list[dict], title: str, out_file: Path) -> Path:
     panels = {"harmonized": "harmonized"}
     if before in LABELS:
         panels = {before: f"{LABELS[before]} (before)", **panels}
+    sites = {entry["site"]: [] for entry in sorted(harmonized, key=lambda e: e["site"])}
+    for entry in sorted(harmonized, key=lambda e: str(e["files"]["harmonized"])):
+        sites[entry["site"]] += [entry] * (len(sites[entry["site"]]) < per_site)
+    values = {kind: {site: [] for site in sites} for kind in panels}
+    counts = {site: len(chosen) for site, chosen in sites.items()}
+    for site, chosen in sites.items():
+        for entry in chosen:
+            mask = _canonical(entry["dseg"]) > 0
+            for kind in panels:
+                if kind in entry["files"]:
+                    values[kind][site].append(_canonical(entry["files"][kind])[mask])
     fig = _figure(figsize=(5 * len(panels), 3.2))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    sites = sorted({entry["site"] for entry in harmonized})
     for ax, (kind, name) in zip(axes, panels.items(), strict=True):
-        values = {site: [] for site in sites}
-        for entry in harmonized:
-            if kind in entry["files"]:
-                data, mask = _canonical(entry["files"][kind]), _canonical(entry["dseg"]) > 0
-                values[entry["site"]].append(data[mask])
-        pooled = {site: np.concatenate(v) for site, v in values.items() if v}
+        pooled = {site: np.concatenate(v) for site, v in values[kind].items() if v}
         high = max(np.percentile(v, 99.5) for v in pooled.values())
         for site, v in pooled.items():
             density, edges = np.histogram(v, bins=100, range=(0, high), density=True)
-            ax.plot((edges[:-1] + edges[1:]) / 2, density, label=f"{site} ({len(values[site])})")
+            ax.plot((edges[:-1] + edges[1:]) / 2, density, label=f"{site} ({counts[site]})")
         ax.set_title(name, fontsize=10)
         ax.set_yticks([])
         ax.set_xlabel("intensity in the tissue masks")
     axes[-1].legend(fontsize=7, frameon=False)
-    fig.suptitle(f"{title}: intensity distribution per site (number of images)", fontsize=10)
+    shown = f"first {per_site} images per site" if max(counts.values()) == per_site else "number of images"
+    fig.suptitle(f"{title}: intensity distribution per site ({shown})", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_file, dpi=90, format="png")
     return out_file

@@ -10,7 +10,7 @@ from inuprep.evaluation.metrics import summary_columns
 from inuprep.methods import LABELS
 from inuprep.reports import render
 from inuprep.reports.figures import group_figure, sites_figure
-from inuprep.utils.bids import split_name
+from inuprep.utils.bids import sidecar_path, split_name
 from inuprep.utils.io import atomic_write_text, replacing, write_json
 
 _REC = re.compile(r"_rec-([A-Za-z0-9]+)_")
@@ -67,41 +67,42 @@ def summary_table(images: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def tissue_means(image: Path, dseg: Path, dseg_tsv: Path) -> dict[str, float]:
-    """Return the mean of ``image`` in each evaluated tissue of ``dseg`` (labels of one tissue pooled)."""
-    import nibabel as nb
-    import numpy as np
+def site_means(images: pd.DataFrame, entries: list[dict]) -> pd.DataFrame:
+    """Return one row per image and kind (each correction, and ``harmonized``) with its ``site``, ``source``
+    and tissue means (``mean_<tissue>``), read from the metrics table ``images`` and the harmonized images'
+    sidecars (``TissueMeans``): no image is read.
 
-    from inuprep.segmentation.labels import labels_by_tissue, read_label_table
+    ``entries``: one per image, with its ``source`` (as the metrics table names it), ``site`` and ``files``
+    ({method or 'harmonized': image}).
+    """
+    site = {entry["source"]: entry["site"] for entry in entries}
+    columns = ["source", "method", *(c for c in images.columns if c.startswith("mean_"))]
+    rows = images.loc[images.source.isin(site) & (images.method != "original"), columns]
+    harmonized = []
+    for entry in entries:
+        if "harmonized" in entry["files"]:
+            means = json.loads(sidecar_path(entry["files"]["harmonized"]).read_text()).get("TissueMeans", {})
+            means = {f"mean_{tissue.lower()}": mean for tissue, mean in means.items()}
+            harmonized.append({"source": entry["source"], "method": "harmonized", **means})
+    frame = pd.concat([rows, pd.DataFrame(harmonized, columns=columns)], ignore_index=True)
+    return frame.assign(site=frame.source.map(site))
 
-    data = np.asanyarray(nb.load(image).dataobj, dtype=np.float32)
-    labels = np.asanyarray(nb.load(dseg).dataobj).round().astype(int)
-    pooled = labels_by_tissue(read_label_table(dseg_tsv)[1])
-    return {tissue: float(data[np.isin(labels, indices)].mean()) for tissue, indices in pooled.items()}
 
-
-def site_spread(entries: list[dict]) -> pd.DataFrame:
+def site_spread(means: pd.DataFrame) -> pd.DataFrame:
     """Return one ``site_cv`` row per tissue: per method (and ``harmonized``), the coefficient of variation
     across sites of the sites' mean tissue means; empty with fewer than two sites.
 
-    ``entries``: one per image, with its ``site``, ``files`` ({method or 'harmonized': image}), ``dseg``
-    and ``dseg_tsv``.
+    ``means``: from :func:`site_means`.
     """
-    if len({entry["site"] for entry in entries}) < 2:
-        return pd.DataFrame()  # before any image is read
-    rows = [
-        {"site": entry["site"], "method": method, **tissue_means(path, entry["dseg"], entry["dseg_tsv"])}
-        for entry in entries
-        for method, path in entry["files"].items()
-    ]
-    if not rows:
+    columns = [c for c in means.columns if c.startswith("mean_")]
+    if means.empty or means.site.nunique() < 2 or not columns:
         return pd.DataFrame()
-    means = pd.DataFrame(rows).groupby(["method", "site"]).mean()
-    spread = means.groupby("method").agg(lambda v: v.std(ddof=1) / v.mean()).T
-    columns = [m for m in [*LABELS, "harmonized"] if m in spread.columns]
-    table = spread[columns].map(lambda v: "n/a" if pd.isna(v) else f"{v:.4f}")
-    table.insert(0, "n_images", len(entries))
-    table.insert(0, "tissue", table.index)
+    by_site = means.groupby(["method", "site"])[columns].mean()
+    spread = by_site.groupby("method").agg(lambda v: v.std(ddof=1) / v.mean()).T
+    methods = [m for m in [*LABELS, "harmonized"] if m in spread.columns]
+    table = spread[methods].map(lambda v: "n/a" if pd.isna(v) else f"{v:.4f}")
+    table.insert(0, "n_images", means.source.nunique())
+    table.insert(0, "tissue", [column.removeprefix("mean_") for column in table.index])
     table.insert(0, "metric", "site_cv")
     return table.reset_index(drop=True)
 
@@ -137,12 +138,12 @@ def write_group_outputs(
     images were harmonized) and ``group.html``; return (contrast, summary table, images) of each.
 
     ``tables``: from :func:`collect_metrics`; ``missing``: the images without metrics, named on the page;
-    ``sites``: per image its ``contrast`` and the fields :func:`site_spread` reads.
+    ``sites``: per image its ``contrast``, the fields :func:`site_means` reads and its ``dseg``.
     """
     written, site_figures = [], {}
     for key, images in tables.items():
         entries = [entry for entry in sites if entry["contrast"] == key]
-        spread = site_spread(entries)
+        spread = site_spread(site_means(images, entries))
         table = pd.concat([summary_table(images), spread], ignore_index=True).fillna("n/a")
         figure = output_dir / f"group_{key}_sites.png"
         if any("harmonized" in entry["files"] for entry in entries):

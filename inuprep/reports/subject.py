@@ -44,6 +44,7 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path) -> 
         section["recommendation"] = recommendation(json.loads(paths["metrics_json"].read_text()))
     if paths["metrics_tsv"].is_file():
         table = pd.read_csv(paths["metrics_tsv"], sep="\t").drop(columns="segmentation", errors="ignore")
+        table = table.drop(columns=[c for c in table.columns if c.startswith("mean_")])  # for the group level
         table["method"] = table["method"].map(lambda m: LABELS.get(m, m))
         section["metrics"] = table.to_html(
             index=False, border=0, float_format="{:.4f}".format, classes="metrics"

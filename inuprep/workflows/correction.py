@@ -6,6 +6,11 @@ from nipype.pipeline import engine as pe
 from inuprep.interfaces.correction import correction_interface
 from inuprep.methods import METHODS
 
+#: the ``priority`` of a method's node (higher starts first among the ready nodes, ``cli/plugin.py``): N4 is
+#: the longest correction on a CPU by far (``benchmarks/participant_time.py``); below the brain mask and
+#: registration (``workflows/segmentation.py``), which the tissue masks wait for
+PRIORITY = {"n4": 1}
+
 
 def init_correction_wf(
     *, method: str, omp_nthreads: int, seed: int | None = None, name: str | None = None
@@ -50,6 +55,7 @@ def init_correction_wf(
     inputnode = pe.Node(IdentityInterface(fields=["in_file", "mask_file"]), name="inputnode")
     outputnode = pe.Node(IdentityInterface(fields=["out_file", "bias_field", "metadata"]), name="outputnode")
     correct = pe.Node(interface, name="correct", n_procs=omp_nthreads, mem_gb=1.5)
+    correct.priority = PRIORITY.get(method, 0)  # started first among the ready ones (cli/plugin.py)
     workflow.connect([
         (inputnode, correct, [("in_file", "in_file"), ("mask_file", "mask_file")]),
         (correct, outputnode, [("out_file", "out_file"), ("bias_field", "bias_field"),

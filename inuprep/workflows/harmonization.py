@@ -6,6 +6,7 @@ from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
 from inuprep.harmonizers.model import read_model
+from inuprep.interfaces.evaluation import AddTissueMeans
 from inuprep.interfaces.harmonization import Harmonize
 from inuprep.interfaces.segmentation import TissueMask
 
@@ -33,14 +34,16 @@ def init_harmonization_wf(
     mask_file
         Its brain mask.
     dseg_file, dseg_tsv
-        Its tissue labels and their table: the white matter, for a method that uses it (WhiteStripe).
+        Its tissue labels and their table: the tissue means, and the white matter for a method that uses
+        it (WhiteStripe).
 
     Outputs
     -------
     out_file
         The harmonized image.
     metadata
-        Method, model, references and correction for the sidecar.
+        Method, model, references and correction for the sidecar, and its mean per tissue
+        (``TissueMeans``, which the group level compares across sites).
     """
     workflow = pe.Workflow(name=name)
     workflow.__desc__ = f"{description} The {correction} correction of each image was harmonized."
@@ -51,9 +54,13 @@ def init_harmonization_wf(
     harmonize = pe.Node(
         Harmonize(model_dir=str(model_dir), correction=correction), name="harmonize", mem_gb=1
     )
+    means = pe.Node(AddTissueMeans(), name="tissue_means")
     connections = [
         (inputnode, harmonize, [("in_file", "in_file"), ("mask_file", "mask_file")]),
-        (harmonize, outputnode, [("out_file", "out_file"), ("metadata", "metadata")]),
+        (harmonize, outputnode, [("out_file", "out_file")]),
+        (harmonize, means, [("out_file", "in_file"), ("metadata", "metadata")]),
+        (inputnode, means, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv")]),
+        (means, outputnode, [("metadata", "metadata")]),
     ]
     if read_model(Path(model_dir)).harmonizer.uses_wm:
         wm_mask = pe.Node(TissueMask(tissue="WM"), name="wm_mask")

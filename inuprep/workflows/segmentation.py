@@ -87,6 +87,7 @@ def init_segmentation_wf(
     ])  # fmt: skip
     if fallback:  # its brain mask and registered priors need no correction: computed beside them
         priors = pe.Node(TemplatePriors(**threads), name="priors", n_procs=omp_nthreads, mem_gb=3.0)
+        priors.priority = 2  # the longest chain (priors -> masks -> evaluation) starts first (cli/plugin.py)
         workflow.connect([
             (inputnode, priors, [("in_file", "in_file")]),
             (priors, segment, [("brain_mask", "brain_mask"), ("priors", "priors")]),

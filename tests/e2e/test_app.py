@@ -105,14 +105,15 @@ def test_outputs_are_indexed_by_pybids(finished_run):
 def test_metrics_and_sidecars(finished_run):
     import nibabel as nb
 
-    from inuprep.evaluation.metrics import relative_mae, tissue_metrics
+    from inuprep.evaluation.metrics import relative_mae, tissue_means, tissue_metrics
 
     _, bids, out = finished_run
     anat = out / "sub-01/ses-1/anat"
     t1 = pd.read_csv(anat / "sub-01_ses-1_run-1_space-T1w_metrics.tsv", sep="\t")
     assert list(t1.method) == ["original", "n4", "zeroshot", "implicit"]
     check = ["selfcheck_estimate", "recommended"]  # the self-check (--self-check)
-    assert list(t1.columns) == ["method", "segmentation", "cv_gm", "cv_wm", "cv_csf", "cjv", *check]
+    means = ["mean_gm", "mean_wm", "mean_csf"]  # for the group level's site_cv
+    assert list(t1.columns) == ["method", "segmentation", "cv_gm", "cv_wm", "cv_csf", "cjv", *check, *means]
     assert t1.recommended.tolist().count(1) == 1 and t1.recommended[0] == 0
     assert np.isnan(t1.selfcheck_estimate[0]) and abs(t1.selfcheck_estimate[1:].sum()) < 1e-5  # vs the mean
     recommended = t1.method[t1.selfcheck_estimate.idxmin()]
@@ -131,9 +132,14 @@ def test_metrics_and_sidecars(finished_run):
         ]
     ):
         expected = tissue_metrics(nb.load(image).get_fdata(), dseg, labels, ("WM", "GM"))
+        expected |= {
+            f"mean_{k.lower()}": v for k, v in tissue_means(nb.load(image).get_fdata(), dseg, labels).items()
+        }
+        assert t1.loc[row, means].tolist() == pytest.approx([expected[c] for c in means], rel=1e-5)
         assert t1.iloc[row, 2:6].tolist() == pytest.approx([expected[c] for c in t1.columns[2:6]], abs=1e-5)
     water = pd.read_csv(anat / "sub-01_ses-1_acq-dixon_rec-water_space-T1w_metrics.tsv", sep="\t")
-    assert list(water.columns) == ["method", "segmentation", "cv_water", "cv_fat", "cjv", *check]
+    assert list(water.columns) == ["method", "segmentation", "cv_water", "cv_fat", "cjv", *check,
+                                   "mean_water", "mean_fat"]  # fmt: skip
     assert set(water.segmentation) == {"dixon_water_fat"}
     t2 = pd.read_csv(anat / "sub-01_ses-1_space-T2w_metrics.tsv", sep="\t")
     assert set(t2.segmentation) == {"T1w"}  # the session's T1w masks, moved rigidly

@@ -5,11 +5,13 @@ import shutil
 
 import nibabel as nb
 import numpy as np
+import pandas as pd
 import pytest
 
 from inuprep.harmonizers import HARMONIZERS
 from inuprep.harmonizers.model import MODEL_FILE
 from inuprep.harmonizers.run import main
+from inuprep.segmentation.labels import tissue_mask
 from inuprep.utils.mni152 import mni152
 
 #: two protocols: tissue levels (CSF, GM, WM) and a power applied after partial voluming
@@ -166,6 +168,9 @@ def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, 
     sidecar = json.loads(harmonized.with_name("sub-01_desc-harmonized_T1w.json").read_text())
     assert sidecar["HarmonizationMethod"] == "Nyul" and sidecar["HarmonizedCorrection"] == "n4"
     assert sidecar["ModelReferences"] == ["sub-01_T1w.nii.gz"]
+    wm = tissue_mask(anat / "sub-01_space-T1w_dseg.nii.gz", anat / "sub-01_space-T1w_dseg.tsv", "WM")
+    assert set(sidecar["TissueMeans"]) == {"GM", "WM", "CSF"}  # what the group level's site_cv compares
+    assert sidecar["TissueMeans"]["WM"] == pytest.approx(nb.load(harmonized).get_fdata()[wm].mean(), rel=1e-5)
     figure = out / "sub-01" / "figures" / "sub-01_desc-harmonized_T1w.png"
     assert figure.stat().st_size > 1000 and figure.name in (out / "sub-01.html").read_text()
     sidecar = json.loads((anat / "sub-01_desc-harmonized_T2w.json").read_text())  # with its own model
@@ -195,9 +200,11 @@ def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, 
 
 def test_the_group_table_gives_the_spread_of_tissue_means_across_sites(tmp_path):
     from conftest import make_bids
+    from inuprep.evaluation.table import metrics_table
     from inuprep.inputs.discovery import discover_runs, load_layout, site_of
+    from inuprep.interfaces.evaluation import AddTissueMeans
     from inuprep.reports.figures import sites_figure
-    from inuprep.reports.group import site_spread
+    from inuprep.reports.group import site_means, site_spread
 
     bids = make_bids(tmp_path / "bids", {f"sub-0{n}/anat/sub-0{n}_T1w.nii.gz": None for n in (1, 2, 3)})
     for n, scanner in ((1, "Siemens"), (2, "Philips"), (3, "Philips")):
@@ -210,20 +217,30 @@ def test_the_group_table_gives_the_spread_of_tissue_means_across_sites(tmp_path)
     dseg, dseg_tsv = tmp_path / "dseg.nii.gz", tmp_path / "dseg.tsv"
     nb.Nifti1Image(labels, np.eye(4)).to_filename(dseg)
     dseg_tsv.write_text("index\tname\ttissue\n1\tGM\tGM\n2\tWM\tWM\n")
-    entries = []
+    entries, tables = [], []
     for n, (site, scale) in enumerate((("Siemens", 1.0), ("Philips", 1.6), ("Philips", 1.7))):
         files = {}
         for kind, factor in (("n4", scale), ("harmonized", 1.0 + 0.01 * n)):  # harmonized: nearly equal
             files[kind] = tmp_path / f"{kind}{n}.nii.gz"
             nb.Nifti1Image(np.where(labels == 1, 60.0, 100.0) * factor, np.eye(4)).to_filename(files[kind])
-            files[kind].with_name(f"{kind}{n}.json").write_text(json.dumps({"HarmonizedCorrection": "n4"}))
-        entries.append({"contrast": "T1w", "site": site, "files": files, "dseg": dseg, "dseg_tsv": dseg_tsv})
-    table = site_spread(entries).set_index("tissue")
-    assert list(table.index) == ["GM", "WM"] and set(table.metric) == {"site_cv"}
-    before, after = table.loc["WM", "n4"], table.loc["WM", "harmonized"]
+        data = nb.load(files["n4"]).get_fdata()
+        tables.append(metrics_table([("n4", data)], labels, {1: "GM", 2: "WM"}, {}, "user").assign(source=n))
+        # the workflow's node adds the harmonized image's tissue means to its sidecar
+        node = AddTissueMeans(in_file=str(files["harmonized"]), dseg_file=str(dseg), dseg_tsv=str(dseg_tsv),
+                              metadata={"HarmonizedCorrection": "n4"})  # fmt: skip
+        metadata = node.run(cwd=tmp_path).outputs.metadata
+        assert metadata["TissueMeans"] == pytest.approx(
+            {"GM": 60 * (1 + 0.01 * n), "WM": 100 * (1 + 0.01 * n)}
+        )
+        files["harmonized"].with_name(f"harmonized{n}.json").write_text(json.dumps(metadata))
+        entries.append({"contrast": "T1w", "site": site, "source": n, "files": files, "dseg": dseg})
+    table = site_spread(site_means(pd.concat(tables), entries)).set_index("tissue")
+    assert list(table.index) == ["gm", "wm"] and set(table.metric) == {"site_cv"}
+    before, after = table.loc["wm", "n4"], table.loc["wm", "harmonized"]
     assert float(before) > 0.3 > 0.02 > float(after), (before, after)  # site means 1.0 and 1.65
-    assert site_spread(entries[1:]).empty  # one site: no spread
+    assert site_spread(site_means(pd.concat(tables), entries[1:])).empty  # one site: no spread
     assert sites_figure(entries, "T1w", tmp_path / "sites.png").stat().st_size > 1000
+    assert sites_figure(entries, "T1w", tmp_path / "one.png", per_site=1).stat().st_size > 1000
 
 
 def test_the_workflow_harmonizes_in_a_process_of_its_own_with_the_white_matter(subjects, tmp_path):

@@ -55,7 +55,7 @@ def test_evaluation_writes_one_row_per_method_and_the_error_when_the_field_is_kn
     table = pd.read_csv(result.out_tsv, sep="\t")
     assert list(table.columns) == [
         "method", "segmentation", "cv_gm", "cv_wm", "cjv", "rel_error", "field_corr", "field_slope",
-        "field_residual",
+        "field_residual", "mean_gm", "mean_wm",
     ]  # fmt: skip
     assert list(table.method) == ["original", "n4"] and set(table.segmentation) == {"user"}
     assert table.rel_error[1] == pytest.approx(0, abs=1e-6) and table.rel_error[0] > 0.05

@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from conftest import save
 from inuprep.reports.citation import methods_section
-from inuprep.reports.group import collect_metrics, site_spread, summary_table, table_key
+from inuprep.reports.group import collect_metrics, site_means, site_spread, summary_table, table_key
 from inuprep.reports.subject import recommendation
 
 
@@ -58,21 +57,26 @@ def test_recommended_counts_the_images_that_recommend_each_method(tmp_path):
     assert table.loc["recommended", "n_images"] == 3
 
 
-def test_the_site_spread_is_the_cv_of_the_sites_tissue_means(tmp_path):
-    dseg = np.zeros((4, 4, 4), np.uint8)
-    dseg[:2], dseg[2:] = 2, 3
-    save(dseg, tmp_path / "dseg.nii.gz")
-    (tmp_path / "dseg.tsv").write_text("index\tname\ttissue\n2\tGM\tGM\n3\tWM\tWM\n")
+def test_the_site_spread_is_the_cv_of_the_sites_tissue_means_read_from_the_tables(tmp_path):
+    images = pd.DataFrame(
+        {"source": ["a", "a", "b", "b", "c"], "method": ["original", "n4"] * 2 + ["n4"],
+         "mean_wm": [9.0, 2.0, 9.0, 6.0, 4.0], "mean_gm": [1.0, 1.0, 3.0, 3.0, 5.0]}
+    )  # fmt: skip
     entries = []
-    for site, scale in (("A", 1.0), ("B", 3.0)):
-        image = save(np.where(dseg == 3, 2.0, 1.0) * scale, tmp_path / f"{site}.nii.gz")
-        same = save(np.where(dseg == 3, 2.0, 1.0), tmp_path / f"{site}_h.nii.gz")
-        entries.append({"site": site, "files": {"n4": image, "harmonized": same},
-                        "dseg": tmp_path / "dseg.nii.gz", "dseg_tsv": tmp_path / "dseg.tsv"})  # fmt: skip
-    table = site_spread(entries).set_index("tissue")
-    assert table.loc["WM", "n4"] == f"{np.std([2.0, 6.0], ddof=1) / 4.0:.4f}"  # WM means 2 and 6
-    assert table.loc["GM", "harmonized"] == "0.0000"
-    assert site_spread(entries[:1]).empty  # one site: nothing to compare
+    for source, site in (("a", "A"), ("b", "B")):  # c: an image without a segmentation, not in the spread
+        harmonized = tmp_path / f"{source}_desc-harmonized_T1w.nii.gz"
+        harmonized.with_name(f"{source}_desc-harmonized_T1w.json").write_text(
+            json.dumps({"TissueMeans": {"WM": 2.0, "GM": 1.0}})
+        )
+        entries.append({"source": source, "site": site, "files": {"n4": "unread", "harmonized": harmonized}})
+    means = site_means(images, entries)
+    assert set(means.method) == {"n4", "harmonized"} and set(means.source) == {"a", "b"}  # no original
+    table = site_spread(means).set_index("tissue")
+    assert list(table.index) == ["wm", "gm"] and set(table.n_images) == {2}
+    assert table.loc["wm", "n4"] == f"{np.std([2.0, 6.0], ddof=1) / 4.0:.4f}"  # WM means 2 and 6
+    assert table.loc["gm", "harmonized"] == "0.0000"
+    assert site_spread(means[means.site == "A"]).empty  # one site: nothing to compare
+    assert site_spread(site_means(images.drop(columns=["mean_wm", "mean_gm"]), entries[:1])).empty
 
 
 def test_the_methods_text_numbers_its_citations_and_escapes_the_rest():

@@ -180,3 +180,4 @@ def test_the_fallback_registers_its_priors_beside_the_corrections(run, tmp_path)
             edges = [(u.name, d["connect"]) for u, _, d in segmentation_wf._graph.in_edges(priors, data=True)]
             # it waits for the checked image only, not for a correction
             assert edges == [("inputnode", [("in_file", "in_file")])]
+            assert priors.priority == 2  # and starts before any correction (cli/plugin.py)
