@@ -99,3 +99,20 @@ def test_a_skull_stripped_image_defaults_to_its_whole_support_and_a_scan_to_its_
     mask, source = default_mask(scan)
     assert not is_skull_stripped(scan) and source == "Otsu foreground"
     assert (mask == foreground_mask(scan)).all()
+
+
+def test_fill_holes_is_scipys_fill_holes():
+    from scipy import ndimage
+
+    from inuprep.image import fill_holes
+
+    rng = np.random.default_rng(3)
+    shell = np.zeros((20, 22, 18), bool)
+    shell[3:17, 4:18, 3:15] = True
+    shell[6:14, 7:15, 6:12] = False  # a cavity: filled
+    shell[9, 10, :6] = False  # a channel to the face: the cavity stays open
+    for mask in (shell, rng.random((16, 17, 15)) > 0.4, np.zeros((5, 5, 5), bool), np.ones((5, 5, 5), bool)):
+        assert np.array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask))
+    closed = shell.copy()
+    closed[9, 10, :6] = True
+    assert fill_holes(closed)[9, 10, 8] and not fill_holes(shell)[9, 10, 8]

@@ -6,7 +6,7 @@ import numpy as np
 from nipype.interfaces.base import BaseInterfaceInputSpec, File, SimpleInterface, TraitedSpec
 
 from inuprep.image import default_mask, load_checked
-from inuprep.utils.io import save_like
+from inuprep.utils.io import save_like, write_nifti
 
 
 class _CheckImageInputSpec(BaseInterfaceInputSpec):
@@ -30,7 +30,7 @@ class CheckImage(SimpleInterface):
         img = load_checked(self.inputs.in_file)
         cwd = Path(runtime.cwd)
         self._results["out_file"] = str(cwd / "image.nii.gz")
-        img.to_filename(self._results["out_file"])
+        write_nifti(img, self._results["out_file"])
         mask, _ = default_mask(img.get_fdata(dtype=np.float32))
         self._results["mask_file"] = save_like(mask, img, cwd / "foreground_mask.nii.gz", np.uint8)
         return runtime

@@ -9,6 +9,7 @@ import nibabel as nb
 import numpy as np
 
 from inuprep.segmentation.base import SegmentationError
+from inuprep.utils.io import write_nifti
 
 #: k-means Atropos's MRF smoothing
 MRF = 0.2
@@ -26,7 +27,7 @@ def to_ants(data: np.ndarray, img: nb.Nifti1Image):
         path = Path(tmp) / "image.nii.gz"
         nifti = nb.Nifti1Image(np.asarray(data, dtype=np.float32), img.affine)
         nifti.header.set_xyzt_units("mm", "sec")  # ITK warns about unknown units otherwise
-        nifti.to_filename(path)
+        write_nifti(nifti, path)
         return ants.image_read(str(path))
 
 

@@ -62,13 +62,14 @@ def segment(img: nb.Nifti1Image, target: np.ndarray, cache: Path) -> Segmentatio
     import numpy as np
 
     from inuprep.segmentation.base import BRAIN_LABELS, Segmentation, SegmentationError
+    from inuprep.utils.io import write_nifti
 
     with tempfile.TemporaryDirectory(prefix="inuprep_deepatropos_") as tmp:
         tmp = Path(tmp)
         in_file, dseg_file, prob_file = tmp / "in.nii.gz", tmp / "dseg.nii.gz", tmp / "probseg.nii.gz"
         nifti = nb.Nifti1Image(target.astype(np.float32), img.affine)
         nifti.header.set_xyzt_units("mm", "sec")
-        nifti.to_filename(in_file)
+        write_nifti(nifti, in_file)
         command = [
             sys.executable,
             "-m",
