@@ -34,7 +34,14 @@ from inuprep.methods.zeroshot.correct import zeroshot_correct
 from inuprep.segmentation import deep_atropos
 from inuprep.segmentation.antspyx import MRF, ants_scratch, atropos_classes, to_ants
 from inuprep.segmentation.base import BRAIN_LABELS, SegmentationError, consensus_image
-from inuprep.segmentation.brain import EM_MRF, EM_PRIOR_WEIGHT, brain_mask, segment_brain, template_inputs
+from inuprep.segmentation.brain import (
+    EM_MRF,
+    EM_PRIOR_WEIGHT,
+    EM_T2W,
+    brain_mask,
+    segment_brain,
+    template_inputs,
+)
 from inuprep.segmentation.tissue_model import prior_em
 from inuprep.segmentation.transfer import transfer_segmentation
 from inuprep.simulation.fields import simulate_bias
@@ -274,13 +281,13 @@ def main():
     parser.add_argument("--cache", type=Path, default=None, help="ANTsXNet cache with deep_atropos's files")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--t2w-alone", nargs="*", metavar="WEIGHT,MRF",
-                        help="only the T2w images without a T1w, the App's tissue model at its settings and "
-                        "at these")  # fmt: skip
+                        help="only the T2w images without a T1w, the tissue model at the App's T1w and T2w "
+                        "settings and at these")  # fmt: skip
     args = parser.parse_args()
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
     if args.t2w_alone is not None:
         extra = [tuple(float(v) for v in pair.split(",")) for pair in args.t2w_alone]
-        return t2w_alone([(EM_PRIOR_WEIGHT, EM_MRF), *extra])
+        return t2w_alone(list(dict.fromkeys([(EM_PRIOR_WEIGHT, EM_MRF), EM_T2W, *extra])))
     if args.cache is not None and deep_atropos.missing_files(args.cache):
         print(f"deep_atropos skipped: {args.cache} lacks {', '.join(deep_atropos.missing_files(args.cache))}")
     rows = []

@@ -98,6 +98,7 @@ def test_t2w_classes_come_from_the_priors_on_an_oblique_grid(mni_3mm, tmp_path):
     data = t2.get_fdata()
     gm, wm, csf = (data[seg.dseg == k].mean() for k in (1, 2, 3))
     assert csf > gm > wm
+    assert "priors at weight 0.8, mean-field MRF 0.05" in seg.method  # a T2w's own weights (EM_T2W)
 
 
 @pytest.mark.slow
