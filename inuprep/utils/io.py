@@ -101,6 +101,7 @@ def write_nifti(img: nb.Nifti1Image, path: str | Path) -> str:
     if not path.endswith(".gz"):
         img.to_filename(path)
         return path
-    with igzip.open(path, "wb", compresslevel=1) as stream:
+    # no name and no time in the gzip header, as nibabel writes it (the BIDS validator warns of either)
+    with open(path, "wb") as raw, igzip.IGzipFile("", "wb", 1, raw, mtime=0) as stream:
         img.to_file_map({"image": FileHolder(filename=path, fileobj=stream)})
     return path

@@ -15,6 +15,8 @@ def test_a_gzipped_image_is_standard_gzip_with_the_exact_values(tmp_path):
     path = write_nifti(nb.Nifti1Image(data, affine), tmp_path / "field.nii.gz")
     with gzip.open(path, "rb") as stream:  # Python's own zlib reads it, header first
         assert int.from_bytes(stream.read(4), "little") == 348
+    header = open(path, "rb").read(10)
+    assert header[3] & 0x08 == 0 and header[4:8] == bytes(4)  # no file name, no time (the BIDS validator's)
     img = nb.load(path)
     assert np.array_equal(img.get_fdata(dtype=np.float32), data) and np.allclose(img.affine, affine)
     # save_like keeps the reference's grid; an uncompressed name stays uncompressed
