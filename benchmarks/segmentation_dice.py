@@ -136,17 +136,23 @@ def philips_case():
     return img, truth
 
 
-def t2w_case():
-    """Print Dice of a T2w's labels against its T1w's: moved by rigid registration, and segmented alone."""
+def cstarstroke_pair():
+    """Return cstarstroke's T1w and its T2w with the affine moved by a known rigid transform (6 degrees,
+    9 mm): the T2w's voxels still match the T1w's."""
     from scipy.spatial.transform import Rotation
 
     anat = SHARED / "bids" / "sub-cstarstroke" / "anat" / "sub-cstarstroke_"
     t1w, t2w = (nb.load(f"{anat}{c}.nii.gz") for c in ("T1w", "T2w"))
-    t1w = nb.Nifti1Image(t1w.get_fdata(dtype=np.float32), t1w.affine)
     move = np.eye(4)
     move[:3, :3] = Rotation.from_euler("xyz", [6, -4, 3], degrees=True).as_matrix()
     move[:3, 3] = (5.0, -6.0, 4.0)
-    t2w = nb.Nifti1Image(t2w.get_fdata(dtype=np.float32), move @ t2w.affine)
+    return (nb.Nifti1Image(t1w.get_fdata(dtype=np.float32), t1w.affine),
+            nb.Nifti1Image(t2w.get_fdata(dtype=np.float32), move @ t2w.affine))  # fmt: skip
+
+
+def t2w_case():
+    """Print Dice of a T2w's labels against its T1w's: moved by rigid registration, and segmented alone."""
+    t1w, t2w = cstarstroke_pair()
     t1w_seg, _ = segment_brain(t1w, "T1w", [], Path("/nonexistent"))
     start = time.perf_counter()
     moved = transfer_segmentation(t1w, t1w_seg, t2w)
@@ -175,18 +181,9 @@ def t2w_alone_cases():
     (the T2w's affine moved by a known rigid transform, its voxels still the T1w's), and T2-weighted
     contrasts made from real T1w scans (:func:`pseudo_t2w`): philips3t against FSL FAST's maps, ds2748s06
     against its T1w's fallback labels."""
-    from scipy.spatial.transform import Rotation
-
-    cases = {}
-    anat = SHARED / "bids" / "sub-cstarstroke" / "anat" / "sub-cstarstroke_"
-    t1w, t2w = (nb.load(f"{anat}{c}.nii.gz") for c in ("T1w", "T2w"))
-    t1w = nb.Nifti1Image(t1w.get_fdata(dtype=np.float32), t1w.affine)
-    move = np.eye(4)
-    move[:3, :3] = Rotation.from_euler("xyz", [6, -4, 3], degrees=True).as_matrix()
-    move[:3, 3] = (5.0, -6.0, 4.0)
+    t1w, t2w = cstarstroke_pair()
     t1w_labels = as_truth_labels(segment_brain(t1w, "T1w", [], Path("/nonexistent"))[0].dseg)
-    cases["cstarstroke (real T2w)"] = (nb.Nifti1Image(t2w.get_fdata(dtype=np.float32), move @ t2w.affine),
-                                       t1w_labels)  # fmt: skip
+    cases = {"cstarstroke (real T2w)": (t2w, t1w_labels)}
     img, truth = philips_case()
     root = SHARED / "derivatives" / "sub-philips3t" / "anat" / "sub-philips3t_"
     brain = nb.load(f"{root}desc-brain_mask.nii.gz").get_fdata() > 0.5
