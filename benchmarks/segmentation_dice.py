@@ -18,6 +18,7 @@ cached:
   and the fallback run on the T2w itself.
 
     python benchmarks/segmentation_dice.py --seeds 1 2 3 [--cache DIR]
+    python benchmarks/segmentation_dice.py --registrations --threads 1   # cheaper registrations (issue 35)
 """
 
 import argparse
@@ -32,13 +33,14 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 from inuprep.methods.n4.correct import n4_correct
 from inuprep.methods.zeroshot.correct import zeroshot_correct
 from inuprep.segmentation import deep_atropos
-from inuprep.segmentation.antspyx import MRF, ants_scratch, atropos_classes, to_ants
+from inuprep.segmentation.antspyx import MRF, ants_random_seed, ants_scratch, atropos_classes, to_ants
 from inuprep.segmentation.base import BRAIN_LABELS, SegmentationError, consensus_image
 from inuprep.segmentation.brain import (
     EM_MRF,
     EM_PRIOR_WEIGHT,
     EM_T2W,
     brain_mask,
+    registered_priors,
     segment_brain,
     template_inputs,
 )
@@ -48,6 +50,15 @@ from inuprep.simulation.fields import simulate_bias
 
 #: the tissue model's prior weight and MRF weight compared (issue 25; the second is the App's)
 EM_SETTINGS = ((0.1, EM_MRF), (EM_PRIOR_WEIGHT, EM_MRF), (0.5, EM_MRF))
+#: registrations of MNI152 that ``--registrations`` compares (issue 35): keyword arguments of
+#: ``registered_priors`` (the shipped one first)
+REGISTRATIONS = {
+    "shipped: affine + SyN, 2 mm grid": {},
+    "3 mm grid": {"spacing_mm": 3.0},
+    "affine sampling 0.1": {"aff_random_sampling_rate": 0.1},
+    "SyN 40x10x0": {"reg_iterations": (40, 10, 0)},
+    "SyN 20x5x0, affine sampling 0.05": {"reg_iterations": (20, 5, 0), "aff_random_sampling_rate": 0.05},
+}
 ATROPOS_PRIOR_WEIGHT = 0.1  # the App's Atropos with priors, until issue 25
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -227,6 +238,26 @@ def t2w_alone(settings: list[tuple[float, float]]) -> None:
               f"{max(v[1] for v in values):.3f})")  # fmt: skip
 
 
+def registrations(seeds: list[int]) -> None:
+    """Print GM/WM Dice of the fallback (the App's weights) and the time of the registered priors (the
+    registration and the priors resampled, at the ITK threads given) for each of ``REGISTRATIONS``."""
+    cases = {f"mni152 seed {seed}": mni152_case(seed) for seed in seeds} | {"philips3t": philips_case()}
+    for name, (img, truth) in cases.items():
+        data, zooms = img.get_fdata(dtype=np.float32), img.header.get_zooms()[:3]
+        mask = brain_mask(img)
+        corrected = [n4_correct(data, zooms, mask)[0], zeroshot_correct(data, zooms, mask).corrected]
+        target = consensus_image(corrected, mask)
+        for label, options in REGISTRATIONS.items():
+            start = time.perf_counter()
+            with ants_random_seed(1):
+                priors = registered_priors(img, data, mask, **options)
+            seconds = time.perf_counter() - start
+            probs = prior_em(target, mask, priors, EM_PRIOR_WEIGHT, EM_MRF)
+            labels = as_truth_labels((np.argmax(probs, axis=0) + 1) * mask)
+            gm, wm = dice(labels == 2, truth == 2), dice(labels == 3, truth == 3)
+            print(f"{name:14s} {label:36s} GM {gm:.3f}  WM {wm:.3f}  priors {seconds:5.1f} s", flush=True)
+
+
 def evaluate(name, img, truth, cache):
     """Segment ``img`` as the App does (the consensus of its N4 and zero-shot corrections); print Dice."""
     data, zooms = img.get_fdata(dtype=np.float32), img.header.get_zooms()[:3]
@@ -277,11 +308,15 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--cache", type=Path, default=None, help="ANTsXNet cache with deep_atropos's files")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--registrations", action="store_true",
+                        help="only: the shipped registration of MNI152 against cheaper ones")  # fmt: skip
     parser.add_argument("--t2w-alone", nargs="*", metavar="WEIGHT,MRF",
                         help="only the T2w images without a T1w, the tissue model at the App's T1w and T2w "
                         "settings and at these")  # fmt: skip
     args = parser.parse_args()
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
+    if args.registrations:
+        return registrations(args.seeds)
     if args.t2w_alone is not None:
         extra = [tuple(float(v) for v in pair.split(",")) for pair in args.t2w_alone]
         return t2w_alone(list(dict.fromkeys([(EM_PRIOR_WEIGHT, EM_MRF), EM_T2W, *extra])))

@@ -61,19 +61,23 @@ def template_priors() -> tuple[nb.Nifti1Image, dict[str, np.ndarray]]:
 
 
 @ants_scratch()  # antspyx's transforms: never left in /tmp
-def registered_priors(img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
+def registered_priors(
+    img: nb.Nifti1Image, target: np.ndarray, mask: np.ndarray, spacing_mm: float = 2.0, **registration
+) -> list[np.ndarray]:
     """Return MNI152's tissue priors (``BRAIN_LABELS``'s order) on ``img``'s grid, the template registered
-    to ``target``."""
+    to ``target`` on a ``spacing_mm`` grid (antspyx's affine + SyN; ``registration``: more of
+    ``ants.registration``'s keyword arguments, which ``benchmarks/segmentation_dice.py --registrations``
+    compares)."""
     import ants
 
     template, priors = template_priors()
     fixed = to_ants(np.where(mask, target, 0), img)
     moving = to_ants(template.get_fdata(dtype=np.float32), template)
-    spacing = tuple(max(2.0, float(z)) for z in img.header.get_zooms()[:3])  # 2 mm, or coarser voxels
+    spacing = tuple(max(spacing_mm, float(z)) for z in img.header.get_zooms()[:3])
     coarse = [
         ants.resample_image(image, spacing, use_voxels=False, interp_type=0) for image in (fixed, moving)
     ]
-    transforms = ants.registration(*coarse, type_of_transform="SyN")["fwdtransforms"]
+    transforms = ants.registration(*coarse, type_of_transform="SyN", **registration)["fwdtransforms"]
     # resampled onto the brain's box only (the tissue model reads nothing outside the mask): a third of a
     # 1 mm head's grid, the same values at the same points
     box = bounding_box(mask)

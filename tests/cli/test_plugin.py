@@ -1,5 +1,5 @@
-"""The App's MultiProc plugin: the ready nodes start highest ``priority`` first, and the workflows give their
-longest steps one."""
+"""The App's MultiProc plugin: the ready nodes start highest ``priority`` first (the workflows give their
+longest steps one), and a node starts soon after the one it waits for."""
 
 import time
 
@@ -24,6 +24,24 @@ def test_one_worker_runs_the_ready_nodes_highest_priority_first(tmp_path):
     started = {node.name: node.result.outputs.ns for node in graph.nodes()}
     assert sorted(started, key=started.get) == ["c", "d", "a", "b"]
     assert time.perf_counter_ns() > max(started.values())
+
+
+def _stamped(previous: int = 0) -> int:
+    import time
+
+    return time.perf_counter_ns()
+
+
+def test_a_node_starts_soon_after_the_one_it_waits_for(tmp_path):
+    """nipype's default looks for finished nodes every 2 s: each gap would be anywhere in 0-2 s."""
+    workflow = pe.Workflow(name="chain", base_dir=str(tmp_path))
+    nodes = [pe.Node(Function(function=_stamped, output_names=["ns"]), name=f"n{i}") for i in range(5)]
+    for before, after in zip(nodes, nodes[1:]):
+        workflow.connect(before, "ns", after, "previous")
+    graph = workflow.run(plugin=SafeMultiProcPlugin(plugin_args={"n_procs": 2, "memory_gb": 1}))
+    stamps = sorted(node.result.outputs.ns for node in graph.nodes())
+    gaps = [(after - before) / 1e9 for before, after in zip(stamps, stamps[1:])]
+    assert len(gaps) == 4 and max(gaps) < 1.0, gaps
 
 
 def test_n4_starts_before_the_other_corrections():
