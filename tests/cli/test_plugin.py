@@ -36,11 +36,11 @@ def test_a_node_starts_soon_after_the_one_it_waits_for(tmp_path):
     """nipype's default looks for finished nodes every 2 s: each gap would be anywhere in 0-2 s."""
     workflow = pe.Workflow(name="chain", base_dir=str(tmp_path))
     nodes = [pe.Node(Function(function=_stamped, output_names=["ns"]), name=f"n{i}") for i in range(5)]
-    for before, after in zip(nodes, nodes[1:]):
+    for before, after in zip(nodes, nodes[1:], strict=False):
         workflow.connect(before, "ns", after, "previous")
     graph = workflow.run(plugin=SafeMultiProcPlugin(plugin_args={"n_procs": 2, "memory_gb": 1}))
     stamps = sorted(node.result.outputs.ns for node in graph.nodes())
-    gaps = [(after - before) / 1e9 for before, after in zip(stamps, stamps[1:])]
+    gaps = [(after - before) / 1e9 for before, after in zip(stamps, stamps[1:], strict=False)]
     assert len(gaps) == 4 and max(gaps) < 1.0, gaps
 
 
