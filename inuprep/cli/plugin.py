@@ -4,6 +4,7 @@ MapNode's plugin up by this class's name)."""
 
 import traceback
 
+import numpy as np
 from nipype.pipeline.plugins.multiproc import MultiProcPlugin
 
 
@@ -26,6 +27,12 @@ class SafeMultiProcPlugin(MultiProcPlugin):
     def run(self, graph, config, updatehash=False):
         execution = dict(config["execution"], poll_sleep_duration=self.POLL_S)
         return super().run(graph, dict(config, execution=execution), updatehash=updatehash)
+
+    def _send_procs_to_workers(self, updatehash=False, graph=None):
+        # nipype collects the garbage before it looks at the ready nodes, even when there is none: tens of
+        # ms in the App's process at every poll
+        if np.any(~self.proc_done & (self.depidx.sum(axis=0) == 0).__array__()):
+            super()._send_procs_to_workers(updatehash=updatehash, graph=graph)
 
     def _async_callback(self, args):
         try:
