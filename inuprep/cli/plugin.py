@@ -31,7 +31,7 @@ class SafeMultiProcPlugin(MultiProcPlugin):
     def _send_procs_to_workers(self, updatehash=False, graph=None):
         # nipype collects the garbage before it looks at the ready nodes, even when there is none: tens of
         # ms in the App's process at every poll
-        if np.any(~self.proc_done & (self.depidx.sum(axis=0) == 0).__array__()):
+        if np.any(~self.proc_done & np.asarray(self.depidx.sum(axis=0) == 0)):
             super()._send_procs_to_workers(updatehash=updatehash, graph=graph)
 
     def _async_callback(self, args):
