@@ -9,7 +9,7 @@ IMAGE ?= inuprep:$(VERSION)
 ARCHIVE ?= build/inuprep.tar
 BUILD_OPTS ?=
 
-.PHONY: env demo test lint clean container container-test
+.PHONY: env demo quick smoke test lint clean container container-test
 
 env: $(STAMP)
 
@@ -22,6 +22,17 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) -m inuprep.cli.demo --demo-dir demo
+
+# the layers (pyproject.toml's markers): quick, the unit layer, stops at the first failure (about a minute);
+# smoke, the App end to end once (one all-methods run, its group level, the validator, the examples);
+# test, everything (the container tests skip unless make container-test gives them the image)
+QUICK := not (e2e or slow or slurm or container)
+
+quick: $(STAMP)
+	$(PY) -m pytest -x -q -m "$(QUICK)"
+
+smoke: $(STAMP)
+	$(PY) -m pytest -m smoke
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -36,7 +47,7 @@ container:
 
 # runs the image as a cluster would (ch-run: read-only, non-root, no HOME) and compares it with the venv
 container-test: $(STAMP) container
-	INUPREP_IMAGE_ARCHIVE=$(ARCHIVE) $(PY) -m pytest tests/e2e/test_container.py
+	INUPREP_IMAGE_ARCHIVE=$(ARCHIVE) $(PY) -m pytest tests/container
 
 clean:
 	rm -rf $(VENV) demo work build

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -15,6 +16,22 @@ import pytest
 #: the repository's root, and the project's shared real MRI volumes beside it
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT / ".." / "shared" / "data"
+#: markers by what a test needs (pyproject.toml names them): by the folder of tests/ it is in ...
+FOLDER_MARKERS = {"e2e": ("e2e",), "slurm": ("slurm", "needs_root"), "container": ("container",)}
+#: ... and by the fixtures it takes (the smoke layer: the tests that read the one all-methods App run)
+FIXTURE_MARKERS = {"shared_data": "needs_shared_data", "finished_run": "smoke", "group_run": "smoke"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by its folder and fixtures, so that `-m` selects a layer (the Makefile's targets)."""
+    tests = Path(__file__).parent
+    for item in items:
+        folder = Path(item.path).relative_to(tests).parts[0]
+        for marker in FOLDER_MARKERS.get(folder, ()):
+            item.add_marker(marker)
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
@@ -25,15 +42,47 @@ def mni_3mm() -> nb.Nifti1Image:
     return mni152(3.0)[0]
 
 
+#: where the tests keep what they build between runs, each entry keyed on what builds it
+TEST_CACHE = Path(os.environ.get("INUPREP_TEST_CACHE", Path.home() / ".cache" / "inuprep-tests"))
+
+
+def build_key(source: Path, packages: tuple[str, ...]) -> str:
+    """Return a short hash of ``source``'s text and the installed versions of ``packages``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256(source.read_bytes())
+    for package in packages:
+        try:
+            digest.update(f"{package}=={version(package)};".encode())
+        except PackageNotFoundError:
+            digest.update(f"{package} absent;".encode())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def antsxnet_standins(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+def antsxnet_standins() -> tuple[Path, dict[str, str]]:
     """A read-only ANTsXNet cache of deep_atropos's five files as stand-ins (random weights; see
-    tests/antsxnet_standins.py, run in a process of its own); its :func:`tree_digests`."""
+    tests/antsxnet_standins.py, run in a process of its own); its :func:`tree_digests`. Built once into
+    :data:`TEST_CACHE` and kept until the builder or the libraries it uses change."""
+    import tempfile
+
     from inuprep.segmentation import deep_atropos
 
-    cache = tmp_path_factory.mktemp("antsxnet")
     builder = Path(__file__).with_name("antsxnet_standins.py")
-    subprocess.run([sys.executable, builder, cache], check=True, capture_output=True, timeout=600)
+    key = build_key(builder, ("antspynet", "tensorflow", "keras", "h5py", "nilearn", "nibabel", "numpy"))
+    cache = TEST_CACHE / f"antsxnet-{key}"
+    if not cache.is_dir():
+        TEST_CACHE.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=TEST_CACHE))
+        subprocess.run([sys.executable, builder, building], check=True, capture_output=True, timeout=600)
+        try:
+            building.rename(cache)  # whole or not at all, also beside another test run building it
+        except OSError:
+            shutil.rmtree(building)
+        for old in TEST_CACHE.glob("antsxnet-*"):  # those of earlier builders and libraries
+            if old != cache:
+                subprocess.run(["chmod", "-R", "u+w", old], check=False)
+                shutil.rmtree(old, ignore_errors=True)
     assert deep_atropos.missing_files(cache) == []
     return cache, make_read_only(cache)
 
@@ -91,6 +140,34 @@ def inuprep(*argv, cwd):
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=900)
 
 
+@pytest.fixture
+def call_main(capsys, monkeypatch, tmp_path):
+    """Return ``call(main, *argv) -> (exit code, stdout, stderr)``: a console script's ``main(argv)`` run in
+    this process from ``tmp_path``, as its process would (argparse's exit caught); HOME and the loggers
+    the App configures are put back afterwards."""
+    import logging
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", os.environ.get("HOME", str(tmp_path)))
+    loggers = [logging.getLogger(name) for name in ("inuprep", "nipype")]
+    saved = [(logger, logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
+    raise_exceptions = logging.raiseExceptions
+
+    def call(main, *argv):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as stop:
+            code = stop.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield call
+    for logger, handlers, propagate, level in saved:
+        logger.handlers, logger.propagate = handlers, propagate
+        logger.setLevel(level)
+    logging.raiseExceptions = raise_exceptions
+
+
 def tree_digests(root: Path) -> dict[str, str]:
     """Return {relative path: sha256, or the target of a link} of every file under ``root``."""
     found = {}
@@ -121,3 +198,74 @@ def small_disk(folder: Path, size: str):
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+# The one all-methods App run every end-to-end test that reads outputs shares (the smoke layer), and its group
+# level: MNI152 at 3 mm with sessions, runs, a T2w, a Dixon pair, a user's lesion mask and a known field.
+
+
+def biased(data, seed):
+    """Return ``data`` times a random field of max/min 2 (the simulation's ``seed``)."""
+    from inuprep.simulation.fields import simulate_bias
+
+    return simulate_bias(data, 2.0, seed)[1]
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, mni_3mm):
+    """Return (the completed App process, bids_dir, output_dir) of one participant run with every method and
+    --self-check. Read it, never change it: copy the output folder first (``shutil.copytree``)."""
+    root = tmp_path_factory.mktemp("app")
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    t2 = np.where(t1 > 0.05, 1.2 - t1, 0)  # CSF bright, WM dark
+    water, fat = dixon_pair()
+    anat = "sub-01/ses-1/anat/sub-01_ses-1"
+    bids = make_bids(
+        root / "bids",
+        {
+            f"{anat}_run-1_T1w.nii.gz": biased(t1, 1),
+            f"{anat}_run-2_T1w.nii.gz": biased(t1, 2),
+            f"{anat}_T2w.nii.gz": biased(t2, 3),
+            "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz": biased(t1, 4),
+        },
+        affine=mni_3mm.affine,
+    )
+    dixon_affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    save(water, bids / f"{anat}_acq-dixon_rec-water_T1w.nii.gz", dixon_affine)
+    save(fat, bids / f"{anat}_acq-dixon_rec-fat_T1w.nii.gz", dixon_affine)
+    # a user's lesion mask for the ses-2 T1w, evaluated beside the tissues
+    lesion = np.zeros(t1.shape, np.uint8)
+    lesion[25:30, 30:35, 25:30] = 1
+    masks = root / "masks"
+    save(lesion, masks / "sub-01/ses-2/anat/sub-01_ses-2_label-lesion_mask.nii.gz", mni_3mm.affine)
+    # ... and its known field: the metrics add each method's error against the truth
+    from inuprep.simulation.fields import simulate_bias
+
+    field = simulate_bias(t1, 2.0, 4)[0]
+    save(field, masks / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_desc-truth_biasfield.nii.gz", mni_3mm.affine)
+    out = root / "out"
+    argv = [
+        "-w",
+        root / "work",
+        "--nprocs",
+        2,
+        "--derivatives",
+        masks,
+        "--antsxnet-cache",
+        root,
+        "--self-check",
+    ]
+    result = inuprep(bids, out, "participant", *argv, cwd=root)
+    return result, bids, out
+
+
+@pytest.fixture(scope="session")
+def group_run(finished_run, tmp_path_factory):
+    """Return (the completed group-level process, bids_dir, output_dir): the group level on a copy of the
+    participant run's outputs. Read it, never change it."""
+    _, bids, finished = finished_run
+    root = tmp_path_factory.mktemp("group")
+    out = root / "out"
+    shutil.copytree(finished, out)
+    result = inuprep(bids, out, "group", "-w", root / "work", cwd=root)
+    return result, bids, out

@@ -232,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-w", "--work-dir", type=Path, default=Path("work"), help="nipype's working directory (reusable)"
     )
     other.add_argument(
+        "--config",
+        type=_existing_file,
+        metavar="FILE",
+        help="the settings file a run wrote (<output_dir>/logs/inuprep_settings_*.json): its selection, "
+        "methods, self-check, seed, masks, caches, harmonization and work folder, so that a rerun or "
+        "--reports-only describes the same methods; options given here win",
+    )
+    other.add_argument(
         "--reports-only",
         "--reports_only",
         action="store_true",
@@ -245,3 +253,47 @@ def build_parser() -> argparse.ArgumentParser:
     other.add_argument("-v", "--verbose", action="count", default=0, help="more detail (-vv for debug)")
     other.add_argument("--version", action="version", version=f"inuprep {__version__}")
     return parser
+
+
+#: what a run's settings file (``--config``) gives back, {settings key: (parser dest, conversion)}: what
+#: decides the outputs and their methods text; the folders, the level and the resources stay the command's
+CONFIG_OPTIONS = {
+    "participant_label": ("participant_label", list),
+    "session_label": ("session_label", list),
+    "bids_filters": ("bids_filter_file", dict),
+    "bids_database_dir": ("bids_database_dir", lambda value: value and Path(value)),
+    "bids_validation": ("skip_bids_validation", lambda value: not value),
+    "methods": ("methods", list),
+    "self_check": ("self_check", bool),
+    "seed": ("seed", int),
+    "derivatives": ("derivatives", str),  # argparse checks a string default as it checks the option
+    "antsxnet_cache": ("antsxnet_cache", str),
+    "harmonize_model": ("harmonize_model", lambda paths: [Path(p) for p in paths] or None),
+    "harmonize_correction": ("harmonize_correction", str),
+    "work_dir": ("work_dir", Path),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; with ``--config FILE``, the file's settings (:data:`CONFIG_OPTIONS`) are the
+    defaults of the options the command line does not give."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config is None:
+        return args
+    try:
+        saved = json.loads(args.config.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        parser.error(f"--config {args.config} is not a settings file of inuprep's ({err})")
+    if not isinstance(saved, dict) or "run_uuid" not in saved:
+        parser.error(
+            f"--config {args.config} is not a settings file of inuprep's (logs/inuprep_settings_*.json)"
+        )
+    parser.set_defaults(
+        **{
+            dest: None if saved[key] is None else convert(saved[key])
+            for key, (dest, convert) in CONFIG_OPTIONS.items()
+            if key in saved
+        }
+    )
+    return parser.parse_args(argv)

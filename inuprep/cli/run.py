@@ -4,7 +4,7 @@ import logging
 import sys
 from pathlib import Path
 
-from inuprep.cli.parser import build_parser
+from inuprep.cli.parser import parse_args
 from inuprep.runtime import (
     Terminated,
     ensure_writable_home,
@@ -115,7 +115,7 @@ def report_subjects(settings, runs, failures: dict, methods: dict, broken: str |
 
 def main(argv: list[str] | None = None) -> int:
     """Run the App; return 0 (all good), 1 (some participant failed) or 2 (usage or input error)."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     from inuprep.cli.settings import Settings
 
     try:

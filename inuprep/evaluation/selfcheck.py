@@ -44,6 +44,43 @@ BLOCK_MM, BLOCK_VOXELS = 16.0, 30
 PURE_TISSUES = ("WM", "water")
 
 
+#: what each signal measures, as the methods text says it (its block size and tissues from the constants)
+SIGNAL_TEXT = {
+    "leftover": (
+        f"the spread, over blocks of about {BLOCK_MM:g} mm, of the median log of the corrected image inside "
+        f"the {' or '.join(PURE_TISSUES)} class eroded by one voxel (the field the method left in)"
+    ),
+    "amplitude": "the spread of the removed log-field",
+    "agreement": "the distance of the removed log-field to the other methods'",
+    "roughness": (
+        f"what a polynomial of degree {DEGREE} of position does not explain of the removed log-field"
+    ),
+}
+
+
+def methods_text(weights: dict[str, float] | None = None) -> str:
+    """Return the self-check's methods sentence, written from the grid, the blocks and the signals that
+    carry a weight (``weights``, default :data:`WEIGHTS`): what runs is what the text says."""
+    weights = WEIGHTS if weights is None else weights
+    used = [signal for signal in SIGNALS if weights.get(signal)]
+    measured = "; ".join(SIGNAL_TEXT[signal] for signal in used)
+    if len(used) == 1:
+        estimate = (
+            f"that spread against the methods' mean, scaled by {weights[used[0]]:g} (a weight fitted by "
+            "least squares on simulations with known fields), estimated each method's relative error"
+        )
+    else:
+        estimate = (
+            "a weighted sum of these against the methods' means, with weights fitted by least squares on "
+            "simulations with known fields, estimated each method's relative error"
+        )
+    return (
+        "A self-check recommended one correction per image without knowing its field, from what each method "
+        f"left in the image: on a grid of about {GRID_MM:g} mm, it measured {measured}; {estimate}, and the "
+        "lowest was recommended."
+    )
+
+
 @dataclass
 class SelfCheckResult:
     """Per method, each signal and the estimated relative error; the method recommended and why."""

@@ -6,6 +6,7 @@ from pathlib import Path
 from nipype.interfaces.utility import IdentityInterface, Merge
 from nipype.pipeline import engine as pe
 
+from inuprep.evaluation.selfcheck import methods_text as selfcheck_text
 from inuprep.inputs.images import ImagePlan, ImageRun
 from inuprep.interfaces.checks import CheckImage
 from inuprep.interfaces.evaluation import EvaluateCorrections
@@ -19,16 +20,6 @@ from inuprep.workflows.segmentation import T1W_FIELDS, describe_masks, init_segm
 
 #: the node that draws the report's figures: its failure is a warning, not the image's (cli/failures.py)
 FIGURES_NODE = "figures"
-#: the methods text of the self-check (inuprep.evaluation.selfcheck)
-SELF_CHECK_TEXT = (
-    "A self-check recommended one correction per image without knowing its field, from what each method "
-    "left in the image: on a grid of about 2 mm, each corrected image's log inside the tissue masks was "
-    "fitted by one level per tissue and a cubic polynomial of position (the polynomial's spread: the field "
-    "left in), and each removed log-field was measured for its spread, its distance to the other methods' "
-    "and what a cubic polynomial of position does not explain; a weighted sum of these, with weights fitted "
-    "on simulations with known fields, estimated each method's error against the methods' mean, and the "
-    "lowest was recommended."
-)
 #: outputs of a T1w's workflow that feed its session's T2w (its inputs T1W_FIELDS, in this order)
 SEG_OUTPUTS = ("anat_file", "dseg_file", "dseg_tsv", "probseg", "seg_metadata")
 
@@ -64,7 +55,7 @@ def describe_image(plan: ImagePlan, self_check: bool = False) -> str:
             if plan.measured_reference
             else ""
         )
-        + (f" {SELF_CHECK_TEXT}" if self_check else "")
+        + (f" {selfcheck_text()}" if self_check else "")
     )
 
 

@@ -11,6 +11,7 @@ OPTIONS = [
     "--participant-label", "--session-label", "--bids-filter-file", "--work-dir", "--nprocs",
     "--omp-nthreads", "--mem-gb", "--use-plugin", "--methods", "--seed", "--stop-on-first-crash",
     "--write-graph", "--verbose", "--version", "--derivatives", "--antsxnet-cache", "--self-check",
+    "--config",
 ]  # fmt: skip
 
 
@@ -130,3 +131,43 @@ def test_every_console_script_prints_its_version(capsys):
             getattr(import_module(module), function)(["--version"])
         assert exit_info.value.code == 0
         assert capsys.readouterr().out.strip() == f"{name} {__version__}"
+
+
+def test_a_runs_settings_file_gives_back_its_methods_and_the_command_line_wins(tmp_path, capsys):
+    from inuprep.cli.parser import CONFIG_OPTIONS, parse_args
+
+    masks, cache = tmp_path / "masks", tmp_path / "cache"
+    masks.mkdir(), cache.mkdir()
+    first = Settings.from_args(build_parser().parse_args([
+        "/data", str(tmp_path), "participant", "--methods", "n4", "implicit", "--self-check", "--seed", "7",
+        "--derivatives", str(masks), "--antsxnet-cache", str(cache), "--participant-label", "01",
+        "-w", str(tmp_path / "work"), "--skip-bids-validation", "--nprocs", "3",
+    ]))  # fmt: skip
+    saved = first.write()  # as a run writes it, under <output_dir>/logs/
+    again = Settings.from_args(parse_args(["/data", str(tmp_path), "participant", "--config", str(saved)]))
+    assert {k: getattr(again, k) for k in CONFIG_OPTIONS} == {k: getattr(first, k) for k in CONFIG_OPTIONS}
+    assert (again.self_check, again.derivatives, again.bids_validation) == (True, masks, False)
+    assert again.nprocs != 3  # resources are the machine's, not the file's
+    argv = [
+        "/data",
+        str(tmp_path),
+        "participant",
+        "--config",
+        str(saved),
+        "--methods",
+        "zeroshot",
+        "--seed",
+        "1",
+    ]
+    mixed = Settings.from_args(parse_args(argv))
+    assert (mixed.methods, mixed.seed, mixed.self_check) == (("zeroshot",), 1, True)
+    # a file of another kind, or a folder of the file's gone: one usage error, exit 2
+    (tmp_path / "other.json").write_text(json.dumps({"t1w": {}}))
+    masks.rmdir()
+    for config, message in (
+        (tmp_path / "other.json", "is not a settings file of inuprep's"),
+        (saved, str(masks)),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_args(["/data", str(tmp_path), "participant", "--config", str(config)])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err.splitlines()[-1]

@@ -1,4 +1,5 @@
-"""End to end: the App on small real anatomy (MNI152 at 3 mm) with sessions, runs, T2w and a Dixon pair."""
+"""End to end: the App on small real anatomy (MNI152 at 3 mm) with sessions, runs, T2w and a Dixon pair (the
+shared run: tests/conftest.py's ``finished_run`` and ``group_run``), and how it stops, resumes and fails."""
 
 import json
 import os
@@ -14,58 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import dixon_pair, inuprep, make_bids, save, small_disk
-from inuprep.simulation.fields import simulate_bias
-
-pytestmark = pytest.mark.slow  # runs the App or the corrector as processes
-
-
-def biased(data, seed):
-    return simulate_bias(data, 2.0, seed)[1]
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, mni_3mm):
-    root = tmp_path_factory.mktemp("app")
-    t1 = mni_3mm.get_fdata(dtype=np.float32)
-    t2 = np.where(t1 > 0.05, 1.2 - t1, 0)  # CSF bright, WM dark
-    water, fat = dixon_pair()
-    anat = "sub-01/ses-1/anat/sub-01_ses-1"
-    bids = make_bids(
-        root / "bids",
-        {
-            f"{anat}_run-1_T1w.nii.gz": biased(t1, 1),
-            f"{anat}_run-2_T1w.nii.gz": biased(t1, 2),
-            f"{anat}_T2w.nii.gz": biased(t2, 3),
-            "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz": simulate_bias(t1, 2.0, 4)[1],
-        },
-        affine=mni_3mm.affine,
-    )
-    dixon_affine = np.diag([3.0, 3.0, 3.0, 1.0])
-    save(water, bids / f"{anat}_acq-dixon_rec-water_T1w.nii.gz", dixon_affine)
-    save(fat, bids / f"{anat}_acq-dixon_rec-fat_T1w.nii.gz", dixon_affine)
-    # a user's lesion mask for the ses-2 T1w, evaluated beside the tissues
-    lesion = np.zeros(t1.shape, np.uint8)
-    lesion[25:30, 30:35, 25:30] = 1
-    masks = root / "masks"
-    save(lesion, masks / "sub-01/ses-2/anat/sub-01_ses-2_label-lesion_mask.nii.gz", mni_3mm.affine)
-    # ... and its known field: the metrics add each method's error against the truth
-    field = simulate_bias(t1, 2.0, 4)[0]
-    save(field, masks / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_desc-truth_biasfield.nii.gz", mni_3mm.affine)
-    out = root / "out"
-    argv = [
-        "-w",
-        root / "work",
-        "--nprocs",
-        2,
-        "--derivatives",
-        masks,
-        "--antsxnet-cache",
-        root,
-        "--self-check",
-    ]
-    result = inuprep(bids, out, "participant", *argv, cwd=root)
-    return result, bids, out
+from conftest import biased, dixon_pair, inuprep, make_bids, save, small_disk
 
 
 def test_participant_run_succeeds(finished_run):
@@ -219,14 +169,13 @@ def test_each_subject_report_renders_every_image_in_chromium(finished_run):
         missing.with_suffix(".bak").rename(missing)
 
 
-def test_group_level_writes_table_1_a_figure_and_a_summary(finished_run, tmp_path):
+def test_group_level_writes_table_1_a_figure_and_a_summary(group_run, tmp_path):
     import shutil
 
-    _, bids, finished = finished_run
-    out = tmp_path / "out"
-    shutil.copytree(finished, out)
-    result = inuprep(bids, out, "group", "-w", tmp_path / "work", cwd=tmp_path)
+    result, bids, finished = group_run
     assert result.returncode == 0, result.stdout + result.stderr
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)  # a copy: one image's metrics are removed below
     table = pd.read_csv(out / "group_T1w.tsv", sep="\t", keep_default_na=False)
     assert list(table.columns) == ["metric", "tissue", "n_images", "original", "n4", "zeroshot", "implicit"]
     assert list(table.metric) == ["cv"] * 4 + ["cjv", "rel_error", "recommended"]
@@ -267,11 +216,17 @@ def test_reports_only_writes_the_pages_again_and_recomputes_nothing(finished_run
     shutil.copytree(finished, out)
     (out / "sub-01.html").unlink()
     before = tree_digests(out)
-    root = bids.parent  # the finished run's options, so that its methods text is the same
+    # the finished run's settings file, so that its methods text is the same without retyping its options
+    [config] = (out / "logs").glob("inuprep_settings_*.json")
     argv = ["--reports-only", "-w", tmp_path / "work"]
-    same = ["--derivatives", root / "masks", "--antsxnet-cache", root, "--self-check"]
-    result = inuprep(bids, out, "participant", *argv, *same, cwd=tmp_path)
+    result = inuprep(bids, out, "participant", *argv, "--config", config, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    # the methods paragraph: logs/CITATION.md (compared below with the rest) and the page's own
+    methods = re.compile(r"<h2>Methods</h2>(.*?)<h3>References</h3>", re.S)
+    [before_text], [after_text] = (
+        methods.findall((folder / "sub-01.html").read_text()) for folder in (finished, out)
+    )
+    assert "Zero-shot bias correction" in before_text and after_text == before_text
     assert "sub-01: done (report:" in result.stdout and "done in" not in result.stdout  # no step ran
     assert "<img" in (out / "sub-01.html").read_text()
     assert {k: v for k, v in tree_digests(out).items() if k != "sub-01.html"} == before
@@ -283,21 +238,6 @@ def test_reports_only_writes_the_pages_again_and_recomputes_nothing(finished_run
     group = inuprep(bids, out, "group", *argv, *harmonize, cwd=tmp_path)
     assert group.returncode == 0 and (out / "group.html").is_file(), group.stdout + group.stderr
     assert not (out / "harmonization").exists()
-
-
-def test_the_group_table_of_an_image_is_its_discovered_contrast(tmp_path):
-    from inuprep.reports.group import table_key
-
-    # a Dixon image told apart by its sidecar's ImageType only, and rec-W: both named by discovery
-    named = {
-        "sub-01_acq-dixon_run-1_space-T1w_metrics": "dixon-water",
-        "sub-01_acq-dixon_rec-W_space-T1w_metrics": "dixon-water",
-    }
-    for stem, contrast in named.items():
-        (tmp_path / f"{stem}.json").write_text(json.dumps({"Contrast": contrast}))
-        assert table_key(tmp_path / f"{stem}.tsv") == contrast
-    assert table_key(tmp_path / "sub-01_acq-dixon_rec-fat_space-T1w_metrics.tsv") == "dixon-fat"  # no sidecar
-    assert table_key(tmp_path / "sub-01_space-T2w_metrics.tsv") == "T2w"
 
 
 def test_an_acquisition_saved_with_and_without_prescan_normalize_is_judged_on_its_measured_field(
@@ -380,38 +320,16 @@ def test_a_figure_that_cannot_be_drawn_is_a_warning_not_a_failure(tmp_path):
     assert (out / "sub-01/anat/sub-01_acq-dixon_rec-fat_space-T1w_metrics.tsv").is_file()
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["{bids}/sub-01", "{tmp}/out", "participant"], "not a BIDS dataset"),
-        (["{bids}", "{tmp}/out", "participant", "--participant-label", "09"], "09 not found"),
-        (["{bids}", "{tmp}/out", "participant", "--session-label", "7"], "no T1w, T2w or Dixon images"),
-        (["{bids}", "{bids}/out", "participant"], "inside bids_dir"),
-        (["{bids}", "/dev/null/out", "participant"], "output_dir /dev/null/out cannot be created"),
-        (["{bids}", "{tmp}/out", "participant", "-w", "{bids}/dataset_description.json"], "is a file"),
-        (["{bids}", "{tmp}/file", "participant"], "output_dir {tmp}/file is a file"),
-        (["{empty}", "{tmp}/out", "participant"], "no T1w, T2w or Dixon images in {empty}"),
-        (["{tmp}/gone", "{tmp}/out", "participant"], "{tmp}/gone: no such directory"),
-        (
-            ["{bids}", "{tmp}/out", "participant", "--bids-filter-file", "{tmp}/file"],
-            "file is not valid JSON",
-        ),
-    ],
-)
-def test_input_errors_exit_2_in_one_line(tmp_path, argv, message):
+def test_the_console_script_exits_2_with_one_line_on_an_input_error(tmp_path):
+    """One case as the installed command (the others: tests/cli/test_input_errors.py, in-process)."""
     bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": None})
-    empty = make_bids(tmp_path / "empty", {})  # a dataset_description.json and nothing else
-    (tmp_path / "file").write_text("")
-    folders = {"tmp": tmp_path, "bids": bids, "empty": empty}
-    result = inuprep(*[a.format(**folders) for a in argv], cwd=tmp_path)
-    message = message.format(**folders)
-    assert result.returncode == 2
-    usage = result.stderr.startswith("usage: ")  # argparse's errors follow its usage lines
-    assert message in result.stderr.splitlines()[-1] and (usage or result.stderr.count("\n") == 1), (
-        result.stderr
+    command = [Path(sys.executable).with_name("inuprep"), bids, tmp_path / "out", "participant",
+               "--participant-label", "09"]  # fmt: skip
+    result = subprocess.run(
+        list(map(str, command)), capture_output=True, text=True, cwd=tmp_path, timeout=300
     )
-    assert "Traceback" not in result.stdout + result.stderr
-    assert not (tmp_path / "out").exists()
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "09 not found" in result.stderr
+    assert result.stdout == "" and not (tmp_path / "out").exists()
 
 
 def test_a_workflow_that_stops_without_crash_files_fails_every_participant(tmp_path):
@@ -440,9 +358,9 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
     files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
     bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
     out, work = tmp_path / "out", tmp_path / "work"
-    argv = [sys.executable, "-m", "inuprep.cli.run", bids, out, "participant", "-w", work, "--nprocs", 2]
+    argv = [bids, out, "participant", "-w", work, "--nprocs", 2, "--methods", "n4"]  # the stop is the point
     app = subprocess.Popen(
-        list(map(str, argv)),
+        [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -476,7 +394,7 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
     corrections = work.rglob("correct/_0x*.json")
     finished = {path: path.stat().st_mtime_ns for path in corrections if "unfinished" not in path.name}
     assert finished  # at least the step that printed "correction done"
-    rerun = inuprep(bids, out, "participant", "-w", work, "--nprocs", 2, cwd=tmp_path)
+    rerun = inuprep(*argv, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "sub-01: done" in rerun.stdout and "sub-02: done" in rerun.stdout
     assert {path: path.stat().st_mtime_ns for path in finished} == finished
@@ -557,6 +475,7 @@ def test_two_runs_into_one_output_folder_both_finish_and_the_group_sees_both(tmp
     assert set(pd.read_csv(out / "group_T1w.tsv", sep="\t").n_images) == {2}
 
 
+@pytest.mark.needs_root
 def test_a_disk_too_small_for_the_run_is_refused_in_one_line(tmp_path, mni_3mm):
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
@@ -567,6 +486,7 @@ def test_a_disk_too_small_for_the_run_is_refused_in_one_line(tmp_path, mni_3mm):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.needs_root
 def test_a_disk_that_fills_during_the_run_fails_in_one_line_and_a_rerun_resumes(tmp_path, mni_3mm):
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)

@@ -15,8 +15,6 @@ from scipy.spatial.transform import Rotation
 
 from conftest import inuprep, make_bids, make_read_only, save, tree_digests
 
-pytestmark = pytest.mark.slow  # runs the App or the corrector as processes
-
 #: participant -> what its one failure line must say (the file is named too)
 FAILS = {
     "gzip": "not a readable NIfTI",

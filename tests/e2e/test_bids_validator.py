@@ -41,6 +41,7 @@ def codes(issues: list[str]) -> set[str]:
     return {issue.split()[0] for issue in issues}
 
 
+@pytest.mark.smoke
 def test_the_demo_dataset_is_valid_bids(tmp_path):
     from inuprep.cli.demo import build_demo_dataset
 
@@ -48,6 +49,7 @@ def test_the_demo_dataset_is_valid_bids(tmp_path):
     assert issues["errors"] == [] and codes(issues["warnings"]) <= RECOMMENDED, issues
 
 
+@pytest.mark.smoke
 def test_the_tests_datasets_are_valid_bids(tmp_path):
     anat = "sub-01/ses-1/anat/sub-01_ses-1"
     names = [f"{anat}_run-1_T1w.nii.gz", f"{anat}_run-2_T1w.nii.gz", f"{anat}_T2w.nii.gz",
@@ -66,32 +68,22 @@ def test_the_tests_datasets_are_valid_bids(tmp_path):
     assert validate(dataset)["errors"]
 
 
-@pytest.mark.slow
-def test_both_levels_outputs_are_valid_derivatives(tmp_path, mni_3mm):
-    """A T1w, a T2w and a Dixon pair, every method, then the group level: no error, no warning."""
-    from conftest import dixon_pair, save
-    from inuprep.simulation.fields import simulate_bias
-
-    t1 = mni_3mm.get_fdata(dtype=np.float32)
-    t2 = np.where(t1 > 0.05, 1.2 - t1, 0)
-    files = {"sub-01/anat/sub-01_T1w.nii.gz": simulate_bias(t1, 2.0, 1)[1]}
-    files["sub-01/anat/sub-01_T2w.nii.gz"] = simulate_bias(t2, 2.0, 2)[1]
-    bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
-    water, fat = dixon_pair()
-    for rec, data in (("water", water), ("fat", fat)):
-        save(data, bids / f"sub-01/anat/sub-01_acq-dixon_rec-{rec}_T1w.nii.gz", np.diag([3.0, 3.0, 3.0, 1.0]))
-    out = tmp_path / "out"
-    for level in ("participant", "group"):
-        result = inuprep(bids, out, level, "-w", tmp_path / "work", "--nprocs", 2, cwd=tmp_path)
-        assert result.returncode == 0, result.stdout + result.stderr
-    assert validate(out) == {"errors": [], "warnings": []}
+def test_both_levels_outputs_are_valid_derivatives(group_run, tmp_path):
+    """The shared run (T1w runs and sessions, a T2w, a Dixon pair, every method, the user's masks and a known
+    field, --self-check), then the group level: no error, no warning."""
+    result, _, finished = group_run
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert validate(finished) == {"errors": [], "warnings": []}
     # the check can fail: a name of the earlier scheme (mod- is a raw-data entity) is an error
-    anat = out / "sub-01" / "anat"
-    (anat / "sub-01_space-T1w_dseg.nii.gz").rename(anat / "sub-01_mod-T1w_dseg.nii.gz")
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    anat = out / "sub-01" / "ses-1" / "anat"
+    (anat / "sub-01_ses-1_run-1_space-T1w_dseg.nii.gz").rename(
+        anat / "sub-01_ses-1_run-1_mod-T1w_dseg.nii.gz"
+    )
     assert "ALL_FILENAME_RULES_HAVE_ISSUES" in codes(validate(out)["errors"])
 
 
-@pytest.mark.slow
 def test_the_app_fails_a_participant_the_validator_rejects_unless_told_to_skip(tmp_path, mni_3mm):
     from inuprep.simulation.fields import simulate_bias
 

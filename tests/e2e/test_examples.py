@@ -13,7 +13,7 @@ from conftest import ROOT
 EXAMPLE = ROOT / "examples" / "nipype" / "correct_in_pipeline.py"
 
 
-@pytest.mark.slow  # runs a nipype pipeline with N4
+@pytest.mark.smoke  # runs a nipype pipeline with N4
 def test_the_correction_runs_between_nodes_of_ones_own(tmp_path, mni_3mm):
     from inuprep.simulation.fields import simulate_bias
 

@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 
 from conftest import save
-from inuprep.evaluation.selfcheck import WEIGHTS, SelfCheckResult, self_check, subsampled
+from inuprep.evaluation.selfcheck import (
+    BLOCK_MM,
+    GRID_MM,
+    SIGNAL_TEXT,
+    SIGNALS,
+    WEIGHTS,
+    SelfCheckResult,
+    methods_text,
+    self_check,
+    subsampled,
+)
 from inuprep.methods import METHODS
 from inuprep.simulation.fields import random_field, simulate_bias
 
@@ -39,7 +49,9 @@ def test_images_with_the_same_anatomy_and_different_fields_get_different_recomme
     first = self_check(clean * coil, (3.0, 3.0, 3.0), fields, [gm, wm], pure=1)
     second = self_check(clean * ramp, (3.0, 3.0, 3.0), fields, [gm, wm], pure=1)
     assert (first.recommended, second.recommended) == ("n4", "zeroshot")
-    assert first.deciding == second.deciding == "leftover"  # the only signal that sees the image
+    # the leftover is what sees the image: each image's own field leaves the smaller spread in it
+    leftover = [{m: check.signals[m]["leftover"] for m in fields} for check in (first, second)]
+    assert leftover[0]["n4"] < leftover[0]["zeroshot"] and leftover[1]["zeroshot"] < leftover[1]["n4"]
 
 
 def test_a_shrunk_field_is_estimated_worse_than_the_whole_one(anatomy_3mm):
@@ -50,9 +62,12 @@ def test_a_shrunk_field_is_estimated_worse_than_the_whole_one(anatomy_3mm):
     estimates = check.estimates
     assert check.recommended == "zeroshot" and estimates["zeroshot"] < estimates["implicit"] < estimates["n4"]
     assert sum(estimates.values()) == pytest.approx(0, abs=1e-12)  # against the methods' mean
-    record = check.to_dict()
+    record = json.loads(json.dumps(check.to_dict()))  # as the sidecar holds it
     assert set(record) >= {"Recommended", "EstimatedErrors", "DecidingSignal", "Signals", "Weights"}
-    assert record["Weights"] == WEIGHTS and record["GridMM"] == [3.0, 3.0, 3.0]
+    assert record["GridMM"] == [3.0, 3.0, 3.0] and record["Recommended"] == "zeroshot"
+    # the record explains itself: its signals and weights give its estimates (signals rounded to 1e-5)
+    again = SelfCheckResult(record["Signals"], record["Weights"]).estimates
+    assert again == pytest.approx(record["EstimatedErrors"], abs=20 * 1e-5 * sum(map(abs, WEIGHTS.values())))
 
 
 def test_the_deciding_signal_is_the_one_that_gave_the_lead():
@@ -99,3 +114,27 @@ def test_blocks_without_enough_white_matter_give_no_leftover():
     assert block_spread(np.array([]), (np.array([], int),) * 3, 8) == 0.0
     many = np.repeat([0, 8], 40)  # two full blocks, medians 0 and 1
     assert block_spread(np.repeat([0.0, 1.0], 40), (many, many * 0, many * 0), 8) == pytest.approx(0.5)
+
+
+def test_the_methods_text_says_what_the_check_runs():
+    """Written from the constants: the grid, the blocks, and only the signals that carry a weight."""
+    text = methods_text()
+    assert f"a grid of about {GRID_MM:g} mm" in text and f"blocks of about {BLOCK_MM:g} mm" in text
+    for signal in SIGNALS:
+        assert (SIGNAL_TEXT[signal] in text) == bool(WEIGHTS[signal]), signal
+    single = [signal for signal in SIGNALS if WEIGHTS[signal]]
+    if len(single) == 1:
+        assert f"scaled by {WEIGHTS[single[0]]:g}" in text and "weighted sum" not in text
+    both = methods_text({"leftover": 2.0, "amplitude": 0.5, "agreement": 0.0, "roughness": 0.0})
+    assert (
+        "weighted sum" in both and SIGNAL_TEXT["amplitude"] in both and SIGNAL_TEXT["roughness"] not in both
+    )
+
+
+def test_the_app_cites_the_check_in_its_own_words(tmp_path):
+    from inuprep.inputs.images import ImagePlan, ImageRun
+    from inuprep.workflows.single_image import describe_image
+
+    plan = ImagePlan(ImageRun(path=tmp_path / "sub-01_T1w.nii.gz", subject="01", contrast="T1w"))
+    assert describe_image(plan, self_check=True).endswith(methods_text())
+    assert methods_text() not in describe_image(plan)

@@ -134,7 +134,7 @@ def test_bad_models_and_inputs_are_refused_in_one_line(subjects, tmp_path, capsy
     assert not (tmp_path / "new").exists()
 
 
-@pytest.mark.slow  # runs the App
+@pytest.mark.e2e  # runs the App
 def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, mni_3mm):
     from conftest import inuprep, make_bids
     from inuprep.simulation.fields import simulate_bias

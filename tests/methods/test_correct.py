@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import nibabel as nb
 import numpy as np
@@ -80,35 +81,15 @@ def test_same_seed_same_bytes(biased_file, tmp_path):
     assert np.array_equal(first, nb.load(tmp_path / "b.nii").get_fdata())
 
 
-@pytest.mark.parametrize(
-    "data, message",
-    [
-        (np.ones((16, 16, 16, 2)), "expected a 3D image"),
-        (np.full((16, 16, 16), np.inf), "NaN or Inf"),
-        (np.zeros((16, 16, 16)), "constant"),
-        (None, "not a readable NIfTI"),
-        (np.ones((16, 16)), "give the whole volume"),
-        (np.ones((4, 4, 4)), "too small"),
-        (np.pad(np.ones((8, 8, 8)), 4), "a mask or label image"),
-        ("zero voxel", "voxel size (0.0, 1.0, 1.0) in the header (pixdim) is not positive"),
-        ("missing", "not a readable NIfTI (No such file"),
-    ],
-)
-def test_bad_input_exits_2_without_output(tmp_path, data, message):
+def test_the_console_script_exits_2_with_one_line_and_no_output(tmp_path):
+    """One bad input as the installed command (the others in-process: tests/methods/test_correct_input.py)."""
     path = tmp_path / "bad.nii.gz"
-    if data is None:
-        path.write_bytes(gzip.compress(b"garbage"))
-    elif isinstance(data, str) and data == "zero voxel":
-        img = nb.Nifti1Image(np.random.default_rng(0).random((16, 16, 16)).astype(np.float32), None)
-        img.header.set_zooms((0.0, 1.0, 1.0))
-        img.to_filename(path)
-    elif isinstance(data, str):  # missing
-        path.symlink_to(tmp_path / "gone.nii.gz")  # a broken link, as DataLad leaves absent content
-    else:
-        save(data, path)
-    result = correct(path, tmp_path / "out.nii.gz", "--field", tmp_path / "field.nii.gz")
-    assert result.returncode == 2
-    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    path.write_bytes(gzip.compress(b"garbage"))
+    command = [Path(sys.executable).with_name("inuprep-correct"), path, tmp_path / "out.nii.gz"]
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=300)
+    assert (
+        result.returncode == 2 and result.stderr.count("\n") == 1 and "not a readable NIfTI" in result.stderr
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nii.gz"]
 
 

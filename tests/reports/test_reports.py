@@ -128,3 +128,16 @@ def test_every_reference_reads_as_bibtex():
     for key, entry in bib.entries.items():
         assert entry.fields["title"] and entry.fields["year"].isdigit() and entry.persons["author"], key
         assert REFERENCES[key].text().startswith(str(entry.persons["author"][0]).split(",")[0]), key
+
+
+def test_the_group_table_of_an_image_is_its_discovered_contrast(tmp_path):
+    # a Dixon image told apart by its sidecar's ImageType only, and rec-W: both named by discovery
+    named = {
+        "sub-01_acq-dixon_run-1_space-T1w_metrics": "dixon-water",
+        "sub-01_acq-dixon_rec-W_space-T1w_metrics": "dixon-water",
+    }
+    for stem, contrast in named.items():
+        (tmp_path / f"{stem}.json").write_text(json.dumps({"Contrast": contrast}))
+        assert table_key(tmp_path / f"{stem}.tsv") == contrast
+    assert table_key(tmp_path / "sub-01_acq-dixon_rec-fat_space-T1w_metrics.tsv") == "dixon-fat"  # no sidecar
+    assert table_key(tmp_path / "sub-01_space-T2w_metrics.tsv") == "T2w"

@@ -18,7 +18,7 @@ from conftest import inuprep, make_bids, tree_digests
 from inuprep.segmentation import deep_atropos
 from inuprep.simulation.fields import simulate_bias
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e  # the App, with TensorFlow
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,6 @@ UID = 65534  # nobody: a UID that owns nothing in the image
 METRIC_TOLERANCE = 1e-6
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(not ARCHIVE, reason="the container tests run under `make container-test`"),
 ]
 

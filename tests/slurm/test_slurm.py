@@ -18,7 +18,6 @@ import pytest
 from conftest import ROOT, inuprep, make_bids, tree_digests
 from inuprep.simulation.fields import simulate_bias
 
-pytestmark = pytest.mark.slow
 SCRIPTS = ROOT / "tests" / "slurm"
 ARRAY = ROOT / "examples" / "slurm" / "inuprep-array.sbatch"
 
