@@ -405,10 +405,22 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
 KILL_AFTER = ("correct", "priors", "segment", "evaluate", "ds_metrics_tsv", "figures")
 
 
-@pytest.mark.parametrize("node", KILL_AFTER)
-def test_a_run_killed_just_after_a_step_resumes_without_redoing_it(tmp_path, mni_3mm, node):
-    """As an out-of-memory kill or a node failure's SIGKILL: the rerun finishes every participant (exit 0,
-    every output) and runs no finished step again; a cached step's progress line fails nobody."""
+def finished_steps(work: Path) -> dict[Path, int]:
+    """Return {hash file: mtime} of every finished step but those that write into the output folder (the
+    derivatives' sinks and the figures): they run on every run (always_run), so that an output deleted from
+    there comes back."""
+    return {
+        path: path.stat().st_mtime_ns
+        for path in work.rglob("_0x*.json")
+        if "unfinished" not in path.name and not path.parent.name.startswith(("ds_", "figures"))
+    }
+
+
+def test_a_run_killed_just_after_each_kind_of_step_resumes_without_redoing_it(tmp_path, mni_3mm):
+    """As an out-of-memory kill or a node failure's SIGKILL, just after a step of each kind (KILL_AFTER), one
+    after another in one work folder: each rerun runs no finished step again (checked at the next kill and
+    at the end) and the last finishes every participant (exit 0, every output); a cached step's progress
+    line fails nobody."""
     from inuprep.inputs.images import ImageRun
     from inuprep.segmentation.base import BRAIN_LABELS
     from inuprep.utils.bids import output_paths
@@ -419,21 +431,24 @@ def test_a_run_killed_just_after_a_step_resumes_without_redoing_it(tmp_path, mni
     out, work = tmp_path / "out", tmp_path / "work"
     argv = [bids, out, "participant", "-w", work, "--nprocs", 2, "--methods", "n4"]
     command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
-    app = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    while not any(work.rglob(f"{node}/result_{node}.pklz")) and app.poll() is None:
-        time.sleep(0.02)
-    os.killpg(app.pid, signal.SIGKILL)
-    app.wait(timeout=60)
-    assert app.returncode == -signal.SIGKILL, f"the run ended before {node} finished"
-    # every finished step but those that write into the output folder (the derivatives' sinks and the
-    # figures): they run on every run (always_run), so that an output deleted from there comes back
-    finished = {
-        path: path.stat().st_mtime_ns
-        for path in work.rglob("_0x*.json")
-        if "unfinished" not in path.name and not path.parent.name.startswith(("ds_", "figures"))
-    }
+    finished, killed = {}, []
+    for node in KILL_AFTER:
+        results = f"{node}/result_{node}.pklz"
+        if not node.startswith(("ds_", "figures")) and len(list(work.rglob(results))) == len(files):
+            continue  # this step finished for every image before the last kill
+        started = time.time_ns()
+        app = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        while app.poll() is None and not any(p.stat().st_mtime_ns > started for p in work.rglob(results)):
+            time.sleep(0.02)
+        os.killpg(app.pid, signal.SIGKILL)
+        app.wait(timeout=60)
+        assert app.returncode == -signal.SIGKILL, f"the run ended before {node} finished"
+        assert {path: path.stat().st_mtime_ns for path in finished} == finished, f"redone before {node}"
+        finished = finished_steps(work)
+        killed.append(node)
+    assert len(killed) >= 4, killed  # most kinds killed a run of their own
     rerun = inuprep(*argv, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert "sub-01: done" in rerun.stdout and "sub-02: done" in rerun.stdout
