@@ -51,3 +51,7 @@ def consensus_image(images: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
 def on_same_grid(img: nb.Nifti1Image, other: nb.Nifti1Image) -> bool:
     """Return whether ``other`` has ``img``'s 3D shape and affine (to 0.01 mm)."""
     return other.shape[:3] == img.shape[:3] and np.allclose(other.affine, img.affine, atol=1e-2)
+
+
+#: a voxel of a Dixon pair's foreground is water where water / (water + fat) is at least this
+WATER_FRACTION = 0.5

@@ -8,6 +8,7 @@ from inuprep.segmentation.antspyx import MRF, atropos_classes
 from inuprep.segmentation.base import (
     DIXON_LABELS,
     INTENSITY_LABELS,
+    WATER_FRACTION,
     Segmentation,
     SegmentationError,
     consensus_image,
@@ -32,7 +33,7 @@ def segment_dixon(
         fraction = np.where(mask, np.clip(water, 0, None) / np.where(total > 0, total, 1), 0)
         if mask.sum() < 100:
             raise SegmentationError("no foreground found in the Dixon water + fat image")
-        dseg = np.where(mask, np.where(fraction >= 0.5, 1, 2), 0).astype(np.uint8)
+        dseg = np.where(mask, np.where(fraction >= WATER_FRACTION, 1, 2), 0).astype(np.uint8)
         return Segmentation(
             mask=mask,
             dseg=dseg,
@@ -40,7 +41,8 @@ def segment_dixon(
             tissues=DIXON_LABELS,
             probseg={"water": fraction.astype(np.float32), "fat": np.where(mask, 1 - fraction, 0)},
             source="dixon_water_fat",
-            method="Otsu foreground of water + fat; water region: water fraction >= 0.5, fat region: below",
+            method=f"Otsu foreground of water + fat; water region: water fraction >= {WATER_FRACTION:g}, fat "
+            "region: below",
         )
     mask = foreground_mask(data)
     if mask.sum() < 100:

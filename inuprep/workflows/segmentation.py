@@ -14,6 +14,7 @@ from inuprep.interfaces.segmentation import (
     UserSegmentation,
 )
 from inuprep.segmentation import deep_atropos
+from inuprep.segmentation.base import WATER_FRACTION
 
 #: the session's T1w outputs a T2w's segmentation reads
 T1W_FIELDS = ("t1w_file", "t1w_dseg", "t1w_dseg_tsv", "t1w_probseg", "t1w_metadata")
@@ -103,7 +104,8 @@ def describe_masks(plan: ImagePlan) -> str:
     if run.contrast == "dixon" and plan.dixon_pair:
         return (
             "the water and fat regions were taken from the water fraction of the acquisition's water and "
-            "fat images (water: a fraction of 0.5 or more), inside the Otsu foreground of their sum"
+            f"fat images (water: a fraction of {WATER_FRACTION:g} or more), inside the Otsu foreground of "
+            "their sum"
         )
     if run.contrast == "dixon":
         return (

@@ -181,3 +181,16 @@ def test_the_fallback_registers_its_priors_beside_the_corrections(run, tmp_path)
             # it waits for the checked image only, not for a correction
             assert edges == [("inputnode", [("in_file", "in_file")])]
             assert priors.priority == 2  # and starts before any correction (cli/plugin.py)
+
+
+def test_the_dixon_masks_text_gives_the_threshold_the_segmentation_uses(monkeypatch):
+    from inuprep.inputs.images import ImagePlan
+    from inuprep.segmentation import base, dixon
+    from inuprep.workflows import segmentation
+
+    water, fat = (ImageRun(Path(f"/bids/sub-01/anat/sub-01_acq-dixon_rec-{c}_T1w.nii.gz"), "01", "dixon", None, c)
+                  for c in ("water", "fat"))  # fmt: skip
+    plan = ImagePlan(water, dixon_pair=(water, fat))
+    assert f"a fraction of {base.WATER_FRACTION:g} or more" in segmentation.describe_masks(plan)
+    # both read the one constant: the text follows it where the segmentation does
+    assert dixon.WATER_FRACTION is base.WATER_FRACTION is segmentation.WATER_FRACTION
