@@ -188,7 +188,8 @@ def test_the_dixon_masks_text_gives_the_threshold_the_segmentation_uses(monkeypa
     from inuprep.segmentation import base, dixon
     from inuprep.workflows import segmentation
 
-    water, fat = (ImageRun(Path(f"/bids/sub-01/anat/sub-01_acq-dixon_rec-{c}_T1w.nii.gz"), "01", "dixon", None, c)
+    anat = Path("/bids/sub-01/anat")
+    water, fat = (ImageRun(anat / f"sub-01_acq-dixon_rec-{c}_T1w.nii.gz", "01", "dixon", None, c)
                   for c in ("water", "fat"))  # fmt: skip
     plan = ImagePlan(water, dixon_pair=(water, fat))
     assert f"a fraction of {base.WATER_FRACTION:g} or more" in segmentation.describe_masks(plan)
