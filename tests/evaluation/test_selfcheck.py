@@ -96,14 +96,20 @@ def test_inuprep_recommend_corrects_checks_prints_and_writes(anatomy_3mm, tmp_pa
                           "--json", str(tmp_path / "bad.json")], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "notes.txt" in bad.stderr
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_inuprep_recommend_refuses_bad_masks_and_one_method_in_one_line(anatomy_3mm, tmp_path, call_main):
+    """In this process (the command's own exit code and stderr: the test above)."""
+    from inuprep.evaluation.run import main
+
+    image = save(anatomy_3mm[0], tmp_path / "scan.nii.gz", anatomy_3mm[3])
     labels = save(np.ones((4, 4, 4)), tmp_path / "labels_dseg.nii.gz")
     (tmp_path / "labels_dseg.tsv").write_text("index\tname\n1\tWM\n")
-    grid = subprocess.run([sys.executable, "-m", "inuprep.evaluation.run", image, "--dseg", labels],
-                          capture_output=True, text=True)  # fmt: skip
-    assert grid.returncode == 2 and grid.stderr.count("\n") == 1 and "not on the grid" in grid.stderr
-    one = subprocess.run([sys.executable, "-m", "inuprep.evaluation.run", image, "--methods", "n4"],
-                         capture_output=True, text=True)  # fmt: skip
-    assert one.returncode == 2 and "two methods at least" in one.stderr
+    code, _, err = call_main(main, image, "--dseg", labels, "--json", tmp_path / "check.json")
+    assert code == 2 and err.count("\n") == 1 and "not on the grid" in err
+    code, _, err = call_main(main, image, "--methods", "n4")
+    assert code == 2 and "two methods at least" in err
+    assert not (tmp_path / "check.json").exists()
 
 
 def test_blocks_without_enough_white_matter_give_no_leftover():
