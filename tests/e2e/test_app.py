@@ -391,8 +391,8 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
     if signum == signal.SIGINT:
         return  # the same handler as SIGTERM; the reruns are tested after SIGTERM and SIGKILL
     # a finished correction has its hash file; a rerun must not run it again
-    corrections = work.rglob("correct/_0x*.json")
-    finished = {path: path.stat().st_mtime_ns for path in corrections if "unfinished" not in path.name}
+    finished = {path: mtime for path, mtime in mtimes(work, "correct/_0x*.json").items()
+                if "unfinished" not in path.name}  # fmt: skip
     assert finished  # at least the step that printed "correction done"
     rerun = inuprep(*argv, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -405,13 +405,23 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
 KILL_AFTER = ("correct", "priors", "segment", "evaluate", "ds_metrics_tsv", "figures")
 
 
+def mtimes(work: Path, pattern: str) -> dict[Path, int]:
+    """Return {path: mtime} of the files under ``work`` that match ``pattern``, while a run may be adding and
+    removing folders there (the validator's temporary one): a listing that raced a removal is taken again."""
+    while True:
+        try:
+            return {path: path.stat().st_mtime_ns for path in work.rglob(pattern)}
+        except FileNotFoundError:
+            continue
+
+
 def finished_steps(work: Path) -> dict[Path, int]:
     """Return {hash file: mtime} of every finished step but those that write into the output folder (the
     derivatives' sinks and the figures): they run on every run (always_run), so that an output deleted from
     there comes back."""
     return {
-        path: path.stat().st_mtime_ns
-        for path in work.rglob("_0x*.json")
+        path: mtime
+        for path, mtime in mtimes(work, "_0x*.json").items()
         if "unfinished" not in path.name and not path.parent.name.startswith(("ds_", "figures"))
     }
 
@@ -434,13 +444,13 @@ def test_a_run_killed_just_after_each_kind_of_step_resumes_without_redoing_it(tm
     finished, killed = {}, []
     for node in KILL_AFTER:
         results = f"{node}/result_{node}.pklz"
-        if not node.startswith(("ds_", "figures")) and len(list(work.rglob(results))) == len(files):
+        if not node.startswith(("ds_", "figures")) and len(mtimes(work, results)) == len(files):
             continue  # this step finished for every image before the last kill
         started = time.time_ns()
         app = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        while app.poll() is None and not any(p.stat().st_mtime_ns > started for p in work.rglob(results)):
+        while app.poll() is None and not any(mtime > started for mtime in mtimes(work, results).values()):
             time.sleep(0.02)
         os.killpg(app.pid, signal.SIGKILL)
         app.wait(timeout=60)
