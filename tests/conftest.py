@@ -22,16 +22,13 @@ FOLDER_MARKERS = {"e2e": ("e2e",), "slurm": ("slurm", "needs_root"), "container"
 FIXTURE_MARKERS = {"shared_data": "needs_shared_data", "finished_run": "smoke", "group_run": "smoke"}
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_itemcollected(item):
     """Mark each test by its folder and fixtures, so that `-m` selects a layer (the Makefile's targets)."""
-    tests = Path(__file__).parent
-    for item in items:
-        folder = Path(item.path).relative_to(tests).parts[0]
-        for marker in FOLDER_MARKERS.get(folder, ()):
+    for marker in FOLDER_MARKERS.get(Path(item.path).relative_to(Path(__file__).parent).parts[0], ()):
+        item.add_marker(marker)
+    for fixture, marker in FIXTURE_MARKERS.items():
+        if fixture in item.fixturenames:
             item.add_marker(marker)
-        for fixture, marker in FIXTURE_MARKERS.items():
-            if fixture in item.fixturenames:
-                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
