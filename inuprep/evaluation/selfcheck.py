@@ -66,7 +66,7 @@ def methods_text(weights: dict[str, float] | None = None) -> str:
     measured = "; ".join(SIGNAL_TEXT[signal] for signal in used)
     if len(used) == 1:
         estimate = (
-            f"that spread against the methods' mean, scaled by {weights[used[0]]:g} (a weight fitted by "
+            f"this measure against the methods' mean, scaled by {weights[used[0]]:g} (a weight fitted by "
             "least squares on simulations with known fields), estimated each method's relative error"
         )
     else:
