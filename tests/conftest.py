@@ -216,6 +216,9 @@ def finished_run(tmp_path_factory, mni_3mm):
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     t2 = np.where(t1 > 0.05, 1.2 - t1, 0)  # CSF bright, WM dark
     water, fat = dixon_pair()
+    from inuprep.simulation.fields import simulate_bias
+
+    field, ses2 = simulate_bias(t1, 2.0, 4)  # the ses-2 T1w's field is known (given with --derivatives)
     anat = "sub-01/ses-1/anat/sub-01_ses-1"
     bids = make_bids(
         root / "bids",
@@ -223,7 +226,7 @@ def finished_run(tmp_path_factory, mni_3mm):
             f"{anat}_run-1_T1w.nii.gz": biased(t1, 1),
             f"{anat}_run-2_T1w.nii.gz": biased(t1, 2),
             f"{anat}_T2w.nii.gz": biased(t2, 3),
-            "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz": biased(t1, 4),
+            "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz": ses2,
         },
         affine=mni_3mm.affine,
     )
@@ -236,9 +239,6 @@ def finished_run(tmp_path_factory, mni_3mm):
     masks = root / "masks"
     save(lesion, masks / "sub-01/ses-2/anat/sub-01_ses-2_label-lesion_mask.nii.gz", mni_3mm.affine)
     # ... and its known field: the metrics add each method's error against the truth
-    from inuprep.simulation.fields import simulate_bias
-
-    field = simulate_bias(t1, 2.0, 4)[0]
     save(field, masks / "sub-01/ses-2/anat/sub-01_ses-2_mod-T1w_desc-truth_biasfield.nii.gz", mni_3mm.affine)
     out = root / "out"
     argv = [

@@ -261,7 +261,7 @@ CONFIG_OPTIONS = {
     "participant_label": ("participant_label", list),
     "session_label": ("session_label", list),
     "bids_filters": ("bids_filter_file", dict),
-    "bids_database_dir": ("bids_database_dir", lambda value: value and Path(value)),
+    "bids_database_dir": ("bids_database_dir", Path),
     "bids_validation": ("skip_bids_validation", lambda value: not value),
     "methods": ("methods", list),
     "self_check": ("self_check", bool),

@@ -391,8 +391,7 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
     if signum == signal.SIGINT:
         return  # the same handler as SIGTERM; the reruns are tested after SIGTERM and SIGKILL
     # a finished correction has its hash file; a rerun must not run it again
-    finished = {path: mtime for path, mtime in mtimes(work, "correct/_0x*.json").items()
-                if "unfinished" not in path.name}  # fmt: skip
+    finished = {path: mtime for path, mtime in finished_steps(work).items() if path.parent.name == "correct"}
     assert finished  # at least the step that printed "correction done"
     rerun = inuprep(*argv, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr

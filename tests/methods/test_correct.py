@@ -161,6 +161,7 @@ def test_an_output_folder_is_created(biased_file, tmp_path):
     assert sorted(p.name for p in (tmp_path / "new/deeper").iterdir()) == ["out.json", "out.nii.gz"]
 
 
+@pytest.mark.needs_root  # a small disk
 def test_an_output_that_cannot_be_written_fails_in_one_line_and_leaves_nothing(biased_file, tmp_path):
     result = correct(biased_file, "/dev/null/out.nii.gz", "--method", "n4")  # checked before the work
     assert result.returncode == 2 and result.stderr.count("\n") == 1
