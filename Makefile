@@ -34,8 +34,12 @@ quick: $(STAMP)
 smoke: $(STAMP)
 	$(PY) -m pytest -m smoke
 
+# make test's workers (pytest-xdist; 0: none), each given a whole file at a time (a module's fixtures made once)
+# in the order tests/conftest.py sets (the longest layers first)
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check inuprep tests benchmarks examples

@@ -12,6 +12,7 @@ from pathlib import Path
 import nibabel as nb
 import numpy as np
 import pytest
+from filelock import FileLock
 
 #: the repository's root, and the project's shared real MRI volumes beside it
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +30,20 @@ def pytest_itemcollected(item):
     for fixture, marker in FIXTURE_MARKERS.items():
         if fixture in item.fixturenames:
             item.add_marker(marker)
+
+
+#: the layers that take longest, first: make test's workers, given a file at a time, then end together
+LONGEST_FIRST = ("slurm", "e2e", "slow")
+
+
+def pytest_collection_modifyitems(items):
+    """Order the tests by :data:`LONGEST_FIRST` (a stable sort: files and tests keep their order within)."""
+
+    def layer(item):
+        found = [i for i, marker in enumerate(LONGEST_FIRST) if item.get_closest_marker(marker)]
+        return min(found, default=len(LONGEST_FIRST))
+
+    items.sort(key=layer)
 
 
 @pytest.fixture(scope="session")
@@ -68,18 +83,16 @@ def antsxnet_standins() -> tuple[Path, dict[str, str]]:
     builder = Path(__file__).with_name("antsxnet_standins.py")
     key = build_key(builder, ("antspynet", "tensorflow", "keras", "h5py", "nilearn", "nibabel", "numpy"))
     cache = TEST_CACHE / f"antsxnet-{key}"
-    if not cache.is_dir():
-        TEST_CACHE.mkdir(parents=True, exist_ok=True)
-        building = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=TEST_CACHE))
-        subprocess.run([sys.executable, builder, building], check=True, capture_output=True, timeout=600)
-        try:
-            building.rename(cache)  # whole or not at all, also beside another test run building it
-        except OSError:
-            shutil.rmtree(building)
-        for old in TEST_CACHE.glob("antsxnet-*"):  # those of earlier builders and libraries
-            if old != cache:
-                subprocess.run(["chmod", "-R", "u+w", old], check=False)
-                shutil.rmtree(old, ignore_errors=True)
+    TEST_CACHE.mkdir(parents=True, exist_ok=True)
+    with FileLock(TEST_CACHE / "antsxnet.lock"):  # one builder among make test's workers and other runs
+        if not cache.is_dir():
+            building = Path(tempfile.mkdtemp(prefix=f".{cache.name}.", dir=TEST_CACHE))
+            subprocess.run([sys.executable, builder, building], check=True, capture_output=True, timeout=600)
+            building.rename(cache)  # whole or not at all
+            for old in TEST_CACHE.glob("antsxnet-*"):  # those of earlier builders and libraries
+                if old != cache:
+                    subprocess.run(["chmod", "-R", "u+w", old], check=False)
+                    shutil.rmtree(old, ignore_errors=True)
     assert deep_atropos.missing_files(cache) == []
     return cache, make_read_only(cache)
 
@@ -208,11 +221,33 @@ def biased(data, seed):
     return simulate_bias(data, 2.0, seed)[1]
 
 
+def built_once(tmp_path_factory, name: str, build) -> tuple[Path, subprocess.CompletedProcess]:
+    """Return (``folder``, the App process ``build(folder)`` ran): run by the first of make test's workers
+    (pytest-xdist) that asks for ``name`` while the others wait for it, so that a session fixture is paid once
+    per test run, not once per worker."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' temporary folders lie side by side in the run's
+    folder, record = root / name, root / f"{name}.json"
+    with FileLock(root / f"{name}.lock"):
+        if not record.exists():
+            folder.mkdir(exist_ok=True)
+            result = build(folder)
+            fields = {"args": list(map(str, result.args)), "returncode": result.returncode}
+            record.write_text(json.dumps(fields | {"stdout": result.stdout, "stderr": result.stderr}))
+    return folder, subprocess.CompletedProcess(**json.loads(record.read_text()))
+
+
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory, mni_3mm):
     """Return (the completed App process, bids_dir, output_dir) of one participant run with every method and
     --self-check. Read it, never change it: copy the output folder first (``shutil.copytree``)."""
-    root = tmp_path_factory.mktemp("app")
+    root, result = built_once(tmp_path_factory, "app", lambda root: participant_run(root, mni_3mm))
+    return result, root / "bids", root / "out"
+
+
+def participant_run(root: Path, mni_3mm) -> subprocess.CompletedProcess:
+    """Write the shared run's dataset under ``root`` and run the App on it (:func:`finished_run`)."""
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     t2 = np.where(t1 > 0.05, 1.2 - t1, 0)  # CSF bright, WM dark
     water, fat = dixon_pair()
@@ -252,8 +287,7 @@ def finished_run(tmp_path_factory, mni_3mm):
         root,
         "--self-check",
     ]
-    result = inuprep(bids, out, "participant", *argv, cwd=root)
-    return result, bids, out
+    return inuprep(bids, out, "participant", *argv, cwd=root)
 
 
 @pytest.fixture(scope="session")
@@ -261,8 +295,10 @@ def group_run(finished_run, tmp_path_factory):
     """Return (the completed group-level process, bids_dir, output_dir): the group level on a copy of the
     participant run's outputs. Read it, never change it."""
     _, bids, finished = finished_run
-    root = tmp_path_factory.mktemp("group")
-    out = root / "out"
-    shutil.copytree(finished, out)
-    result = inuprep(bids, out, "group", "-w", root / "work", cwd=root)
-    return result, bids, out
+
+    def group(root):
+        shutil.copytree(finished, root / "out")
+        return inuprep(bids, root / "out", "group", "-w", root / "work", cwd=root)
+
+    root, result = built_once(tmp_path_factory, "group", group)
+    return result, bids, root / "out"
