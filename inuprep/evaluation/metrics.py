@@ -81,6 +81,32 @@ def field_anatomy(estimate: np.ndarray, truth: np.ndarray, wm: np.ndarray, gm: n
     return float(coefficients[-1])
 
 
+#: the scale (Gaussian sigma, mm) whose trend :func:`field_tissue_step` removes from a log-field
+FIELD_TREND_MM = 8.0
+
+
+def field_tissue_step(field: np.ndarray, gm: np.ndarray, wm: np.ndarray, zooms) -> dict[str, float]:
+    """Return the GM-minus-WM difference of the mean log-field, as is and with its smooth trend removed.
+
+    ``field_gm_wm`` < 0: the correction divided WM by more than GM. A real centre-bright field (WM lies
+    deeper than cortex) and a field that took in the WM core look alike here, so it is a diagnostic beside
+    CJV, not a score. ``field_gm_wm_detrended`` is the same of the log-field minus its Gaussian smoothing of
+    :data:`FIELD_TREND_MM` (sigma): what is left at the scale of the anatomy itself (sulci, the cortical
+    ribbon), where no receive field varies.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    log = np.log(np.clip(np.asarray(field, np.float64), 1e-6, None))
+    detrended = log - gaussian_filter(log, [FIELD_TREND_MM / float(z) for z in zooms], mode="nearest")
+    gm, wm = np.asarray(gm, bool), np.asarray(wm, bool)
+    if not (gm.any() and wm.any()):
+        return {"field_gm_wm": float("nan"), "field_gm_wm_detrended": float("nan")}
+    return {
+        "field_gm_wm": float(log[gm].mean() - log[wm].mean()),
+        "field_gm_wm_detrended": float(detrended[gm].mean() - detrended[wm].mean()),
+    }
+
+
 def known_field_metrics(original: np.ndarray, corrected: np.ndarray, field: np.ndarray) -> dict[str, float]:
     """Return a correction's error against a known multiplicative ``field`` (voxels of one region).
 

@@ -287,18 +287,19 @@ def test_a_failed_segmentation_keeps_the_corrections_and_the_other_images(tmp_pa
     save(water, bids / "sub-01/anat/sub-01_acq-dixon_rec-water_T1w.nii.gz", np.diag([3.0, 3, 3, 1]))
     save(fat, bids / "sub-01/anat/sub-01_acq-dixon_rec-fat_T1w.nii.gz", np.diag([3.0, 3, 3, 1]))
     out = tmp_path / "out"
-    result = inuprep(bids, out, "participant", "-w", tmp_path / "work", "--methods", "n4", cwd=tmp_path)
+    result = inuprep(bids, out, "participant", "-w", tmp_path / "work", "--methods", "implicit", cwd=tmp_path)
     text = result.stdout + result.stderr
     assert result.returncode == 1, text
     assert "Traceback" not in text
     assert "sub-01: FAILED" in text and "SegmentationError: brain extraction found" in text  # not a brain
     anat = out / "sub-01/anat"
-    assert (anat / "sub-01_desc-n4_T1w.nii.gz").is_file() and not (
+    assert (anat / "sub-01_desc-implicit_T1w.nii.gz").is_file() and not (
         anat / "sub-01_space-T1w_metrics.tsv"
     ).exists()
     assert (anat / "sub-01_acq-dixon_rec-fat_space-T1w_metrics.tsv").is_file()
     report = (out / "sub-01.html").read_text()  # its methods: what ran, not a fixed text
-    assert "N4 bias-field correction" in report and "Zero-shot" not in report and "water fraction" in report
+    assert "Implicitly trained bias correction" in report and "Zero-shot" not in report and "N4" not in report
+    assert "water fraction" in report
     (tmp_path / "masks/sub-01/anat").mkdir(parents=True)
     (tmp_path / "masks/sub-01/anat/sub-01_dseg.nii.gz").write_bytes(b"")
     result = inuprep(bids, out, "participant", "--derivatives", tmp_path / "masks", cwd=tmp_path)
@@ -313,7 +314,7 @@ def test_a_figure_that_cannot_be_drawn_is_a_warning_not_a_failure(tmp_path):
     out = tmp_path / "out"
     (out / "sub-01").mkdir(parents=True)
     (out / "sub-01" / "figures").write_text("a file where the figures folder goes")
-    result = inuprep(bids, out, "participant", "-w", tmp_path / "work", "--methods", "n4", cwd=tmp_path)
+    result = inuprep(bids, out, "participant", "-w", tmp_path / "work", "--methods", "implicit", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     warnings = [line for line in result.stderr.splitlines() if "a report figure could not be drawn" in line]
     assert len(warnings) == 2 and all("details: " in line for line in warnings), result.stderr

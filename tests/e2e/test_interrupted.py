@@ -1,5 +1,5 @@
-"""End to end: the App stopped, killed, out of disk or run twice at once, and each rerun (MNI152 at 3 mm, N4
-only: the process handling is the point)."""
+"""End to end: the App stopped, killed, out of disk or run twice at once, and each rerun (MNI152 at 3 mm, the
+implicit network only, the cheapest method: the process handling is the point)."""
 
 import json
 import os
@@ -32,7 +32,7 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
     files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
     bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
     out, work = tmp_path / "out", tmp_path / "work"
-    argv = [bids, out, "participant", "-w", work, "--nprocs", 2, "--methods", "n4"]  # the stop is the point
+    argv = [bids, out, "participant", "-w", work, "--nprocs", 2, "--methods", "implicit"]
     app = subprocess.Popen(
         [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)],
         stdout=subprocess.PIPE,
@@ -112,7 +112,7 @@ def test_a_run_killed_just_after_each_kind_of_step_resumes_without_redoing_it(tm
     files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
     bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
     out, work = tmp_path / "out", tmp_path / "work"
-    argv = [bids, out, "participant", "-w", work, "--nprocs", 2, "--methods", "n4"]
+    argv = [bids, out, "participant", "-w", work, "--nprocs", 2, "--methods", "implicit"]
     command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
     finished, killed = {}, []
     for node in KILL_AFTER:
@@ -137,7 +137,7 @@ def test_a_run_killed_just_after_each_kind_of_step_resumes_without_redoing_it(tm
     assert "sub-01: done" in rerun.stdout and "sub-02: done" in rerun.stdout
     for label in ("01", "02"):
         run = ImageRun(path=bids / f"sub-{label}/anat/sub-{label}_T1w.nii.gz", subject=label, contrast="T1w")
-        for path in output_paths(run, ("n4",), tuple(BRAIN_LABELS.values())).values():
+        for path in output_paths(run, ("implicit",), tuple(BRAIN_LABELS.values())).values():
             assert (out / path).is_file(), path
         assert (out / f"sub-{label}.html").is_file()
     assert {path: path.stat().st_mtime_ns for path in finished} == finished, "a finished step ran again"
@@ -150,7 +150,7 @@ def test_two_runs_into_one_output_folder_both_finish_and_the_group_sees_both(tmp
     files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
     bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
     out, work = tmp_path / "out", tmp_path / "work"  # one work folder too, as job-array tasks may share
-    argv = ["-w", work, "--nprocs", 1, "--methods", "n4"]
+    argv = ["-w", work, "--nprocs", 1, "--methods", "implicit"]
     with ThreadPoolExecutor(2) as pool:  # two jobs of one array, started together
         results = list(
             pool.map(
@@ -189,11 +189,21 @@ def test_a_disk_that_fills_during_the_run_fails_in_one_line_and_a_rerun_resumes(
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
     with small_disk(tmp_path / "disk", "8m") as disk:
-        argv = [bids, tmp_path / "out", "participant", "-w", disk / "work", "--methods", "n4", "--nprocs", 2]
+        argv = [
+            bids,
+            tmp_path / "out",
+            "participant",
+            "-w",
+            disk / "work",
+            "--methods",
+            "implicit",
+            "--nprocs",
+            2,
+        ]
         command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
         app = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for line in app.stdout:  # then another job fills the disk while the masks are computed
-            if "N4 correction done" in line:
+            if "implicit correction done" in line:
                 break
         with open(disk / "filler", "wb") as filler, pytest.raises(OSError, match="No space left"):
             filler.write(bytes(8 << 20))

@@ -66,7 +66,7 @@ def test_nipype_slurm_plugin_runs_every_step_as_a_job_like_multiproc(slurm, tmp_
     plugin = tmp_path / "slurm.yml"
     plugin.write_text((ROOT / "examples/slurm/nipype-slurm.yml").read_text().replace(
         "--cpus-per-task=2 --mem=3G", "--cpus-per-task=1 --mem=2G"))  # fmt: skip
-    common = ["participant", "--omp-nthreads", "1", "--methods", "n4", "zeroshot"]
+    common = ["participant", "--omp-nthreads", "1", "--methods", "implicit", "zeroshot"]
     # as in CI, containers and cron: no LOGNAME nor USER (nipype's plugin used to raise KeyError)
     bare = {k: v for k, v in env.items() if k not in ("LOGNAME", "USER")}
     app = [sys.executable, "-m", "inuprep.cli.run", bids, tmp_path / "out"]
@@ -86,7 +86,7 @@ def test_nipype_slurm_plugin_runs_every_step_as_a_job_like_multiproc(slurm, tmp_
         failed = [line for line in (run.stdout + run.stderr).splitlines() if "sub-02: FAILED" in line]
         assert len(failed) == 1 and "sub-02_T1w.nii.gz" in failed[0], run.stdout + run.stderr
         assert "Traceback" not in run.stdout + run.stderr
-    # every step that is not a sink ran as a job: the good image's check, N4 and zero-shot, masks, evaluation
+    # every step that is not a sink ran as a job: the good image's check, both corrections, masks, evaluation
     jobs = (state / "jobcomp.txt").read_text().splitlines()
     names = [line.split(" Name=")[1].split()[0] for line in jobs if " Name=" in line]
     for step, count in (("check", 1), ("correct", 2), ("segment", 1), ("evaluate", 1)):
@@ -115,7 +115,7 @@ def test_a_job_array_runs_one_participant_per_task_and_a_cancelled_task_reruns_a
         str(out),
         str(work),
         "--methods",
-        "n4",
+        "implicit",
     ]  # fmt: skip  (the tasks are the point, not the methods)
 
     def sbatch(*extra):
@@ -151,7 +151,7 @@ def test_a_job_array_runs_one_participant_per_task_and_a_cancelled_task_reruns_a
     group = inuprep(bids, out, "group", "-w", work / "group", cwd=tmp_path)
     assert group.returncode == 0, group.stdout + group.stderr
     table = pd.read_csv(out / "group_T1w.tsv", sep="\t")
-    assert set(table.n_images) == {2} and "n4" in table.columns
+    assert set(table.n_images) == {2} and "implicit" in table.columns
     for label in ("01", "02"):
         assert (out / f"sub-{label}.html").is_file()
-        assert (out / f"sub-{label}/anat/sub-{label}_desc-n4_T1w.nii.gz").is_file()
+        assert (out / f"sub-{label}/anat/sub-{label}_desc-implicit_T1w.nii.gz").is_file()
