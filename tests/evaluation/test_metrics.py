@@ -7,6 +7,7 @@ from inuprep.evaluation.metrics import (
     coefficient_of_joint_variation,
     coefficient_of_variation,
     field_anatomy,
+    field_tissue_step,
     known_field_metrics,
     relative_mae,
     tissue_metrics,
@@ -89,3 +90,26 @@ def test_a_field_that_follows_the_anatomy_is_detected():
     assert field_anatomy(truth, truth, wm, gm) == pytest.approx(0, abs=1e-9)
     assert field_anatomy(planted, truth, wm, gm) > 0.02
     assert abs(field_anatomy(shrunk, truth, wm, gm)) < 0.01
+
+
+def test_the_field_tissue_step_tells_a_large_scale_field_from_one_at_the_anatomy_s_scale():
+    """A centre-bright field (smooth, 60 mm) steps between GM and WM as is, not once its 8 mm trend is
+    removed; a field that copies the WM mask at 3 mm steps in both; no field, in neither."""
+    from scipy.ndimage import gaussian_filter
+
+    from inuprep.simulation.fields import template_anatomy
+
+    _, wm, gm, _ = template_anatomy(3.0)
+    x, y, z = np.meshgrid(*[np.linspace(-1, 1, n) for n in wm.shape], indexing="ij")
+    centre = np.exp(0.3 * np.exp(-(x**2 + y**2 + z**2) / 0.5))
+    copied = np.exp(0.1 * gaussian_filter(wm.astype(float), 1.0))
+    zooms = (3.0, 3.0, 3.0)
+    flat = field_tissue_step(np.ones(wm.shape), gm, wm, zooms)
+    assert flat == {"field_gm_wm": 0.0, "field_gm_wm_detrended": 0.0}
+    smooth = field_tissue_step(centre, gm, wm, zooms)
+    assert smooth["field_gm_wm"] < -0.01 and abs(smooth["field_gm_wm_detrended"]) < 0.1 * abs(
+        smooth["field_gm_wm"]
+    )
+    anatomy = field_tissue_step(copied, gm, wm, zooms)
+    assert anatomy["field_gm_wm"] < -0.03 and anatomy["field_gm_wm_detrended"] < -0.02
+    assert np.isnan(field_tissue_step(centre, gm & False, wm, zooms)["field_gm_wm"])
