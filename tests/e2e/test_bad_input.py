@@ -87,7 +87,7 @@ def bad_run(tmp_path_factory, mni_3mm):
     bids = make_bids(root / "bids", {})
     write_cases(bids, t1, mni_3mm.affine)
     before = make_read_only(bids)
-    out = root / "out"  # the inputs are the point: the cheapest method (a third of N4's time here)
+    out = root / "out"  # the inputs are the point: the cheapest method
     result = inuprep(
         bids, out, "participant", "-w", root / "work", "--nprocs", 2, "--methods", "implicit", cwd=root
     )
