@@ -149,7 +149,7 @@ def parse_zeroshot(pairs: list[str]) -> dict:
 
 def summary(table: pd.DataFrame, methods: list[str]) -> None:
     """Print each method's means, its CJV wins against N4 per family, and issue 45's raw-head targets."""
-    table = table.assign(family=table.case.str.replace(r"\d.*$", "", regex=True).str.replace("+", " + "))
+    table = table.assign(family=table.case.str.replace(r"[\d.]+s\d+$", "", regex=True))
     cjv = table.pivot(index="case", columns="method", values="cjv")
     print("\nmean per method:")
     print(table.groupby("method")[[c for c in table.columns if table[c].dtype.kind == "f"]].mean()
