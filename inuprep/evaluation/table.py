@@ -7,13 +7,16 @@ import numpy as np
 import pandas as pd
 
 from inuprep.evaluation.metrics import (
+    FIELD_TREND_MM,
     coefficient_of_variation,
+    field_tissue_step,
     known_field_metrics,
     tissue_means,
     tissue_metrics,
 )
 from inuprep.methods import METHODS
 from inuprep.segmentation.base import cjv_pair
+from inuprep.segmentation.labels import labels_by_tissue
 
 
 def field_columns(prefix: str, truth: str, field: str) -> dict:
@@ -50,6 +53,21 @@ KNOWN_FIELD_COLUMNS = field_columns("", "the truth", "true")
 MEASURED_FIELD_COLUMNS = field_columns("measured_", "the scanner's normalised image", "measured")
 
 
+#: the columns of the field's GM/WM step (``field_tissue_step``; with GM and WM labels)
+FIELD_STEP_COLUMNS = {
+    "field_gm_wm": {
+        "LongName": "GM-minus-WM difference of the log-field",
+        "Description": "mean log(source / image) in GM minus that in WM, the field the correction removed "
+        "(< 0: WM divided by more than GM; 0 for the original). A diagnostic beside CJV: a real "
+        "centre-bright field and a field that took in the WM core look alike here",
+    },
+    "field_gm_wm_detrended": {
+        "LongName": "GM-minus-WM difference of the log-field without its smooth trend",
+        "Description": "the same after subtracting the log-field's Gaussian smoothing of sigma "
+        f"{FIELD_TREND_MM:g} mm: what the field holds at the scale of the anatomy itself",
+    },
+}
+
 #: the columns the self-check adds (inuprep.evaluation.selfcheck)
 SELF_CHECK_COLUMNS = {
     "selfcheck_estimate": {
@@ -75,19 +93,26 @@ def metrics_table(
     known_field: np.ndarray | None = None,
     selfcheck: dict | None = None,
     measured_field: np.ndarray | None = None,
+    zooms: tuple[float, ...] | None = None,
 ) -> pd.DataFrame:
     """Return one row per image of ``images`` ((method, data) pairs read one at a time, the original
     first): CV per tissue and per region of ``regions`` ({name: mask}), CJV and, with a ``known_field``, the
     error against the truth (original / field, inside the labels); the same columns, ``measured_``, against
     a ``measured_field``; with a ``selfcheck`` (:meth:`SelfCheckResult.to_dict`), each method's estimated
-    error and whether it is recommended; last, the mean intensity per tissue."""
+    error and whether it is recommended; with the voxel size ``zooms`` and a GM/WM table, the GM-minus-WM
+    difference of each correction's log-field (:func:`field_tissue_step`); last, the mean intensity per
+    tissue."""
     pair = cjv_pair(tissues.values())
     brain = dseg > 0
     field = known_field[brain] if known_field is not None else None
     measured = measured_field[brain] if measured_field is not None else None
-    rows, original = [], None
+    by_name = labels_by_tissue(tissues)
+    step = zooms is not None and {"GM", "WM"} <= set(by_name)
+    gm, wm = (np.isin(dseg, by_name[name]) for name in ("GM", "WM")) if step else (None, None)
+    rows, original, source_image = [], None, None
     for method, data in images:
         original = data[brain] if original is None else original
+        source_image = data if source_image is None else source_image
         row = {"method": method, "segmentation": source, **tissue_metrics(data, dseg, tissues, pair)}
         for name, region in regions.items():
             row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])
@@ -96,6 +121,10 @@ def metrics_table(
         if measured is not None:
             metrics = known_field_metrics(original, data[brain], measured)
             row.update({f"measured_{name}": value for name, value in metrics.items()})
+        if step:  # the field this correction removed: source / corrected where both are positive
+            positive = (source_image > 0) & (data > 0)
+            removed = np.divide(source_image, data, out=np.ones_like(data), where=positive)
+            row.update(field_tissue_step(removed, gm, wm, zooms))
         if selfcheck:
             row["selfcheck_estimate"] = selfcheck["EstimatedErrors"].get(method, float("nan"))
             row["recommended"] = int(method == selfcheck["Recommended"])
@@ -140,6 +169,8 @@ def metrics_dictionary(
         columns.update(KNOWN_FIELD_COLUMNS)
     if measured_field:
         columns.update(MEASURED_FIELD_COLUMNS)
+    if {"GM", "WM"} <= set(tissues.values()):
+        columns.update(FIELD_STEP_COLUMNS)
     for name in dict.fromkeys(tissues.values()):
         columns[f"mean_{name.lower()}"] = {
             "LongName": f"mean intensity in {name}",

@@ -88,8 +88,9 @@ class EvaluateCorrections(SimpleInterface):
         _, tissues = read_label_table(inputs.dseg_tsv)
         dseg = np.asanyarray(nb.load(inputs.dseg_file).dataobj)
         source = inputs.segmentation.get("SegmentationSource", "n/a")
+        zooms = tuple(float(z) for z in reference.header.get_zooms()[:3])
         table = metrics_table(
-            images, dseg, tissues, regions, source, field, inputs.selfcheck or None, measured
+            images, dseg, tissues, regions, source, field, inputs.selfcheck or None, measured, zooms
         )
         cwd = Path(runtime.cwd)
         self._results["out_tsv"] = str(cwd / "metrics.tsv")

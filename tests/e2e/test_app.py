@@ -53,7 +53,7 @@ def test_outputs_are_indexed_by_pybids(finished_run):
 def test_metrics_and_sidecars(finished_run):
     import nibabel as nb
 
-    from inuprep.evaluation.metrics import relative_mae, tissue_means, tissue_metrics
+    from inuprep.evaluation.metrics import field_tissue_step, relative_mae, tissue_means, tissue_metrics
 
     _, bids, out = finished_run
     anat = out / "sub-01/ses-1/anat"
@@ -61,7 +61,18 @@ def test_metrics_and_sidecars(finished_run):
     assert list(t1.method) == ["original", "n4", "zeroshot", "implicit"]
     check = ["selfcheck_estimate", "recommended"]  # the self-check (--self-check)
     means = ["mean_gm", "mean_wm", "mean_csf"]  # for the group level's site_cv
-    assert list(t1.columns) == ["method", "segmentation", "cv_gm", "cv_wm", "cv_csf", "cjv", *check, *means]
+    step = ["field_gm_wm", "field_gm_wm_detrended"]  # the field's GM/WM step, a diagnostic
+    assert list(t1.columns) == [
+        "method",
+        "segmentation",
+        "cv_gm",
+        "cv_wm",
+        "cv_csf",
+        "cjv",
+        *step,
+        *check,
+        *means,
+    ]
     assert t1.recommended.tolist().count(1) == 1 and t1.recommended[0] == 0
     assert np.isnan(t1.selfcheck_estimate[0]) and abs(t1.selfcheck_estimate[1:].sum()) < 1e-5  # vs the mean
     recommended = t1.method[t1.selfcheck_estimate.idxmin()]
@@ -71,20 +82,24 @@ def test_metrics_and_sidecars(finished_run):
     dseg = np.asanyarray(nb.load(anat / "sub-01_ses-1_run-1_space-T1w_dseg.nii.gz").dataobj)
     table = pd.read_csv(anat / "sub-01_ses-1_run-1_space-T1w_dseg.tsv", sep="\t")  # the labels as written
     labels = dict(zip(table["index"], table["name"], strict=True))
-    for row, image in enumerate(
-        [
-            bids / "sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.nii.gz",
-            anat / "sub-01_ses-1_run-1_desc-n4_T1w.nii.gz",
-            anat / "sub-01_ses-1_run-1_desc-zeroshot_T1w.nii.gz",
-            anat / "sub-01_ses-1_run-1_desc-implicit_T1w.nii.gz",
-        ]
-    ):
+    images = [
+        bids / "sub-01/ses-1/anat/sub-01_ses-1_run-1_T1w.nii.gz",
+        anat / "sub-01_ses-1_run-1_desc-n4_T1w.nii.gz",
+        anat / "sub-01_ses-1_run-1_desc-zeroshot_T1w.nii.gz",
+        anat / "sub-01_ses-1_run-1_desc-implicit_T1w.nii.gz",
+    ]
+    for row, image in enumerate(images):
         expected = tissue_metrics(nb.load(image).get_fdata(), dseg, labels, ("WM", "GM"))
         expected |= {
             f"mean_{k.lower()}": v for k, v in tissue_means(nb.load(image).get_fdata(), dseg, labels).items()
         }
         assert t1.loc[row, means].tolist() == pytest.approx([expected[c] for c in means], rel=1e-5)
         assert t1.iloc[row, 2:6].tolist() == pytest.approx([expected[c] for c in t1.columns[2:6]], abs=1e-5)
+        source, data = (nb.load(path).get_fdata() for path in (images[0], image))
+        removed = np.divide(source, data, out=np.ones_like(data), where=(source > 0) & (data > 0))
+        gm, wm = (np.isin(dseg, [k for k, v in labels.items() if v == name]) for name in ("GM", "WM"))
+        expected_step = field_tissue_step(removed, gm, wm, (3.0, 3.0, 3.0))
+        assert t1.loc[row, step].tolist() == pytest.approx([expected_step[c] for c in step], abs=1e-4)
     water = pd.read_csv(anat / "sub-01_ses-1_acq-dixon_rec-water_space-T1w_metrics.tsv", sep="\t")
     assert list(water.columns) == ["method", "segmentation", "cv_water", "cv_fat", "cjv", *check,
                                    "mean_water", "mean_fat"]  # fmt: skip
@@ -95,7 +110,12 @@ def test_metrics_and_sidecars(finished_run):
     assert "cv_lesion" in ses2.columns and ses2.cv_lesion.notna().all()
     # the known field: the original's error is that of the biased image, each correction gets closer
     known = ["rel_error", "field_corr", "field_slope", "field_residual"]
-    assert list(ses2.columns[-9:]) == [*known, *check, *means]  # the lesion is a region: no mean of its own
+    assert list(ses2.columns[-11:]) == [
+        *known,
+        *step,
+        *check,
+        *means,
+    ]  # the lesion is a region: no mean of its own
     t1_ses2, dseg2 = (nb.load(out / f"sub-01/ses-2/anat/sub-01_ses-2{name}").get_fdata() for name in
                       ("_desc-n4_T1w.nii.gz", "_space-T1w_dseg.nii.gz"))  # fmt: skip
     source = nb.load(bids / "sub-01/ses-2/anat/sub-01_ses-2_T1w.nii.gz").get_fdata()

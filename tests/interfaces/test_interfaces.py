@@ -55,12 +55,14 @@ def test_evaluation_writes_one_row_per_method_and_the_error_when_the_field_is_kn
     table = pd.read_csv(result.out_tsv, sep="\t")
     assert list(table.columns) == [
         "method", "segmentation", "cv_gm", "cv_wm", "cjv", "rel_error", "field_corr", "field_slope",
-        "field_residual", "mean_gm", "mean_wm",
+        "field_residual", "field_gm_wm", "field_gm_wm_detrended", "mean_gm", "mean_wm",
     ]  # fmt: skip
     assert list(table.method) == ["original", "n4"] and set(table.segmentation) == {"user"}
     assert table.rel_error[1] == pytest.approx(0, abs=1e-6) and table.rel_error[0] > 0.05
     assert table.field_slope.tolist() == pytest.approx([0, 1]) and np.isnan(table.field_corr[0])
     assert table.cjv[1] < table.cjv[0]
+    # the field removed varies along x only, where GM and WM lie alike: no step between them
+    assert table.field_gm_wm.tolist() == pytest.approx([0, 0], abs=1e-6)
     dictionary = json.loads(open(result.out_json).read())
     assert set(dictionary) == {*table.columns, "SegmentationSource", "Contrast"}
     # a field on another grid is refused, naming it
