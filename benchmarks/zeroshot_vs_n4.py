@@ -42,6 +42,7 @@ METHODS = {
     "n4": ["--method", "n4"],
     "zeroshot": ["--method", "zeroshot"],
     "zeroshot-sharpen": ["--method", "zeroshot", "--variant", "sharpen"],
+    "zeroshot-local": ["--method", "zeroshot", "--variant", "local"],
     "zeroshot-paper": ["--method", "zeroshot", "--variant", "paper"],
     "zeroshot-entropy": ["--method", "zeroshot", "--variant", "entropy"],
     "implicit": ["--method", "implicit"],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from inuprep.evaluation.metrics import summary_columns
+from inuprep.evaluation.metrics import FIELD_STEP, summary_columns
 from inuprep.methods import LABELS
 from inuprep.reports import render
 from inuprep.reports.figures import group_figure, sites_figure
@@ -44,9 +44,9 @@ def collect_metrics(output_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 def summary_table(images: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per tissue (CV), CJV (and the error when known), one column per method, each cell
-    mean(std) over images."""
-    metrics = summary_columns(images.columns)
+    """Return one row per tissue (CV), CJV (and the error when known), the field's GM/WM step, one column
+    per method, each cell mean(std) over images."""
+    metrics = summary_columns(images.columns) + [c for c in FIELD_STEP if c in images.columns]
     methods = [m for m in LABELS if m in set(images.method)]
     rows = []
     for metric in metrics:
@@ -115,7 +115,11 @@ def data_dictionary(key: str, table: pd.DataFrame) -> dict:
         "field is known): relative error against the bias-free image; measured_rel_error, "
         "measured_field_corr, measured_field_residual (images with a measured field: the same acquisition "
         "normalised by the scanner): error against the normalised image, correlation and residual of the "
-        "log-field against the measured one; recommended: the number of images "
+        "log-field against the measured one; field_gm_wm, field_gm_wm_detrended: the GM-minus-WM "
+        "difference of the log-field each correction removed, as is and without its smooth trend (a "
+        "diagnostic, not a score: below 0 the correction divided WM by more than GM, as a real "
+        "centre-bright field and a field that took in the WM core both do; CJV decides); recommended: the "
+        "number of images "
         "whose self-check recommends the method (n_images: the images checked); site_cv (two sites or "
         "more): the coefficient of variation across sites (scanner and acq-) of the sites' mean tissue "
         "intensity, which harmonization should lower"

@@ -49,6 +49,7 @@ def image_section(run: ImageRun, methods: tuple[str, ...], output_dir: Path) -> 
         section["metrics"] = table.to_html(
             index=False, border=0, float_format="{:.4f}".format, classes="metrics"
         )
+        section["field_step"] = "field_gm_wm" in table.columns
 
     for kind, caption in figures.IMAGE_FIGURES.items():
         path = output_dir / figure_path(run.path, kind)

@@ -173,7 +173,8 @@ def test_each_subject_report_renders_every_image_in_chromium(finished_run):
     for expected in ("template_priors", "dixon_water_fat", "T1w masks", "N4ITK", "Nipype", "PyBIDS",
                      "Zero-shot bias correction", "Implicitly trained bias correction",
                      "implicitly trained CNN", "ANTsPyNet", "antspyx", "cv_wm", "cv_water", "rel_error",
-                     "with the field known (a simulation)", "Which correction to trust",
+                     "with the field known (a simulation)", "Which correction to trust", "field_gm_wm",
+                     "a field that took in the WM core",
                      "A self-check recommended one correction"):  # fmt: skip
         assert expected in text, expected
     dom = chromium_dom(page)
@@ -196,9 +197,11 @@ def test_group_level_writes_table_1_a_figure_and_a_summary(group_run, tmp_path):
     shutil.copytree(finished, out)  # a copy: one image's metrics are removed below
     table = pd.read_csv(out / "group_T1w.tsv", sep="\t", keep_default_na=False)
     assert list(table.columns) == ["metric", "tissue", "n_images", "original", "n4", "zeroshot", "implicit"]
-    assert list(table.metric) == ["cv"] * 4 + ["cjv", "rel_error", "recommended"]
-    assert list(table.tissue) == ["gm", "wm", "csf", "lesion", "", "", ""]  # the lesion mask: ses-2 only
-    assert list(table.n_images) == [3, 3, 3, 1, 3, 1, 3]  # three T1w images, one with its field known
+    step = ["field_gm_wm", "field_gm_wm_detrended"]  # the field's GM/WM step, a diagnostic
+    assert list(table.metric) == ["cv"] * 4 + ["cjv", "rel_error", *step, "recommended"]
+    assert list(table.tissue) == ["gm", "wm", "csf", "lesion"] + [""] * 5  # the lesion mask: ses-2 only
+    assert list(table.n_images) == [3, 3, 3, 1, 3, 1, 3, 3, 3]  # three T1w images, one with its field known
+    assert table.set_index("metric").loc["field_gm_wm", "original"] == "0.0000(0.0000)"
     # how many of the three T1w images recommend each method (the original is never recommended)
     recommended = table.iloc[-1]
     assert recommended.original == "n/a"

@@ -55,7 +55,8 @@ def test_writes_image_field_and_sidecar(biased_file, tmp_path, method, options):
     if method == "zeroshot":
         assert len(sidecar["Losses"]) == 30 and sidecar["Device"] == "cpu"
         parameters = sidecar["BiasCorrectionParameters"]  # resolved, not the 0 placeholders
-        assert parameters["variant"] == "sharpen" and parameters["learning_rate"] == 0.02
+        assert parameters["variant"] == "local" and parameters["learning_rate"] == 0.02
+        assert parameters["block_mm"] == 60.0
         assert parameters["smoothness_weight"] == 2.0 and parameters["sharpen_fwhm"] == 0.08
         assert parameters["input_downsample"] == 5  # a ~16 mm grid for 3 mm voxels
         steps = [

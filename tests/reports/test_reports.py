@@ -25,8 +25,8 @@ def metrics(folder, name, rows, contrast=None):
 def test_the_group_table_is_mean_and_std_per_method_over_images(tmp_path):
     for subject, cv in (("01", 0.10), ("02", 0.20)):
         rows = [
-            {"method": "original", "cv_wm": cv * 2, "cjv": 1.0},
-            {"method": "n4", "cv_wm": cv, "cjv": 0.5},
+            {"method": "original", "cv_wm": cv * 2, "cjv": 1.0, "field_gm_wm": 0.0},
+            {"method": "n4", "cv_wm": cv, "cjv": 0.5, "field_gm_wm": -cv},
         ]
         metrics(tmp_path, f"sub-{subject}/anat/sub-{subject}_space-T1w_metrics.tsv", rows, "T1w")
     ((key, images),) = collect_metrics(tmp_path).items()
@@ -35,6 +35,8 @@ def test_the_group_table_is_mean_and_std_per_method_over_images(tmp_path):
     assert table.loc[("cv", "wm"), "n4"] == "0.1500(0.0707)"  # mean(std, ddof=1) of 0.1 and 0.2
     assert table.loc[("cv", "wm"), "original"] == "0.3000(0.1414)"
     assert table.loc[("cjv", ""), "n4"] == "0.5000(0.0000)"
+    assert table.loc[("field_gm_wm", ""), "n4"] == "-0.1500(0.0707)"  # the signed diagnostic, after CJV
+    assert list(table.index.get_level_values(0)) == ["cv", "cjv", "field_gm_wm"]
     assert list(table.columns[1:]) == ["original", "n4"]  # the registry's order, the original first
 
 

@@ -152,7 +152,7 @@ def test_methods_text_describes_what_the_graph_runs(tmp_path):
     text = methods_text(
         init_inuprep_wf(**settings.workflow_args(), plans=plan_images(RUNS[3:])).get_node("sub_02_wf")
     )
-    assert "N4 bias-field correction" not in text and "sharpen variant" in text and "seed 11" in text
+    assert "N4 bias-field correction" not in text and "local variant" in text and "seed 11" in text
 
 
 @pytest.mark.parametrize("run", RUNS[:2], ids=lambda run: run.contrast)

@@ -3,6 +3,7 @@
 The variants and their settings: :mod:`.settings`; what each choice measured: ``benchmarks/README.md``.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,7 +139,7 @@ class PaperObjective(_Objective):
 
 
 class FieldObjective(_Objective):
-    """``entropy`` and ``sharpen``: a smooth log-field, judged on the log-corrected intensities."""
+    """``local``, ``sharpen`` and ``entropy``: a smooth log-field, judged on the log-corrected intensities."""
 
     def __init__(self, data, zooms, mask, settings: ZeroShotSettings, device: str):
         super().__init__(data, zooms, mask, settings, device)
@@ -160,6 +161,12 @@ class FieldObjective(_Objective):
             sigma = settings.field_smoothing_mm / coarse_mm
             self.resampling = lambda shape: field_resampling(self.coarse_shape, shape, sigma, device)
         self.to_loss_grid = self.resampling(self.small.shape[2:])
+        # each sample's position in blocks, and the blocks along each axis, for the local variant
+        grid = torch.stack(torch.meshgrid(*[torch.arange(n) for n in self.small.shape[2:]], indexing="ij"))
+        mm = grid.flatten(1).T[self.samples.cpu()].float() * (min(zooms) * self.loss_zoom)
+        self.sample_block = (mm / settings.block_mm).to(device)
+        self.block_dims = [int(n) + 2 for n in self.sample_block.max(0).values]  # room for the shift
+        self.generator = generator  # the blocks' placement at every step
 
     def loss_grid(self):  # every loss_zoom-th voxel, as N4 shrinks: averaging would blur the tissue peaks
         step = self.loss_zoom
@@ -185,11 +192,22 @@ class FieldObjective(_Objective):
         values = self.sampled_log - flat[self.samples] + flat[self.inside].mean()
         if settings.variant == "sharpen":  # toward N4's sharpened values (constants for the gradient)
             data_term = 100 * ((values - L.sharpened(values, fwhm=settings.sharpen_fwhm)) ** 2).mean()
+        elif settings.variant == "local":  # the same on each block's own histogram
+            blocks, count = self.blocks()
+            target = L.sharpened(values, fwhm=settings.sharpen_fwhm, groups=blocks, n_groups=count)
+            data_term = 100 * ((values - target) ** 2).mean()
         else:
             data_term = L.soft_histogram_entropy(
                 values, settings.histogram_bins, value_range=self.value_range
             )
         return data_term + settings.smoothness_weight * L.smoothness(log_field)
+
+    def blocks(self) -> tuple[torch.Tensor, int]:
+        """Return each sample's block (cubes of ``block_mm``, the grid moved at random) and their number."""
+        shift = torch.rand(3, generator=self.generator).to(self.device)
+        block = (self.sample_block + shift).long()  # non-negative: truncation is floor
+        _, ny, nz = self.block_dims
+        return (block[:, 0] * ny + block[:, 1]) * nz + block[:, 2], math.prod(self.block_dims)
 
     def result(self, net):
         to_image = self.resampling(self.data.shape)

@@ -67,12 +67,21 @@ def soft_histogram_entropy(
     return -(p * torch.log(p + 1e-12)).sum()
 
 
-def sharpened(values: torch.Tensor, bins: int = 200, fwhm: float = 0.15, noise: float = 0.01) -> torch.Tensor:
+def sharpened(
+    values: torch.Tensor,
+    bins: int = 200,
+    fwhm: float = 0.15,
+    noise: float = 0.01,
+    groups: torch.Tensor | None = None,
+    n_groups: int = 1,
+) -> torch.Tensor:
     """Return N4's sharpened value of each log intensity: the posterior mean E[u | v] (no gradient).
 
     As in ITK's N4BiasFieldCorrectionImageFilter::SharpenImage: a linearly binned histogram of the values,
     Wiener-deconvolved by a Gaussian of ``fwhm`` (log units) with ``noise``, gives the true-value
-    distribution U; E(v) = [F * (u U)](v) / [F * U](v), interpolated at each value.
+    distribution U; E(v) = [F * (u U)](v) / [F * U](v), interpolated at each value. With ``groups`` (an
+    index in [0, n_groups) per value), each group's values are sharpened on the group's own histogram (the
+    bins span every value).
     """
     with torch.no_grad():
         low, high = float(values.min()), float(values.max())
@@ -80,11 +89,12 @@ def sharpened(values: torch.Tensor, bins: int = 200, fwhm: float = 0.15, noise: 
         position = (values - low) / slope
         left = position.floor().clamp(0, bins - 2)
         weight = position - left
-        index = left.long()
         size = 2 ** (math.ceil(math.log2(bins)) + 1)  # padded, as ITK does, against wrap-around
         offset = (size - bins) // 2
-        histogram = values.new_zeros(size)
-        histogram.index_add_(0, index + offset, 1 - weight).index_add_(0, index + offset + 1, weight)
+        index = left.long() + offset + (0 if groups is None else groups * size)
+        histogram = values.new_zeros(n_groups * size)
+        histogram.index_add_(0, index, 1 - weight).index_add_(0, index + 1, weight)
+        histogram = histogram.view(n_groups, size)
         bin_index = torch.arange(size, dtype=values.dtype, device=values.device)
         taps = torch.minimum(bin_index, size - bin_index)  # circular distance from bin 0
         kernel = torch.exp(-4 * math.log(2) * (taps * slope / fwhm) ** 2)
@@ -95,5 +105,5 @@ def sharpened(values: torch.Tensor, bins: int = 200, fwhm: float = 0.15, noise: 
         centres = low + (bin_index - offset) * slope
         numerator = torch.fft.irfft(torch.fft.rfft(u * centres) * spectrum, n=size)
         denominator = torch.fft.irfft(torch.fft.rfft(u) * spectrum, n=size)
-        expected = torch.where(denominator.abs() > 1e-12, numerator / denominator, centres)
-        return torch.lerp(expected[index + offset], expected[index + offset + 1], weight)
+        expected = torch.where(denominator.abs() > 1e-12, numerator / denominator, centres).flatten()
+        return torch.lerp(expected[index], expected[index + 1], weight)

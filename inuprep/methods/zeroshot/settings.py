@@ -1,6 +1,6 @@
 """The zero-shot method's settings (torch-free, so the parser and the workflows can read them).
 
-Three variants (``ZeroShotSettings.variant``):
+Four variants (``ZeroShotSettings.variant``):
 
 ``paper``
     As printed in the paper: the network sees the image downsampled by 8 and predicts alpha (tanh) and a bias
@@ -12,12 +12,19 @@ Three variants (``ZeroShotSettings.variant``):
     Y / exp(field), and the loss is the entropy of the histogram of the log-corrected image inside the
     object plus 30 L_smo(field): the histogram-sharpening principle of N3/N4 (and Perez-Caballero et al.,
     MIDL 2024) in place of the curves' exposure and contrast terms.
-``sharpen`` (default)
+``sharpen``
     The entropy variant's network and field, with N4's own target in place of the entropy: at every step
     each log-corrected value v is pulled toward E[u | v], the posterior mean of N4's Wiener-deconvolved
     histogram (``losses.sharpened``; a stop-gradient least-squares target), plus 2 L_smo(field), for 250
     steps. The local target cannot merge two tissue peaks by a smooth field that follows the anatomy, as
     the entropy of the whole histogram may, so the smoothness penalty can be 15x weaker.
+``local`` (default)
+    The sharpen variant's network, field and target, each value's target taken from the histogram of its
+    own block (cubes of ``block_mm``, 60 mm, the grid of blocks moved at random every step) instead of the
+    whole image's. On a raw head the global target is lowered by a field that moves distant anatomy onto
+    one another's peaks (the brain against the scalp, the WM core against the GM rim: issue 45); within a
+    block there is little distant anatomy to move, while a field still blurs every block's histogram.
+    Every voxel of the mask (scalp fat, skull, neck) is in its block's histogram, as in N4's.
 
 The choices the paper leaves open (normalisation, the network's grid, the field's smoothing and bound, the
 histogram, the schedule, the output) and what the benchmarks said of each: ``benchmarks/README.md``.
@@ -27,7 +34,7 @@ from dataclasses import asdict, dataclass, replace
 
 from inuprep.options import setting
 
-VARIANTS = ("sharpen", "entropy", "paper")
+VARIANTS = ("local", "sharpen", "entropy", "paper")
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,8 @@ class ZeroShotSettings:
 
     variant: str = setting(
         VARIANTS[0],
-        "N4's sharpening target or the entropy of the histogram, each with a smooth log-field, or the "
-        "paper's losses as printed",
+        "N4's sharpening target on each block's histogram or on the whole image's, or the entropy of the "
+        "histogram, each with a smooth log-field, or the paper's losses as printed",
         choices=VARIANTS,
     )
     iterations: int = setting(0, "optimisation steps (0: the variant's, 250, 200 or 100)")
@@ -49,15 +56,16 @@ class ZeroShotSettings:
     loss_grid_mm: float = 4.0  # the losses are computed on a grid of about this voxel size
     curve_steps: int = 4
     exposure_level: float = 0.6
-    smoothness_weight: float = 0.0  # weight of L_smo(log-field): 30 for 'entropy', 2 for 'sharpen'
-    field_smoothing_mm: float = 40.0  # entropy/sharpen: Gaussian sigma of the log-field
-    # entropy/sharpen, > 0: a cubic B-spline on control points this far apart replaces the Gaussian (issue
+    smoothness_weight: float = 0.0  # weight of L_smo(log-field): 30 for 'entropy', 2 for the others
+    field_smoothing_mm: float = 40.0  # the field variants (all but 'paper'): Gaussian sigma of the log-field
+    # the field variants, > 0: a cubic B-spline on control points this far apart replaces the Gaussian (issue
     # 33's lead, benchmarks/README.md question 2; not the default until it is judged against N4)
     field_spline_mm: float = 0.0
-    max_log_field: float = 1.5  # entropy/sharpen: |log-field| bound (field ratio up to e^3 = 20)
-    max_samples: int = 50_000  # entropy/sharpen: voxels in the histogram
+    max_log_field: float = 1.5  # the field variants: |log-field| bound (field ratio up to e^3 = 20)
+    max_samples: int = 50_000  # the field variants: voxels in the histogram
     histogram_bins: int = 256  # entropy variant: bins spanning the input's log range (+-0.5)
-    sharpen_fwhm: float = 0.08  # sharpen variant: N4's deconvolution kernel in log units (N4: 0.15)
+    sharpen_fwhm: float = 0.08  # local and sharpen: N4's deconvolution kernel in log units (N4: 0.15)
+    block_mm: float = 60.0  # local variant: the side of the blocks whose histograms are sharpened
     seed: int = setting(0, "random seed of the optimisation")
 
     def resolved(self, zooms: tuple[float, ...]) -> "ZeroShotSettings":
@@ -67,11 +75,11 @@ class ZeroShotSettings:
         paper = self.variant == "paper"
         return replace(
             self,
-            iterations=self.iterations or {"paper": 100, "entropy": 200, "sharpen": 250}[self.variant],
+            iterations=self.iterations or {"paper": 100, "entropy": 200}.get(self.variant, 250),
             learning_rate=self.learning_rate or (0.005 if paper else 0.02),
             input_downsample=self.input_downsample or (8 if paper else max(1, round(16.0 / min(zooms)))),
             smoothness_weight=self.smoothness_weight
-            or {"entropy": 30.0, "sharpen": 2.0}.get(self.variant, 0),
+            or {"entropy": 30.0, "paper": 0.0}.get(self.variant, 2.0),
         )
 
     def to_dict(self) -> dict:
@@ -102,6 +110,8 @@ class ZeroShotSettings:
             else "the squared distance of each log-corrected intensity to its sharpened value, the posterior "
             f"mean of N4's Wiener-deconvolved histogram [@n4] (kernel FWHM {s.sharpen_fwhm:g})"
         )
+        if s.variant == "local":
+            target += f" of its own block ({s.block_mm:g} mm cubes, placed at random at every step)"
         smooth = (
             f"a cubic B-spline on control points {s.field_spline_mm:g} mm apart"
             if s.field_spline_mm > 0
