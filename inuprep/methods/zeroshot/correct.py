@@ -190,16 +190,14 @@ class FieldObjective(_Objective):
         log_field = self.log_field(net, self.to_loss_grid)
         flat = log_field.flatten()
         values = self.sampled_log - flat[self.samples] + flat[self.inside].mean()
-        if settings.variant == "sharpen":  # toward N4's sharpened values (constants for the gradient)
-            data_term = 100 * ((values - L.sharpened(values, fwhm=settings.sharpen_fwhm)) ** 2).mean()
-        elif settings.variant == "local":  # the same on each block's own histogram
-            blocks, count = self.blocks()
-            target = L.sharpened(values, fwhm=settings.sharpen_fwhm, groups=blocks, n_groups=count)
-            data_term = 100 * ((values - target) ** 2).mean()
-        else:
+        if settings.variant == "entropy":
             data_term = L.soft_histogram_entropy(
                 values, settings.histogram_bins, value_range=self.value_range
             )
+        else:  # toward N4's sharpened values (constants for the gradient), 'local': of each block's own
+            blocks, count = self.blocks() if settings.variant == "local" else (None, 1)
+            target = L.sharpened(values, fwhm=settings.sharpen_fwhm, groups=blocks, n_groups=count)
+            data_term = 100 * ((values - target) ** 2).mean()
         return data_term + settings.smoothness_weight * L.smoothness(log_field)
 
     def blocks(self) -> tuple[torch.Tensor, int]:

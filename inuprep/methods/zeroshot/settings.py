@@ -16,7 +16,7 @@ Four variants (``ZeroShotSettings.variant``):
     The entropy variant's network and field, with N4's own target in place of the entropy: at every step
     each log-corrected value v is pulled toward E[u | v], the posterior mean of N4's Wiener-deconvolved
     histogram (``losses.sharpened``; a stop-gradient least-squares target), plus 2 L_smo(field), for 250
-    steps. The local target cannot merge two tissue peaks by a smooth field that follows the anatomy, as
+    steps. The per-value target cannot merge two tissue peaks by a smooth field that follows the anatomy, as
     the entropy of the whole histogram may, so the smoothness penalty can be 15x weaker.
 ``local`` (default)
     The sharpen variant's network, field and target, each value's target taken from the histogram of its
@@ -111,7 +111,10 @@ class ZeroShotSettings:
             f"mean of N4's Wiener-deconvolved histogram [@n4] (kernel FWHM {s.sharpen_fwhm:g})"
         )
         if s.variant == "local":
-            target += f" of its own block ({s.block_mm:g} mm cubes, placed at random at every step)"
+            target += (
+                f", each from the histogram of its own {s.block_mm:g} mm block (placed at random at every "
+                "step),"
+            )
         smooth = (
             f"a cubic B-spline on control points {s.field_spline_mm:g} mm apart"
             if s.field_spline_mm > 0
