@@ -5,6 +5,7 @@ import gzip
 import nibabel as nb
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from conftest import save
 from inuprep.image import (
@@ -99,6 +100,45 @@ def test_a_skull_stripped_image_defaults_to_its_whole_support_and_a_scan_to_its_
     mask, source = default_mask(scan)
     assert not is_skull_stripped(scan) and source == "Otsu foreground"
     assert (mask == foreground_mask(scan)).all()
+
+
+@pytest.fixture(scope="module")
+def philips_head(shared_data):
+    """The real Philips head as acquired (air, skull, scalp, neck) at half resolution, its head (Otsu
+    foreground) and its brain (the FAST brain mask shipped beside it)."""
+    subject = "sub-philips3t"
+    head = nb.load(shared_data / "bids" / subject / "anat" / f"{subject}_T1w.nii.gz").get_fdata(
+        dtype=np.float32
+    )
+    brain = nb.load(shared_data / "derivatives" / subject / "anat" / f"{subject}_desc-brain_mask.nii.gz")
+    head, brain = head[::2, ::2, ::2], np.asanyarray(brain.dataobj)[::2, ::2, ::2] > 0
+    return head, foreground_mask(head), brain
+
+
+def test_the_default_mask_means_the_head_or_the_brain_on_files_as_they_come(philips_head):
+    """Issue 46: each altered copy of a real scan gets a mask of 0.7-1.3x its head, or >= 0.9x its brain
+    when stripped; before, a zero-padded scan was taken for a stripped one (2.93x the head)."""
+    from inuprep.simulation.fields import add_rician_noise
+
+    head, head_mask, brain = philips_head
+
+    def share(data, reference):
+        mask, source = default_mask(data)
+        return mask.sum() / reference.sum(), source
+
+    ratio, source = share(np.pad(head, 20), head_mask)  # resampled or conformed onto a larger grid
+    assert 0.7 < ratio < 1.3 and source.startswith("Otsu foreground (a scan zero-padded by 120 voxel planes")
+    assert 0.7 < share(np.where(head_mask, head, 0), head_mask)[0] < 1.3  # the air set to zero
+    defaced = head.copy()
+    defaced[:, -head.shape[1] // 3 :, : head.shape[2] // 3] = 0  # an edge of the box cut away
+    assert 0.7 < share(defaced, head_mask & (defaced > 0))[0] < 1.3
+    stripped = np.where(brain, head, 0)
+    box = ndimage.find_objects(brain.astype(np.uint8))[0]
+    for case in (stripped, stripped[box], np.pad(stripped[box], 7)):  # as is, cropped, padded again
+        ratio, source = share(case, brain[box] if case.shape != brain.shape else brain)
+        assert ratio >= 0.9 and source.startswith("non-zero support (skull-stripped image")
+    noisy = add_rician_noise(stripped, sigma=0.01 * float(head[brain].mean()))
+    assert share(noisy, brain)[0] >= 0.9
 
 
 def test_fill_holes_is_scipys_fill_holes():

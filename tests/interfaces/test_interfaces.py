@@ -112,11 +112,12 @@ def test_image_figures_are_drawn_into_the_derivatives_and_a_stale_one_is_removed
 def test_the_app_checks_a_skull_stripped_image_and_masks_its_whole_support(tmp_path):
     """The App's default mask is ``inuprep-correct``'s: a skull-stripped image's dark CSF is inside it."""
     from inuprep.interfaces.checks import CheckImage
+    from inuprep.utils.mni152 import mni152
 
-    grid = np.meshgrid(*[np.linspace(-1, 1, 24)] * 3, indexing="ij")
-    radius = np.sqrt(sum(axis**2 for axis in grid))
-    texture = np.random.default_rng(0).normal(1, 0.05, radius.shape)
-    brain = np.where(radius < 0.6, 800.0, np.where(radius < 0.8, 40.0, 0.0)) * texture  # WM, dark CSF, zeros
+    t1, gm, wm = (img.get_fdata(dtype=np.float32) for img in mni152(3.0, ("T1", "GM", "WM")))
+    csf = np.clip(1 - gm - wm, 0, 1)  # a real brain's shape: a toy ball's box meets it on larger patches
+    texture = np.random.default_rng(0).normal(1, 0.05, t1.shape)
+    brain = np.where(t1 > 0.05 * t1.max(), 40 * csf + 550 * gm + 800 * wm, 0) * texture  # dark CSF, zeros
     path = save(brain.astype(np.float32), tmp_path / "stripped.nii.gz")
     result = CheckImage(in_file=path).run(cwd=str(tmp_path))
     mask = nb.load(result.outputs.mask_file).get_fdata() > 0
