@@ -117,7 +117,7 @@ def philips_head(shared_data):
 
 def test_the_default_mask_means_the_head_or_the_brain_on_files_as_they_come(philips_head):
     """Issue 46: each altered copy of a real scan gets a mask of 0.7-1.3x its head, or >= 0.9x its brain
-    when stripped; before, a zero-padded scan was taken for a stripped one (2.93x the head)."""
+    when stripped; before, a zero-padded or reoriented scan was taken for a stripped one (1.56x, 1.79x)."""
     from inuprep.simulation.fields import add_rician_noise
 
     head, head_mask, brain = philips_head
@@ -128,6 +128,9 @@ def test_the_default_mask_means_the_head_or_the_brain_on_files_as_they_come(phil
 
     ratio, source = share(np.pad(head, 20), head_mask)  # resampled or conformed onto a larger grid
     assert 0.7 < ratio < 1.3 and source.startswith("Otsu foreground (a scan zero-padded by 120 voxel planes")
+    rotated = ndimage.rotate(ndimage.rotate(head, 30, axes=(0, 1), order=1), 30, axes=(1, 2), order=1)
+    # reoriented about two axes: zero outside the field of view, whose box's faces are then mostly zero too
+    assert 0.7 < share(rotated, foreground_mask(rotated))[0] < 1.3
     assert 0.7 < share(np.where(head_mask, head, 0), head_mask)[0] < 1.3  # the air set to zero
     defaced = head.copy()
     defaced[:, -head.shape[1] // 3 :, : head.shape[2] // 3] = 0  # an edge of the box cut away
