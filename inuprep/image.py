@@ -190,18 +190,14 @@ def default_mask(data: np.ndarray) -> tuple[np.ndarray, str]:
     if _stripped(data, inside):  # the zero planes around a stripped brain are its background, not padding
         return fill_holes(inside), "non-zero support (skull-stripped image)"
     padded = zero_padding(inside)
-    note = f" (a scan zero-padded by {padded} voxel planes: noise in the air inside them)" if padded else ""
+    note = f" (a scan zero-padded by {padded} voxel planes: noise in its air)" if padded else ""
     return foreground_mask(data), f"Otsu foreground{note}"
 
 
 def zero_padding(inside: np.ndarray) -> int:
     """Return how many planes at the grid's faces hold no voxel of ``inside`` (a zero-padded slab)."""
-    planes = 0
-    for axis in range(inside.ndim):
-        used = np.flatnonzero(np.any(inside, axis=tuple(a for a in range(inside.ndim) if a != axis)))
-        if used.size:
-            planes += int(used[0] + inside.shape[axis] - 1 - used[-1])
-    return planes
+    boxes = ndimage.find_objects(inside.astype(np.uint8))
+    return sum(s.start + n - s.stop for s, n in zip(boxes[0], inside.shape, strict=True)) if boxes else 0
 
 
 def load_with_mask(
