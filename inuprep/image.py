@@ -161,16 +161,22 @@ def is_skull_stripped(data: np.ndarray) -> bool:
 
     A scanner's image has noise in the air around the head; a skull-stripped or masked one has none.
     """
-    return _stripped(data, support(data))
+    inside = support(data)
+    return _stripped(data, inside, _box(inside))
 
 
-def _stripped(data: np.ndarray, inside: np.ndarray) -> bool:
-    """Return whether nearly every voxel on the faces of the box of ``inside`` (zero slabs cut) is out, and
-    the object's edge is tissue: a grid resampled or reoriented around a scan is zero outside its field of
-    view, and the edge of that support is the air's noise."""
-    if not inside.any():
+def _box(inside: np.ndarray) -> tuple[slice, ...] | None:
+    """Return the box of the voxels of ``inside`` (None: there are none)."""
+    boxes = ndimage.find_objects(inside.astype(np.uint8))
+    return boxes[0] if boxes else None
+
+
+def _stripped(data: np.ndarray, inside: np.ndarray, box: tuple[slice, ...] | None) -> bool:
+    """Return whether nearly every voxel on the faces of ``box``, the box of ``inside`` (zero slabs cut),
+    is out, and the object's edge is tissue: a grid resampled or reoriented around a scan is zero outside
+    its field of view, and the edge of that support is the air's noise."""
+    if box is None:
         return False
-    box = ndimage.find_objects(inside.astype(np.uint8))[0]
     faces = [np.take(inside[box], index, axis=axis).ravel() for axis in range(3) for index in (0, -1)]
     if 1 - np.mean(np.concatenate(faces)) < STRIPPED_FACES:
         return False
@@ -187,17 +193,12 @@ def default_mask(data: np.ndarray) -> tuple[np.ndarray, str]:
     conforming) is not background removal, and a padded scan still has noise in the air inside its box.
     """
     inside = support(data)
-    if _stripped(data, inside):  # the zero planes around a stripped brain are its background, not padding
+    box = _box(inside)
+    if _stripped(data, inside, box):  # the zero planes around a stripped brain are its background
         return fill_holes(inside), "non-zero support (skull-stripped image)"
-    padded = zero_padding(inside)
+    padded = sum(s.start + n - s.stop for s, n in zip(box, data.shape, strict=True)) if box else 0
     note = f" (a scan zero-padded by {padded} voxel planes: noise in its air)" if padded else ""
     return foreground_mask(data), f"Otsu foreground{note}"
-
-
-def zero_padding(inside: np.ndarray) -> int:
-    """Return how many planes at the grid's faces hold no voxel of ``inside`` (a zero-padded slab)."""
-    boxes = ndimage.find_objects(inside.astype(np.uint8))
-    return sum(s.start + n - s.stop for s, n in zip(boxes[0], inside.shape, strict=True)) if boxes else 0
 
 
 def load_with_mask(

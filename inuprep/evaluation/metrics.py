@@ -147,9 +147,6 @@ def tissue_means(data: np.ndarray, dseg: np.ndarray, tissues: dict[int, str]) ->
     return {name: float(v.mean()) if v.size else float("nan") for name, v in pooled.items()}
 
 
-#: the field's GM/WM step (``field_tissue_step``): a signed diagnostic that tables show beside CJV
-FIELD_STEP = ("field_gm_wm", "field_gm_wm_detrended")
-
 #: the columns of a known or a measured field that summaries show (``evaluation.table``)
 FIELD_SUMMARY = ("rel_error", "measured_rel_error", "measured_field_corr", "measured_field_residual")
 

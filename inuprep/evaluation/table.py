@@ -109,10 +109,10 @@ def metrics_table(
     by_name = labels_by_tissue(tissues)
     step = zooms is not None and {"GM", "WM"} <= set(by_name)
     gm, wm = (np.isin(dseg, by_name[name]) for name in ("GM", "WM")) if step else (None, None)
-    rows, original, source_image = [], None, None
+    rows, source_image = [], None
     for method, data in images:
-        original = data[brain] if original is None else original
-        source_image = data if source_image is None else source_image
+        if source_image is None:  # the original, first
+            source_image, original = data, data[brain]
         row = {"method": method, "segmentation": source, **tissue_metrics(data, dseg, tissues, pair)}
         for name, region in regions.items():
             row[f"cv_{name.lower()}"] = coefficient_of_variation(data[region])

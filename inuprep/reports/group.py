@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from inuprep.evaluation.metrics import FIELD_STEP, summary_columns
+from inuprep.evaluation.metrics import summary_columns
+from inuprep.evaluation.table import FIELD_STEP_COLUMNS
 from inuprep.methods import LABELS
 from inuprep.reports import render
 from inuprep.reports.figures import group_figure, sites_figure
@@ -46,7 +47,7 @@ def collect_metrics(output_dir: Path) -> dict[str, pd.DataFrame]:
 def summary_table(images: pd.DataFrame) -> pd.DataFrame:
     """Return one row per tissue (CV), CJV (and the error when known), the field's GM/WM step, one column
     per method, each cell mean(std) over images."""
-    metrics = summary_columns(images.columns) + [c for c in FIELD_STEP if c in images.columns]
+    metrics = summary_columns(images.columns) + [c for c in FIELD_STEP_COLUMNS if c in images.columns]
     methods = [m for m in LABELS if m in set(images.method)]
     rows = []
     for metric in metrics:
