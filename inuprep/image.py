@@ -162,7 +162,7 @@ def is_skull_stripped(data: np.ndarray) -> bool:
     A scanner's image has noise in the air around the head; a skull-stripped or masked one has none.
     """
     inside = support(data)
-    return _stripped(data, inside, _box(inside))
+    return _stripped(data, inside, _box(inside))[0]
 
 
 def _box(inside: np.ndarray) -> tuple[slice, ...] | None:
@@ -171,34 +171,46 @@ def _box(inside: np.ndarray) -> tuple[slice, ...] | None:
     return boxes[0] if boxes else None
 
 
-def _stripped(data: np.ndarray, inside: np.ndarray, box: tuple[slice, ...] | None) -> bool:
+def _stripped(data: np.ndarray, inside: np.ndarray, box: tuple[slice, ...] | None) -> tuple[bool, str]:
     """Return whether nearly every voxel on the faces of ``box``, the box of ``inside`` (zero slabs cut),
-    is out, and the object's edge is tissue: a grid resampled or reoriented around a scan is zero outside
-    its field of view, and the edge of that support is the air's noise."""
+    is out, and the object's edge is tissue (a grid resampled or reoriented around a scan is zero outside
+    its field of view, and the edge of that support is the air's noise), and why, in words."""
     if box is None:
-        return False
+        return False, "no non-zero voxel"
     faces = [np.take(inside[box], index, axis=axis).ravel() for axis in range(3) for index in (0, -1)]
-    if 1 - np.mean(np.concatenate(faces)) < STRIPPED_FACES:
-        return False
+    zero = 1 - np.mean(np.concatenate(faces))
+    if zero < STRIPPED_FACES:
+        return False, f"{zero:.0%} of the faces of its support's box are zero: noise in its air"
     edge = inside & ~ndimage.binary_erosion(inside, border_value=0)
-    return bool(np.median(data[edge]) >= STRIPPED_EDGE * np.percentile(data[inside], 99))
+    level = np.median(data[edge]) / np.percentile(data[inside], 99)
+    if level < STRIPPED_EDGE:
+        return (
+            False,
+            f"zero outside its field of view only: its support's edge is air at {level:.2%} of its p99",
+        )
+    return (
+        True,
+        f"{zero:.0%} of its support's box's faces are zero; its edge is tissue at {level:.0%} of its p99",
+    )
 
 
 def default_mask(data: np.ndarray) -> tuple[np.ndarray, str]:
     """Return the mask used where none is given, and what it is and why.
 
     A skull-stripped image: its whole non-zero support, holes filled (a threshold would drop the dark CSF,
-    which is brain); otherwise the Otsu foreground (:func:`foreground_mask`). Whether it is stripped is
+    which is brain); otherwise the Otsu foreground (:func:`foreground_mask`). The description says which, and
+    the measures that decided it (:data:`STRIPPED_FACES`, :data:`STRIPPED_EDGE`). Whether it is stripped is
     decided on the box of its non-zero voxels, not on the grid: zero padding (resampling, reorienting,
     conforming) is not background removal, and a padded scan still has noise in the air inside its box.
     """
     inside = support(data)
     box = _box(inside)
-    if _stripped(data, inside, box):  # the zero planes around a stripped brain are its background
-        return fill_holes(inside), "non-zero support (skull-stripped image)"
+    stripped, why = _stripped(data, inside, box)
+    if stripped:  # the zero planes around a stripped brain are its background
+        return fill_holes(inside), f"non-zero support (skull-stripped image: {why})"
     padded = sum(s.start + n - s.stop for s, n in zip(box, data.shape, strict=True)) if box else 0
-    note = f" (a scan zero-padded by {padded} voxel planes: noise in its air)" if padded else ""
-    return foreground_mask(data), f"Otsu foreground{note}"
+    padding = f"; zero-padded by {padded} voxel planes" if padded else ""
+    return foreground_mask(data), f"Otsu foreground (a scan: {why}{padding})"
 
 
 def load_with_mask(

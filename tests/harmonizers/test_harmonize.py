@@ -304,7 +304,10 @@ def test_skull_stripped_references_need_no_masks(subjects, tmp_path, method):
         assert main([*apply, *(["--wm-mask", str(files["wm", 4])] if wm else [])]) == 0
     record = json.loads((tmp_path / "defaults" / MODEL_FILE).read_text())["References"][0]
     brain = nb.load(files["mask", 1]).get_fdata() > 0
-    assert record["Mask"] == "non-zero support (skull-stripped image)" and record["MaskVoxels"] == brain.sum()
+    assert (
+        record["Mask"].startswith("non-zero support (skull-stripped image: ")
+        and record["MaskVoxels"] == brain.sum()
+    )
     given = json.loads((tmp_path / "masks" / MODEL_FILE).read_text())["References"][0]
     assert given["Mask"] == f"given: {masks[0]}"
     sidecar = json.loads(outputs["defaults"].with_name("defaults_desc-harmonized_T1w.json").read_text())

@@ -113,8 +113,8 @@ def test_mask_option(biased_file, tmp_path, mni_3mm):
     assert result.returncode == 0, result.stderr
     support = np.abs(mni_3mm.get_fdata()) > 1e-6 * mni_3mm.get_fdata().max()
     mask = json.loads((tmp_path / "default.json").read_text())["Mask"]
-    assert mask.startswith("default: non-zero support (skull-stripped image), ") and mask.endswith(" voxels")
-    assert int(mask.split(", ")[1].split()[0]) >= support.sum()
+    assert mask.startswith("default: non-zero support (skull-stripped image: ") and mask.endswith(" voxels")
+    assert int(mask.rsplit(", ", 1)[1].split()[0]) >= support.sum()
     wrong = save(np.ones((8, 8, 8)), tmp_path / "small.nii.gz")
     result = correct(biased_file, tmp_path / "other.nii.gz", "--mask", wrong)
     assert result.returncode == 2 and "mask shape" in result.stderr
