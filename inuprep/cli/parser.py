@@ -151,7 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="threads per process (default: nprocs - 1, 1 to 8)",
     )
     memory = perf.add_mutually_exclusive_group()
-    memory.add_argument("--mem-gb", type=_positive_float, help="memory the scheduler may use, in GB")
+    memory.add_argument(
+        "--mem-gb",
+        type=_positive_float,
+        help="memory nipype's MultiProc scheduler may plan for, in GB (used even with --nprocs 1)",
+    )
     memory.add_argument(
         "--mem",
         "--mem-mb",
@@ -165,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--use-plugin",
         type=_existing_file,
         metavar="FILE",
-        help="nipype plugin YAML (e.g. 'plugin: SLURM' with 'plugin_args'); overrides --nprocs/--mem-gb",
+        help="nipype plugin YAML (e.g. 'plugin: SLURM' with 'plugin_args'); overrides --nprocs; --mem only "
+        "with a MultiProc plugin (another scheduler is given its memory in its plugin_args)",
     )
 
     wf = parser.add_argument_group("Workflow")

@@ -1,7 +1,6 @@
 """One frozen settings object, built from the arguments and dumped next to the outputs."""
 
 import argparse
-import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +10,24 @@ import yaml
 
 from inuprep import __version__
 from inuprep.methods import METHODS
+from inuprep.utils.io import write_json
+
+
+def read_plugin(path: Path, mem_gb: float | None) -> dict:
+    """Return the nipype plugin file ``path`` (``--use-plugin``); raise ValueError for one without a plugin,
+    or one that cannot honour ``--mem`` (another scheduler's, or a MultiProc of another memory_gb)."""
+    plugin = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(plugin, dict) or "plugin" not in plugin:
+        raise ValueError(f"{path}: a nipype plugin file needs a 'plugin' key")
+    if mem_gb and plugin["plugin"] != "MultiProc":
+        raise ValueError(
+            f"--mem cannot be honoured by the {plugin['plugin']} plugin of {path}: ask its scheduler for "
+            "memory in the file's plugin_args (e.g. sbatch_args: --mem=16G) and leave --mem out"
+        )
+    memory = (plugin.get("plugin_args") or {}).get("memory_gb")
+    if mem_gb and memory is not None and float(memory) != mem_gb:
+        raise ValueError(f"--mem ({mem_gb:g} GB) and the memory_gb of {path} ({memory}) disagree: give one")
+    return plugin
 
 
 @dataclass(frozen=True)
@@ -49,11 +66,7 @@ class Settings:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Settings":
         """Return the settings of parsed command-line arguments, with paths made absolute."""
-        plugin = None
-        if args.use_plugin is not None:
-            plugin = yaml.safe_load(args.use_plugin.read_text()) or {}
-            if not isinstance(plugin, dict) or "plugin" not in plugin:
-                raise ValueError(f"{args.use_plugin}: a nipype plugin file needs a 'plugin' key")
+        plugin = None if args.use_plugin is None else read_plugin(args.use_plugin, args.mem_gb)
         return cls(
             bids_dir=args.bids_dir.absolute(),
             output_dir=args.output_dir.absolute(),
@@ -101,16 +114,19 @@ class Settings:
 
     def plugin_settings(self) -> dict:
         """Return nipype's ``plugin`` and ``plugin_args`` for ``Workflow.run``."""
-        if self.plugin is not None:
-            return {"plugin": self.plugin["plugin"], "plugin_args": dict(self.plugin.get("plugin_args", {}))}
-        args = {"n_procs": self.nprocs, "raise_insufficient": False}
-        if self.mem_gb:
-            args["memory_gb"] = self.mem_gb
-        return {"plugin": "MultiProc" if self.nprocs > 1 else "Linear", "plugin_args": args}
+        memory = {"memory_gb": self.mem_gb} if self.mem_gb else {}
+        if self.plugin is not None:  # --mem given only with MultiProc (from_args)
+            plugin_args = {**memory, **(self.plugin.get("plugin_args") or {})}
+            return {"plugin": self.plugin["plugin"], "plugin_args": plugin_args}
+        # nipype's Linear plugin knows no memory: with --mem, MultiProc's scheduler, even for one process (the
+        # steps one at a time, each in a worker: an out-of-memory kill takes a worker, not the App)
+        plugin = "MultiProc" if self.nprocs > 1 or self.mem_gb else "Linear"
+        return {
+            "plugin": plugin,
+            "plugin_args": {"n_procs": self.nprocs, "raise_insufficient": False, **memory},
+        }
 
     def write(self) -> Path:
         """Write the settings to ``<output_dir>/logs/`` and return the file."""
         path = self.output_dir / "logs" / f"inuprep_settings_{self.run_uuid}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=list) + "\n")
-        return path
+        return write_json(self.to_dict(), path)

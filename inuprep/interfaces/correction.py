@@ -6,6 +6,7 @@ method's settings (:meth:`inuprep.methods.base.Method.options`), with the settin
 """
 
 import json
+import shlex
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -75,7 +76,7 @@ def _interface(method: Method) -> type[Correction]:
         (_CorrectionInputSpec,),
         {"__module__": __name__, **{option.name: _trait(option) for option in method.options}},
     )
-    command = f"{sys.executable} -m {RUNNER} --method {method.name}"
+    command = f"{shlex.quote(sys.executable)} -m {RUNNER} --method {method.name}"  # nipype runs it in a shell
     doc = f"{method.label} bias correction through ``python -m {RUNNER} --method {method.name}``."
     attributes = {"__module__": __name__, "__doc__": doc, "method": method.name, "input_spec": spec,
                   "_cmd": command}  # fmt: skip

@@ -3,6 +3,7 @@ inuprep.harmonizers.run apply``, as ``inuprep-harmonize apply``): a learned meth
 nipype's workers, as the corrections' does."""
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class Harmonize(CommandLine):
 
     input_spec = _HarmonizeInputSpec
     output_spec = _HarmonizeOutputSpec
-    _cmd = f"{sys.executable} -m {RUNNER} apply"
+    _cmd = f"{shlex.quote(sys.executable)} -m {RUNNER} apply"  # nipype runs it in a shell
 
     def _list_outputs(self):
         out_file = Path(self.inputs.out_file).absolute()

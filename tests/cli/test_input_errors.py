@@ -25,12 +25,17 @@ from inuprep.cli.run import main
             "file is not valid JSON",
         ),
         (["{bids}", "{tmp}/out", "participant", "--config", "{tmp}/file"], "is not a settings file"),
+        (
+            ["{bids}", "{tmp}/out", "participant", "--use-plugin", "{tmp}/slurm.yml", "--mem", "4G"],
+            "--mem cannot be honoured by the SLURM plugin of {tmp}/slurm.yml",
+        ),
     ],
 )
 def test_input_errors_exit_2_in_one_line(tmp_path, call_main, argv, message):
     bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": None})
     empty = make_bids(tmp_path / "empty", {})  # a dataset_description.json and nothing else
     (tmp_path / "file").write_text("")
+    (tmp_path / "slurm.yml").write_text("plugin: SLURM\nplugin_args:\n  sbatch_args: --time=1:00:00\n")
     folders = {"tmp": tmp_path, "bids": bids, "empty": empty}
     code, out, err = call_main(main, *[a.format(**folders) for a in argv])
     message = message.format(**folders)

@@ -107,6 +107,33 @@ def test_plugin_file_overrides_multiproc(tmp_path):
         Settings.from_args(parse("--use-plugin", str(plugin)))
 
 
+def test_mem_is_honoured_by_a_scheduler_that_knows_memory_or_refused(tmp_path):
+    """nipype's Linear plugin knows no memory: --mem with one process takes MultiProc's scheduler; a plugin
+    file's own scheduler is asked in its own arguments, and two memories are one too many."""
+    one = Settings.from_args(parse("--nprocs", "1", "--mem", "4G")).plugin_settings()
+    assert one == {
+        "plugin": "MultiProc",
+        "plugin_args": {"n_procs": 1, "raise_insufficient": False, "memory_gb": 4},
+    }
+    assert Settings.from_args(parse("--nprocs", "1")).plugin_settings()["plugin"] == "Linear"
+    plugin = tmp_path / "plugin.yml"
+    plugin.write_text("plugin: MultiProc\nplugin_args:\n  n_procs: 3\n")
+    settings = Settings.from_args(parse("--use-plugin", str(plugin), "--mem", "6G"))
+    assert settings.plugin_settings() == {
+        "plugin": "MultiProc",
+        "plugin_args": {"n_procs": 3, "memory_gb": 6},
+    }
+    plugin.write_text("plugin: MultiProc\nplugin_args:\n  memory_gb: 8\n")
+    with pytest.raises(ValueError, match="disagree"):
+        Settings.from_args(parse("--use-plugin", str(plugin), "--mem", "6G"))
+    assert Settings.from_args(parse("--use-plugin", str(plugin), "--mem", "8G")).plugin_settings()[
+        "plugin_args"
+    ] == {"memory_gb": 8}
+    plugin.write_text("plugin: SLURM\n")
+    with pytest.raises(ValueError, match="--mem cannot be honoured by the SLURM plugin"):
+        Settings.from_args(parse("--use-plugin", str(plugin), "--mem", "6G"))
+
+
 def test_settings_dump_is_json(tmp_path):
     settings = Settings.from_args(build_parser().parse_args(["/data", str(tmp_path), "group"]))
     dumped = json.loads(settings.write().read_text())

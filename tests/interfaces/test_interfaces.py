@@ -122,3 +122,25 @@ def test_the_app_checks_a_skull_stripped_image_and_masks_its_whole_support(tmp_p
     result = CheckImage(in_file=path).run(cwd=str(tmp_path))
     mask = nb.load(result.outputs.mask_file).get_fdata() > 0
     assert (mask == (brain > 0)).all()
+
+
+def test_a_correction_runs_from_a_python_whose_path_has_a_space(tmp_path, monkeypatch):
+    """nipype runs a command line through a shell: the runner's Python is quoted in it."""
+    import shlex
+    import sys
+
+    from inuprep.interfaces.correction import _interface
+    from inuprep.methods import METHODS
+
+    python = tmp_path / "my python" / "python"
+    python.parent.mkdir()
+    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    python.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(python))
+    grid = np.meshgrid(*[np.linspace(-1, 1, 20)] * 3, indexing="ij")
+    ball = np.where(sum(axis**2 for axis in grid) < 0.8, 100.0, 0.0) * np.exp(0.3 * grid[0])
+    correction = _interface(METHODS["n4"])(in_file=save(ball, tmp_path / "ball.nii.gz"))
+    assert correction.cmdline.startswith(f"'{python}' -m inuprep.methods.run --method n4")
+    (tmp_path / "node").mkdir()
+    result = correction.run(cwd=tmp_path / "node")
+    assert nb.load(result.outputs.out_file).shape == ball.shape
