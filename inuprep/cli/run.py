@@ -52,6 +52,19 @@ def write_report(subject: str, runs, settings, failures: list[str], methods: str
     return f" (report: {path})"
 
 
+def remove_interrupted_writes_of(settings, subjects) -> None:
+    """Remove what an interrupted run's writes left in the output folder (its top, logs and ``subjects``'
+    folders: not another participant's, whose run may be live elsewhere), saying how many."""
+    from inuprep.utils.io import remove_interrupted_writes
+
+    out = settings.output_dir
+    removed = remove_interrupted_writes(out) + remove_interrupted_writes(out / "logs")
+    for subject in subjects:
+        removed += remove_interrupted_writes(out / f"sub-{subject}", recursive=True)
+    if removed:
+        LOGGER.info(f"Removed {len(removed)} temporary file(s) a killed run had left in {out}")
+
+
 def run_participants(settings) -> int:
     """Select the images, build and run the participant workflow, report each participant; return the
     exit code."""
@@ -74,6 +87,7 @@ def run_participants(settings) -> int:
     methods = {subject: methods_text(workflow.get_node(subject_wf_name(subject))) for subject in subjects}
     if settings.reports_only:  # the pages again, from the outputs there: nothing runs
         return report_subjects(settings, runs, failures, methods)
+    remove_interrupted_writes_of(settings, subjects)
     write_dataset_files(settings.output_dir, settings.bids_dir)
     LOGGER.info(f"Settings written to {settings.write()}")
     if settings.write_graph:

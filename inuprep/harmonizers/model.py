@@ -6,6 +6,7 @@ versions, the fit's time and loss log, and the SHA-256 of every file the method 
 under a temporary name and renamed whole.
 """
 
+import glob
 import hashlib
 import json
 import shutil
@@ -19,7 +20,7 @@ from inuprep import __version__
 from inuprep.harmonizers import HARMONIZERS
 from inuprep.harmonizers.base import Harmonizer
 from inuprep.harmonizers.grid import Grid, Placement, harmonize_on_grid
-from inuprep.utils.io import write_json
+from inuprep.utils.io import remove_interrupted_writes, temporary_prefix, write_json
 
 MODEL_FILE = "model.json"
 #: the layout of a model folder; a folder of another format is refused
@@ -115,7 +116,8 @@ def fit_model(
             on_wm = None if wm is None else placement.onto(wm, mask=True)
             arrays.append((placement.onto(data), placement.onto(brain, mask=True), on_wm))
     folder.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    remove_interrupted_writes(folder.parent, glob.escape(folder.name))
+    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=temporary_prefix(folder)))
     start = time.perf_counter()
     try:
         log = harmonizer.fit(arrays, contrast, settings, scratch)

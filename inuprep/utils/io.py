@@ -1,9 +1,13 @@
 """Writing files so that no reader ever sees half of one: temporary name, then rename."""
 
+import glob
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,12 +15,62 @@ from pathlib import Path
 import nibabel as nb
 import numpy as np
 
+#: a temporary file or folder of ours: ``.<its final name>~<host>~<pid>~<random><suffix>``, a hidden name
+#: that says which process writes it, so that a later run can tell an interrupted write from a live one
+TEMPORARY = re.compile(r"^\.(?P<name>.+)~(?P<host>[^~/]+)~(?P<pid>\d+)~[^~]*$")
+#: seconds after which another host's temporary file is taken as interrupted (no write lasts a day)
+STALE_ELSEWHERE_S = 24 * 3600
+
+
+def temporary_prefix(dest: Path) -> str:
+    """Return the start of a temporary name for ``dest`` (:data:`TEMPORARY`), with this process's host and
+    pid."""
+    return f".{dest.name}~{socket.gethostname().replace('~', '-')}~{os.getpid()}~"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_interrupted_writes(folder: Path, name: str = "*", recursive: bool = False) -> list[Path]:
+    """Remove the temporary files and folders in ``folder`` (and below it: ``recursive``) of the files named
+    ``name`` (a pattern) that an interrupted write left (a process killed while it wrote): those of this host
+    whose process has ended, and another host's older than a day (a shared file system); return them. A
+    live write's stays."""
+    removed = []
+    host = socket.gethostname().replace("~", "-")
+    pattern = f".{name}~*~*~*"
+    for path in folder.rglob(pattern) if recursive else folder.glob(pattern):
+        match = TEMPORARY.match(path.name)
+        try:
+            age = time.time() - path.lstat().st_mtime
+        except FileNotFoundError:  # its write has ended meanwhile
+            continue
+        if not match or not (
+            age > STALE_ELSEWHERE_S or match["host"] == host and not _alive(int(match["pid"]))
+        ):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
 
 @contextmanager
 def replacing(dest: Path, suffix: str = ".tmp"):
-    """Yield a temporary path beside ``dest``; it becomes ``dest`` only if the block succeeds."""
+    """Yield a temporary path beside ``dest``; it becomes ``dest`` only if the block succeeds. A process
+    killed meanwhile leaves the temporary file, which :func:`remove_interrupted_writes` removes later."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=suffix)
+    remove_interrupted_writes(dest.parent, glob.escape(dest.name))
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=temporary_prefix(dest), suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)

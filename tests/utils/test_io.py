@@ -23,3 +23,46 @@ def test_a_gzipped_image_is_standard_gzip_with_the_exact_values(tmp_path):
     plain = save_like(data > 1, img, tmp_path / "mask.nii", np.uint8)
     assert open(plain, "rb").read(4) == (348).to_bytes(4, "little")
     assert np.array_equal(np.asanyarray(nb.load(plain).dataobj), (data > 1).astype(np.uint8))
+
+
+def test_a_write_killed_midway_leaves_a_temporary_file_that_the_next_write_removes(tmp_path):
+    """A process killed while it copies a file into place leaves its hidden temporary file (never the final
+    name); the next write of that name, or the run's sweep, removes it; a live process's stays, as does
+    another host's until it is a day old."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from inuprep.utils.io import STALE_ELSEWHERE_S, atomic_copy, remove_interrupted_writes, temporary_prefix
+
+    dest = tmp_path / "sub-01" / "anat" / "sub-01_desc-corrected_T1w.nii.gz"
+    writer = (  # a write that waits for its input: under way when it is killed
+        "import sys; from pathlib import Path; from inuprep.utils.io import replacing\n"
+        f"with replacing(Path({str(dest)!r})) as tmp:\n    tmp.write_bytes(b'part'); sys.stdin.read()"
+    )
+    process = subprocess.Popen([sys.executable, "-c", writer], stdin=subprocess.PIPE)
+    while not list(dest.parent.glob(".*")):
+        assert process.poll() is None, "the writer ended"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    left = list(dest.parent.glob(".*"))
+    assert len(left) == 1 and not dest.exists()
+    assert left[0].name.startswith(f".{dest.name}~{socket.gethostname()}~{process.pid}~")
+    live = dest.parent / f"{temporary_prefix(dest)}abc.tmp"  # this test's own process is alive
+    old, new = (dest.parent / f".{dest.name}~elsewhere~1~{tag}.tmp" for tag in ("old", "new"))
+    for path in (live, old, new):
+        path.write_text("part")
+    os.utime(old, (time.time() - STALE_ELSEWHERE_S - 60,) * 2)
+    source = tmp_path / "source.nii.gz"
+    source.write_bytes(b"done")
+    atomic_copy(source, dest)
+    assert dest.read_bytes() == b"done"
+    assert sorted(path.name for path in dest.parent.glob(".*")) == sorted([live.name, new.name])
+    live.unlink()
+    stale = dest.parent / f".{dest.name}~{socket.gethostname()}~{process.pid}~again.tmp"
+    stale.write_text("part")  # a file of another name's, left by the killed process, and nested
+    assert remove_interrupted_writes(tmp_path, recursive=True) == [stale]
