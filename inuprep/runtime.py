@@ -1,6 +1,7 @@
 """Conditions of the process the App runs in: a usable HOME, writable output folders, termination."""
 
 import ctypes
+import fcntl
 import os
 import signal
 import threading
@@ -101,6 +102,11 @@ def _raise_terminated(signum, frame):
     raise Terminated(signum)
 
 
+def terminating() -> bool:
+    """Return whether a signal asked this process to stop (inside :func:`terminate_on_signals`)."""
+    return bool(_received)
+
+
 def raise_if_terminated() -> None:
     """Raise :class:`Terminated` again if a signal arrived in this process (and was swallowed on the way)."""
     if _received:
@@ -134,6 +140,27 @@ def die_with_parent() -> None:
     _parent[:] = [os.getppid()]
     with suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
+def hold_lock(path: Path, waiting=None):
+    """Take the exclusive lock of ``path`` (created), after calling ``waiting()`` if another process holds it;
+    return the open file that holds it.
+
+    A ``flock`` lasts while any copy of the file is open, and every worker the App forks holds one: the lock
+    of a run killed with SIGKILL lasts until the last of its orphaned workers has ended, not only its App. A
+    file system without locks (Lustre mounted without ``flock``) takes none, as if free.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a")  # noqa: SIM115 - it lives as long as the lock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if waiting:
+            waiting()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError:
+        pass
+    return handle
 
 
 def descendants(pid: int) -> list[int]:

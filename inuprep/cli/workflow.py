@@ -2,6 +2,7 @@
 
 import logging
 import os
+from pathlib import Path
 
 from inuprep.cli.failures import crash_files
 from inuprep.harmonizers.model import HarmonizationPlan, read_model
@@ -9,6 +10,7 @@ from inuprep.runtime import (
     Terminated,
     die_with_parent,
     ensure_login_name,
+    hold_lock,
     raise_if_terminated,
     stop_descendants,
     terminate_on_signals,
@@ -74,6 +76,19 @@ def configure_nipype(settings) -> None:
     )
 
 
+def lock_participants(subjects: list[str], work_dir: Path) -> list:
+    """Return the held locks of ``subjects`` in ``work_dir`` (taken in order), waiting while another run works
+    on one: a run killed whose workers are still ending (they share its steps' folders), or the same
+    participant started twice."""
+
+    def waiting(subject):
+        return lambda: LOGGER.info(
+            f"sub-{subject}: another run works on it in {work_dir}; waiting for it to end"
+        )
+
+    return [hold_lock(work_dir / "locks" / f"sub-{subject}.lock", waiting(subject)) for subject in subjects]
+
+
 def execute(workflow, runs, settings) -> str | None:
     """Run the workflow with progress lines; return why it stopped without any crash file (else None).
 
@@ -89,6 +104,7 @@ def execute(workflow, runs, settings) -> str | None:
     os.register_at_fork(after_in_child=die_with_parent)  # workers end with the App, even on SIGKILL
     try:
         with terminate_on_signals():  # the forked workers inherit it
+            locks = lock_participants(sorted({run.subject for run in runs}), settings.work_dir)
             try:
                 if plugin["plugin"] == "MultiProc":  # an instance: nipype takes one in place of the name
                     from inuprep.cli.plugin import SafeMultiProcPlugin
@@ -96,6 +112,8 @@ def execute(workflow, runs, settings) -> str | None:
                     plugin["plugin"] = SafeMultiProcPlugin(plugin_args=plugin.pop("plugin_args"))
                 workflow.run(**plugin)
             finally:
+                for lock in locks:  # its workers' copies hold it until they have ended
+                    lock.close()
                 raise_if_terminated()  # a signal a node's interface swallowed (the Linear plugin)
     except Terminated:
         stop_descendants()

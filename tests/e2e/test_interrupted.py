@@ -215,3 +215,98 @@ def test_a_disk_that_fills_during_the_run_fails_in_one_line_and_a_rerun_resumes(
     assert f"a disk filled up during the run (--work-dir {disk / 'work'} has 0 MB free now)" in stderr
     assert "rerun the same command" in stderr
     assert rerun.returncode == 0 and "sub-01: done" in rerun.stdout, rerun.stdout + rerun.stderr
+
+
+def worker_in(app: subprocess.Popen, folder: str, timeout: float = 120) -> int:
+    """Return the pid of the App's worker process that runs in the node folder ending with ``folder`` (nipype
+    runs a node inside its folder), waiting for one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and app.poll() is None:
+        for pid in Path("/proc").glob("[0-9]*"):
+            try:
+                state, parent = (pid / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+                if state != "Z" and int(parent) == app.pid and os.readlink(pid / "cwd").endswith(folder):
+                    return int(pid.name)
+            except (OSError, ValueError):
+                continue
+        time.sleep(0.02)
+    raise AssertionError(f"no worker ran {folder}")
+
+
+def test_a_worker_killed_as_by_the_oom_killer_runs_its_steps_again_then_fails_alone(tmp_path, mni_3mm):
+    """A worker SIGKILLed (the out-of-memory killer) breaks nipype's process pool: its step runs again alone;
+    killed again there, that step alone fails in one line, the other participant finishes, the App ends,
+    and a rerun completes."""
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
+    bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
+    argv = [
+        bids,
+        tmp_path / "out",
+        "participant",
+        "-w",
+        tmp_path / "work",
+        "--nprocs",
+        2,
+        "--methods",
+        "zeroshot",
+    ]
+    with open(tmp_path / "stdout", "w+") as stdout, open(tmp_path / "stderr", "w+") as stderr:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)], stdout=stdout, stderr=stderr
+        )
+        step = "sub_01_wf/image_sub_01_T1w_wf/zeroshot_wf/correct"
+        first = worker_in(app, step)
+        os.kill(first, signal.SIGKILL)
+        while running(first):
+            time.sleep(0.01)
+        second = worker_in(app, step)
+        os.kill(second, signal.SIGKILL)
+        app.wait(timeout=300)
+        stdout.seek(0), stderr.seek(0)
+        out, err = stdout.read(), stderr.read()
+    assert app.returncode == 1, out + err
+    assert "correct: its worker process was killed; it runs again, alone" in err
+    assert "sub-02: done" in out
+    failed = next(line for line in err.splitlines() if line.startswith("sub-01: FAILED"))
+    assert "its process was killed while it ran alone (as by the out-of-memory killer)" in failed, err
+    rerun = inuprep(*argv, cwd=tmp_path)
+    assert rerun.returncode == 0 and "sub-01: done" in rerun.stdout, rerun.stdout + rerun.stderr
+
+
+def test_a_rerun_waits_for_the_workers_a_killed_run_left_before_it_runs_their_steps(tmp_path, mni_3mm):
+    """The App alone SIGKILLed leaves its workers ending for a while (SIGTERM from die_with_parent), in the
+    steps' folders that a rerun takes: a nipype step of the old run that finishes there moves the rerun's
+    hash file away and fails it. The rerun waits for them (a participant's lock, held by every worker), then
+    finishes. The worker is stopped here so that it outlives the rerun's start."""
+    t1 = mni_3mm.get_fdata(dtype=np.float32)
+    bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
+    argv = [
+        bids,
+        tmp_path / "out",
+        "participant",
+        "-w",
+        tmp_path / "work",
+        "--nprocs",
+        2,
+        "--methods",
+        "zeroshot",
+    ]
+    command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
+    app = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = worker_in(app, "sub_01_wf/image_sub_01_T1w_wf/zeroshot_wf/correct")
+    os.kill(worker, signal.SIGSTOP)
+    app.kill()
+    app.wait()
+    rerun = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waited = False
+    try:
+        for line in rerun.stdout:
+            if "sub-01: another run works on it" in line:
+                waited = True
+                break
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    out, err = rerun.communicate(timeout=600)
+    assert waited, out + err
+    assert rerun.returncode == 0 and "sub-01: done" in out, out + err
