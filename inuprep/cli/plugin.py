@@ -45,7 +45,7 @@ class SafeMultiProcPlugin(MultiProcPlugin):
         super().__init__(plugin_args=plugin_args)
         self._jobs = {}  # taskid: (node, updatehash), to run a lost step again
         self._lost = deque()  # the taskids whose worker died, to run again one at a time
-        self._alone = None  # the last taskid run again by itself
+        self._alone = None  # the taskid that runs again by itself
         self._lock = threading.Lock()  # the pool's thread adds to _lost, the scheduler's takes from it
 
     def run(self, graph, config, updatehash=False):
@@ -54,7 +54,11 @@ class SafeMultiProcPlugin(MultiProcPlugin):
 
     def _send_procs_to_workers(self, updatehash=False, graph=None):
         with self._lock:
-            lost = list(self._lost)
+            if self._alone in self._taskresult:  # it ran alone to its end
+                self._alone = None
+            alone, lost = self._alone, list(self._lost)
+        if alone is not None:
+            return  # nothing beside a step that runs again alone
         if lost:  # run them again one by one, once nothing else runs
             if not [task for task in self._task_obj if task not in self._taskresult and task not in lost]:
                 with self._lock:

@@ -6,6 +6,7 @@ examples/slurm/inuprep-array.sbatch (one participant per task). `pytest -k slurm
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, inuprep, make_bids, tree_digests
+from conftest import ROOT, inuprep, make_bids, small_disk, tree_digests
 from inuprep.simulation.fields import simulate_bias
 
 SCRIPTS = ROOT / "tests" / "slurm"
@@ -98,11 +99,16 @@ def test_nipype_slurm_plugin_runs_every_step_as_a_job_like_multiproc(slurm, tmp_
     assert np.allclose(slurm_table[numbers], local_table[numbers], rtol=1e-4, atol=1e-6)
 
 
-def test_a_job_array_runs_one_participant_per_task_and_a_cancelled_task_reruns_alone(
+def test_a_study_on_the_array_survives_cancel_kill_full_disk_and_a_controller_restart(
     slurm, tmp_path, mni_3mm
 ):
-    env, _ = slurm
-    bids = dataset(tmp_path / "bids", mni_3mm)
+    """Issue 46: six participants, one per task of examples/slurm/inuprep-array.sbatch (the first two build
+    the shared pybids index at once); task 2 cancelled, task 4 SIGKILLed, task 3's work folder on a full
+    disk, the controller restarted meanwhile. Those three alone fail; resubmitting them as the script says
+    completes the study, the other participants' files untouched, and the group level sees all six."""
+    env, state = slurm
+    labels = [f"0{i}" for i in range(1, 7)]
+    bids = dataset(tmp_path / "bids", mni_3mm, labels)
     out, work = tmp_path / "out", tmp_path / "work"
     env = {**env, "INUPREP_CMD": f"{sys.executable} -m inuprep.cli.run"}
     args = [
@@ -122,36 +128,56 @@ def test_a_job_array_runs_one_participant_per_task_and_a_cancelled_task_reruns_a
         command = ["sbatch", "--parsable", *extra, *args]
         return subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=900)
 
-    def state_of(job):
-        return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=env, capture_output=True,
-                              text=True).stdout.strip()  # fmt: skip
+    def state_of(job):  # "?" while the controller does not answer
+        done = subprocess.run(
+            ["squeue", "-h", "-j", job, "-o", "%T"], env=env, capture_output=True, text=True
+        )
+        return done.stdout.strip() if done.returncode == 0 else "?"
 
-    submitted = sbatch("--array=1-2")
-    assert submitted.returncode == 0, submitted.stderr
-    array = submitted.stdout.strip()
-    deadline = time.monotonic() + 300
-    while state_of(f"{array}_2") != "RUNNING" and time.monotonic() < deadline:
-        time.sleep(1)
-    time.sleep(10)  # well inside its work
-    subprocess.run(["scancel", f"{array}_2"], env=env, check=True)
-    while state_of(array) and time.monotonic() < deadline:
-        time.sleep(2)
-    assert "sub-01: done" in (tmp_path / "task-1.out").read_text()
-    assert (
-        "terminated by SIGTERM" in (tmp_path / "task-2.out").read_text()
-    )  # scancel: the App stopped cleanly
-    group = inuprep(bids, out, "group", "-w", work / "group", cwd=tmp_path)
-    assert group.returncode == 0 and "no metrics (failed or not run): sub-02_space-T1w" in group.stderr
-    sub01 = tree_digests(out / "sub-01")
-    # only the cancelled task again, waited for: it resumes from its work folder
-    rerun = sbatch("--array=2", "--wait")
-    assert rerun.returncode == 0, (tmp_path / "task-2.out").read_text()
-    assert "sub-02: done" in (tmp_path / "task-2.out").read_text()
-    assert tree_digests(out / "sub-01") == sub01
+    def running(task, deadline):
+        while state_of(f"{array}_{task}") != "RUNNING":
+            assert time.monotonic() < deadline, f"task {task} never ran"
+            time.sleep(0.5)
+        time.sleep(8)  # well inside its work
+
+    def log(task):
+        return (tmp_path / f"task-{task}.out").read_text()
+
+    work.mkdir()
+    with small_disk(work / "sub-03", "1m"):
+        submitted = sbatch("--array=1-6")
+        assert submitted.returncode == 0, submitted.stderr
+        array = submitted.stdout.strip()
+        deadline = time.monotonic() + 600
+        running(2, deadline)
+        subprocess.run(["scancel", f"{array}_2"], env=env, check=True)  # a time limit, a user's scancel
+        running(4, deadline)
+        subprocess.run(["scancel", "--full", "--signal=KILL", f"{array}_4"], env=env, check=True)  # OOM kill
+        controller = int((state / "slurmctld.pid").read_text())
+        os.kill(controller, signal.SIGTERM)  # the controller restarted under running tasks
+        while Path(f"/proc/{controller}").exists():
+            time.sleep(0.2)
+        subprocess.run(["slurmctld", "-f", env["SLURM_CONF"]], env=env, check=True)
+        while state_of(array) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert not state_of(array), "the array did not end"
+    for task in (1, 5, 6):
+        assert f"sub-0{task}: done" in log(task), log(task)
+    assert "terminated by SIGTERM" in log(2) and "has 1 MB free" in log(3) and "sub-04: done" not in log(4)
     group = inuprep(bids, out, "group", "-w", work / "group", cwd=tmp_path)
     assert group.returncode == 0, group.stdout + group.stderr
-    table = pd.read_csv(out / "group_T1w.tsv", sep="\t")
-    assert set(table.n_images) == {2} and "implicit" in table.columns
-    for label in ("01", "02"):
+    for label in ("02", "03", "04"):
+        assert f"sub-{label}_space-T1w" in group.stderr
+    finished = {label: tree_digests(out / f"sub-{label}") for label in ("01", "05", "06")}
+    rerun = sbatch("--array=2-4", "--wait")  # the failed tasks alone, resubmitted; they resume
+    assert rerun.returncode == 0, "".join(log(task) for task in (2, 3, 4))
+    for task in (2, 3, 4):
+        assert f"sub-0{task}: done" in log(task), log(task)
+    assert {label: tree_digests(out / f"sub-{label}") for label in finished} == finished
+    assert not [path for path in out.rglob(".*") if path.name != ".bidsignore"]
+    group = inuprep(bids, out, "group", "-w", work / "group", cwd=tmp_path)
+    assert group.returncode == 0 and "no metrics" not in group.stderr, group.stdout + group.stderr
+    assert set(pd.read_csv(out / "group_T1w.tsv", sep="\t").n_images) == {6}
+    for label in labels:
         assert (out / f"sub-{label}.html").is_file()
         assert (out / f"sub-{label}/anat/sub-{label}_desc-implicit_T1w.nii.gz").is_file()
