@@ -14,7 +14,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import biased, inuprep, make_bids, small_disk
+from conftest import ROOT, biased, inuprep, make_bids, small_disk
+
+
+def load_sweep():
+    """Return benchmarks/kill_sweep.py as a module: its listings of a work folder and its run."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kill_sweep", ROOT / "benchmarks" / "kill_sweep.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SWEEP = load_sweep()
+mtimes, finished_steps = SWEEP.mtimes, SWEEP.finished_steps
 
 
 def running(pid: int) -> bool:
@@ -78,27 +92,6 @@ def test_a_stopped_run_leaves_no_worker_nor_partial_file_and_a_rerun_finishes(tm
 KILL_AFTER = ("correct", "priors", "segment", "evaluate", "ds_metrics_tsv", "figures")
 
 
-def mtimes(work: Path, pattern: str) -> dict[Path, int]:
-    """Return {path: mtime} of the files under ``work`` that match ``pattern``, while a run may be adding and
-    removing folders there (the validator's temporary one): a listing that raced a removal is taken again."""
-    while True:
-        try:
-            return {path: path.stat().st_mtime_ns for path in work.rglob(pattern)}
-        except FileNotFoundError:
-            continue
-
-
-def finished_steps(work: Path) -> dict[Path, int]:
-    """Return {hash file: mtime} of every finished step but those that write into the output folder (the
-    derivatives' sinks and the figures): they run on every run (always_run), so that an output deleted from
-    there comes back."""
-    return {
-        path: mtime
-        for path, mtime in mtimes(work, "_0x*.json").items()
-        if "unfinished" not in path.name and not path.parent.name.startswith(("ds_", "figures"))
-    }
-
-
 def test_a_run_killed_just_after_each_kind_of_step_resumes_without_redoing_it(tmp_path, mni_3mm):
     """As an out-of-memory kill or a node failure's SIGKILL, just after a step of each kind (KILL_AFTER), one
     after another in one work folder: each rerun runs no finished step again (checked at the next kill and
@@ -141,6 +134,7 @@ def test_a_run_killed_just_after_each_kind_of_step_resumes_without_redoing_it(tm
             assert (out / path).is_file(), path
         assert (out / f"sub-{label}.html").is_file()
     assert {path: path.stat().st_mtime_ns for path in finished} == finished, "a finished step ran again"
+    assert not SWEEP.stray_files(out)
 
 
 def test_two_runs_into_one_output_folder_both_finish_and_the_group_sees_both(tmp_path, mni_3mm):
@@ -276,9 +270,10 @@ def test_a_worker_killed_as_by_the_oom_killer_runs_its_steps_again_then_fails_al
 
 def test_a_rerun_waits_for_the_workers_a_killed_run_left_before_it_runs_their_steps(tmp_path, mni_3mm):
     """The App alone SIGKILLed leaves its workers ending for a while (SIGTERM from die_with_parent), in the
-    steps' folders that a rerun takes: a nipype step of the old run that finishes there moves the rerun's
-    hash file away and fails it. The rerun waits for them (a participant's lock, held by every worker), then
-    finishes. The worker is stopped here so that it outlives the rerun's start."""
+    steps' folders that a rerun takes: an old step that ends there can remove the hash file the rerun wrote
+    (seen once: the rerun's step failed with FileNotFoundError on its ``_0x..._unfinished.json``). The rerun
+    waits for them (a participant's lock, held by every worker), then finishes. The worker is stopped here
+    so that it outlives the rerun's start."""
     t1 = mni_3mm.get_fdata(dtype=np.float32)
     bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
     argv = [
@@ -317,14 +312,9 @@ def test_a_run_killed_at_random_moments_with_every_method_resumes_and_finishes(t
     random moments over the whole run (its process group or the App alone), then rerun: exit 0, every output
     of a clean run, no hidden file, every image readable, no finished step run again. The seed is new at
     each run and named on failure (``python benchmarks/kill_sweep.py --runs 1 --seed N`` draws the same)."""
-    import importlib.util
     import random
 
-    from conftest import ROOT
-
-    spec = importlib.util.spec_from_file_location("kill_sweep", ROOT / "benchmarks" / "kill_sweep.py")
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
+    sweep = SWEEP
     bids = sweep.write_dataset(tmp_path / "bids")
     began = time.monotonic()
     clean = subprocess.run(
