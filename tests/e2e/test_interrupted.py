@@ -227,14 +227,13 @@ def worker_in(app: subprocess.Popen, folder: str, timeout: float = 120) -> int:
     raise AssertionError(f"no worker ran {folder}")
 
 
-def test_a_worker_killed_as_by_the_oom_killer_runs_its_steps_again_then_fails_alone(tmp_path, mni_3mm):
-    """A worker SIGKILLed (the out-of-memory killer) breaks nipype's process pool: its step runs again alone;
-    killed again there, that step alone fails in one line, the other participant finishes, the App ends,
-    and a rerun completes."""
+def zeroshot_run(tmp_path: Path, mni_3mm, labels) -> list:
+    """Write a dataset of a T1w per participant of ``labels``; return the App's arguments for it (zero-shot,
+    the longest step, in two processes)."""
     t1 = mni_3mm.get_fdata(dtype=np.float32)
-    files = {f"sub-0{i}/anat/sub-0{i}_T1w.nii.gz": biased(t1, i) for i in (1, 2)}
+    files = {f"sub-{label}/anat/sub-{label}_T1w.nii.gz": biased(t1, int(label)) for label in labels}
     bids = make_bids(tmp_path / "bids", files, affine=mni_3mm.affine)
-    argv = [
+    return [
         bids,
         tmp_path / "out",
         "participant",
@@ -245,6 +244,13 @@ def test_a_worker_killed_as_by_the_oom_killer_runs_its_steps_again_then_fails_al
         "--methods",
         "zeroshot",
     ]
+
+
+def test_a_worker_killed_as_by_the_oom_killer_runs_its_steps_again_then_fails_alone(tmp_path, mni_3mm):
+    """A worker SIGKILLed (the out-of-memory killer) breaks nipype's process pool: its step runs again alone;
+    killed again there, that step alone fails in one line, the other participant finishes, the App ends,
+    and a rerun completes."""
+    argv = zeroshot_run(tmp_path, mni_3mm, ("01", "02"))
     with open(tmp_path / "stdout", "w+") as stdout, open(tmp_path / "stderr", "w+") as stderr:
         app = subprocess.Popen(
             [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)], stdout=stdout, stderr=stderr
@@ -274,19 +280,7 @@ def test_a_rerun_waits_for_the_workers_a_killed_run_left_before_it_runs_their_st
     (seen once: the rerun's step failed with FileNotFoundError on its ``_0x..._unfinished.json``). The rerun
     waits for them (a participant's lock, held by every worker), then finishes. The worker is stopped here
     so that it outlives the rerun's start."""
-    t1 = mni_3mm.get_fdata(dtype=np.float32)
-    bids = make_bids(tmp_path / "bids", {"sub-01/anat/sub-01_T1w.nii.gz": biased(t1, 1)}, mni_3mm.affine)
-    argv = [
-        bids,
-        tmp_path / "out",
-        "participant",
-        "-w",
-        tmp_path / "work",
-        "--nprocs",
-        2,
-        "--methods",
-        "zeroshot",
-    ]
+    argv = zeroshot_run(tmp_path, mni_3mm, ("01",))
     command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
     app = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     worker = worker_in(app, "sub_01_wf/image_sub_01_T1w_wf/zeroshot_wf/correct")
