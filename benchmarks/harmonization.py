@@ -34,7 +34,7 @@ real-scan part fits on the ds002748 references as acquired (N4-corrected) and ap
 scanners; it reports the Wasserstein distance to the references, the spread of the GM and WM means across
 scanners and the GM/WM volumes of our segmentation per scanner, before and after.
 
-    python benchmarks/harmonization.py [--methods nyul whitestripe ssimh selfsup] [--seeds 1 2 3]
+    python benchmarks/harmonization.py [--methods nyul whitestripe ssimh] [--seeds 1 2 3]
         [--cache /tmp/inuprep-harmonization] [--tsv results.tsv]
     python benchmarks/harmonization.py --tuning     # the tuning subjects and protocols: for choosing only
 """

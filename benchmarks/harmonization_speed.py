@@ -2,11 +2,11 @@
 
 Each method is fitted on ten real 1 mm T1w (the ds002748 scans, 0.87 x 0.87 x 1 mm, skull-stripped) and
 applied to one more (sub-philips3t resampled to 1 mm with its brain mask) through the model folder, as
-``inuprep-harmonize`` does (a voxel-grid method puts the 1 mm volume on the references' grid and back), each
-in a process of its own so that its peak memory (``ru_maxrss``) is its own; N4 (the App's settings) corrects
-the same volume. Targets: fit <= 30 min for 10 references, apply <= 60 s per 1 mm volume, peak <= 4 GB.
+``inuprep-harmonize`` does, each in a process of its own so that its peak memory (``ru_maxrss``) is its own;
+N4 (the App's settings) corrects the same volume. Targets: fit <= 30 min for 10 references, apply <= 60 s
+per 1 mm volume, peak <= 4 GB.
 
-    python benchmarks/harmonization_speed.py [--methods nyul whitestripe ssimh selfsup]
+    python benchmarks/harmonization_speed.py [--methods nyul whitestripe ssimh]
 """
 
 import argparse
@@ -72,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--methods", nargs="+", default=["nyul", "whitestripe", "ssimh", "selfsup"])
+    parser.add_argument("--methods", nargs="+", default=["nyul", "whitestripe", "ssimh"])
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: measure this one
     args = parser.parse_args()
     if args.one:

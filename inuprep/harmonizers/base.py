@@ -8,9 +8,7 @@ Each method's folder describes itself with one :class:`Harmonizer` (in its ``__i
   return the loss log (empty for a method that does not optimise);
 - ``apply(data, mask, contrast, settings, folder) -> np.ndarray``: the image on the references' scale.
 
-A method that works in voxels (``voxel_grid``) sees every image reoriented and resampled onto its
-references' grid (:mod:`inuprep.harmonizers.grid`); the arrays it gets are already there. A method that
-``uses_wm`` gets a white-matter mask (or None) as a third item of each reference and as
+A method that ``uses_wm`` gets a white-matter mask (or None) as a third item of each reference and as
 ``apply``'s ``wm``; the others never see it.
 """
 
@@ -31,7 +29,6 @@ class Harmonizer:
     citation: Reference  # its key is what describe() cites as [@key]
     code: str  # the module with fit() and apply()
     uses_wm: bool = False  # whether fit() and apply() take a white-matter mask (our segmentation's)
-    voxel_grid: bool = False  # whether it learns in voxels: images are put on its references' grid
 
     @property
     def options(self) -> tuple[Option, ...]:

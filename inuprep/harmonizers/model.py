@@ -1,9 +1,8 @@
 """A harmonization model folder: what the method learned, and ``model.json`` saying what, how and from what.
 
 ``model.json``: the method, the format of the folder, the contrast, the settings, every reference image's name
-and SHA-256 and the mask it was fitted in, the voxel grid of a method that works in voxels, the software
-versions, the fit's time and loss log, and the SHA-256 of every file the method wrote. A folder is written
-under a temporary name and renamed whole.
+and SHA-256 and the mask it was fitted in, the software versions, the fit's time and loss log, and the
+SHA-256 of every file the method wrote. A folder is written under a temporary name and renamed whole.
 """
 
 import glob
@@ -17,9 +16,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from inuprep import __version__
-from inuprep.harmonizers import HARMONIZERS
+from inuprep.harmonizers import HARMONIZERS, REMOVED
 from inuprep.harmonizers.base import Harmonizer
-from inuprep.harmonizers.grid import Grid, Placement, harmonize_on_grid
 from inuprep.utils.io import remove_interrupted_writes, temporary_prefix, write_json
 
 MODEL_FILE = "model.json"
@@ -41,17 +39,9 @@ class Model:
     contrast: str | None
     record: dict
 
-    def apply(self, img, data, mask, wm=None, name=None):
-        """Return ``data`` (of ``img``, named ``name`` in errors) on the references' scale; a voxel-grid
-        method sees it on the references' grid (raises ImageError when it cannot be put there)."""
-
-        def apply(data, mask, wm):
-            return self.harmonizer.apply(data, mask, self.contrast, self.settings, self.folder, wm)
-
-        if not self.harmonizer.voxel_grid:
-            return apply(data, mask, wm)
-        placement = Placement.of(img, Grid.from_record(self.record["Grid"]), name or img.get_filename())
-        return harmonize_on_grid(apply, data, mask, wm, placement)
+    def apply(self, data, mask, wm=None):
+        """Return ``data`` on the references' scale."""
+        return self.harmonizer.apply(data, mask, self.contrast, self.settings, self.folder, wm)
 
     def sidecar(self) -> dict:
         """Return what a harmonized image's sidecar says of this model: method, settings, references."""
@@ -104,17 +94,8 @@ def fit_model(
 ):
     """Fit ``harmonizer`` on ``images`` (the ``references`` read: (image, data, brain mask, white matter or
     None)) and write the model folder ``folder``; ``masks`` says what each brain mask is (given, or the
-    default); ``extra`` adds fields to its record (the App's correction and reference filter). A voxel-grid
-    method is fitted on the first reference's grid (in RAS), every reference put on it (ImageError when
-    one cannot be)."""
-    grid = Grid.of(images[0][0]) if harmonizer.voxel_grid else None
+    default); ``extra`` adds fields to its record (the App's correction and reference filter)."""
     arrays = [image[1:] for image in images]
-    if grid:
-        arrays = []
-        for path, (img, data, brain, wm) in zip(references, images, strict=True):
-            placement = Placement.of(img, grid, path)
-            on_wm = None if wm is None else placement.onto(wm, mask=True)
-            arrays.append((placement.onto(data), placement.onto(brain, mask=True), on_wm))
     folder.parent.mkdir(parents=True, exist_ok=True)
     remove_interrupted_writes(folder.parent, glob.escape(folder.name))
     scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=temporary_prefix(folder)))
@@ -135,7 +116,6 @@ def fit_model(
             "Software": {"inuprep": __version__, "numpy": version("numpy"), "nibabel": version("nibabel")},
             "FitSeconds": round(time.perf_counter() - start, 2),
             "LossLog": log,
-            **({"Grid": grid.record()} if grid else {}),
             "Files": state,
             **(extra or {}),
         }
@@ -162,14 +142,14 @@ def read_model(folder: Path) -> Model:
         raise ModelError(
             f"{folder}: a model of format {model_format}, this inuprep reads {MODEL_FORMAT}; {refit}"
         )
+    if method in REMOVED:
+        raise ModelError(f"{folder}: a {method} model; {REMOVED[method]}; fit another method (nyul)")
     if method not in HARMONIZERS:
         raise ModelError(f"{folder}: method '{method}' is not one of {', '.join(HARMONIZERS)}; {refit}")
     for name, digest in record.get("Files", {}).items():
         if not (folder / name).is_file() or sha256(folder / name) != digest:
             raise ModelError(f"{folder / name}: missing or not the file the fit wrote; {refit}")
     harmonizer = HARMONIZERS[method]
-    if harmonizer.voxel_grid and "Grid" not in record:
-        raise ModelError(f"{path}: records no voxel grid (written by an older inuprep); {refit}")
     try:
         settings = harmonizer.settings(**record["Settings"])
     except (KeyError, TypeError) as err:

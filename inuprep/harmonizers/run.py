@@ -195,7 +195,7 @@ def apply_one(model, in_file: Path, out_file: Path, mask_file: Path | None, wm_f
         img, data, mask, source = load_with_mask(in_file, mask_file)
         wm = load_mask(wm_file, data.shape) if wm_file else None
         start = time.perf_counter()
-        harmonized = model.apply(img, data, mask, wm, in_file)
+        harmonized = model.apply(data, mask, wm)
     except (ModelError, ImageError) as err:
         return str(err)
     meta = {

@@ -106,7 +106,7 @@ def test_the_citation_files_number_each_reference_once_in_order_of_first_use(tmp
     assert "with N4 [1] and zero-shot [2]" in markdown and "N4 [1] again; unknown [@nobody]" in markdown
     assert markdown.endswith(f"1. {REFERENCES['n4'].text()}\n2. {REFERENCES['zeroshot'].text()}\n")
     assert markdown.count("Tustison NJ, Avants BB, Cook PA, et al. N4ITK") == 1
-    assert {"nyul", "whitestripe", "ssimh", "selfsup"} <= set(REFERENCES)  # the harmonizers' too
+    assert {"nyul", "whitestripe", "ssimh"} <= set(REFERENCES)  # the harmonizers' too
 
     # the BibTeX holds the same references, under the keys the text cites, and a BibTeX parser reads it
     write_citation([text, "Tissues by Atropos [@atropos].\n\nN4 [@n4] again; unknown [@nobody]."], tmp_path)
