@@ -12,6 +12,13 @@ to the App's whole process group (a cgroup's kill, an out-of-memory kill of the 
 
     python benchmarks/kill_sweep.py                     # 10 runs of 3 kills (about 15 min on 2 cores)
     python benchmarks/kill_sweep.py --runs 2 --seed 7   # other moments
+    python benchmarks/kill_sweep.py --orphan            # the race of a rerun with a killed App's worker
+
+``--orphan`` forces a race a random kill of the App alone meets now and then: its workers end a few seconds
+after it, in the steps' folders the rerun takes. A worker is stopped 1 s into the zero-shot correction (its
+correction process goes on), the App is killed and rerun, and the worker is let go once the rerun's own
+worker is in that step, or once the rerun says it waits for the old one. It prints the rerun's exit and
+the failure it reports.
 """
 
 import argparse
@@ -165,6 +172,41 @@ def sweep_run(bids: Path, folder: Path, methods, duration: float, kills: int, rn
     return problems, lines
 
 
+def worker_in(app: subprocess.Popen, step: str) -> int | None:
+    """Return the pid of a living worker of ``app`` that runs in the node folder ending with ``step``."""
+    for pid in Path("/proc").glob("[0-9]*"):
+        try:
+            state, parent = (pid / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            if state != "Z" and int(parent) == app.pid and os.readlink(pid / "cwd").endswith(step):
+                return int(pid.name)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def orphan_case(bids: Path, folder: Path) -> int:
+    """Run ``--orphan`` in ``folder``; return the rerun's exit code."""
+    argv, log = command(bids, folder, ["zeroshot"]), folder / "rerun.txt"
+    log.touch()
+    step = "image_sub_01_T1w_wf/zeroshot_wf/correct"
+    app = start(argv, folder / "log.txt")
+    while worker_in(app, step) is None:
+        time.sleep(0.01)
+    time.sleep(1.0)
+    orphan = worker_in(app, step)
+    os.kill(orphan, signal.SIGSTOP)  # a worker still ending in the step when the rerun starts
+    app.kill()
+    app.wait()
+    rerun = start(argv, log)
+    while worker_in(rerun, step) is None and "another run works on it" not in log.read_text():
+        time.sleep(0.01)
+    os.kill(orphan, signal.SIGCONT)
+    rerun.wait(timeout=1800)
+    failed = [line for line in log.read_text().splitlines() if "FAILED" in line or "waiting" in line]
+    print(f"the rerun beside a worker of the killed run: exit {rerun.returncode}", *failed, sep="\n  ")
+    return rerun.returncode
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -174,10 +216,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="of the kill moments")
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--root", type=Path, help="folder for the runs (default: a temporary one)")
+    parser.add_argument("--orphan", action="store_true", help="the race with a killed App's worker, forced")
     args = parser.parse_args(argv)
     root = args.root or Path(tempfile.mkdtemp(prefix="inuprep-kill-sweep-"))
     root.mkdir(parents=True, exist_ok=True)
     bids = write_dataset(root / "bids")
+    if args.orphan:
+        (root / "orphan").mkdir()
+        return 1 if orphan_case(bids, root / "orphan") else 0
     clean = root / "clean"
     began = time.monotonic()
     result = subprocess.run(command(bids, clean, args.methods), capture_output=True, text=True, timeout=1800)

@@ -276,10 +276,11 @@ def test_a_worker_killed_as_by_the_oom_killer_runs_its_steps_again_then_fails_al
 
 def test_a_rerun_waits_for_the_workers_a_killed_run_left_before_it_runs_their_steps(tmp_path, mni_3mm):
     """The App alone SIGKILLed leaves its workers ending for a while (SIGTERM from die_with_parent), in the
-    steps' folders that a rerun takes: an old step that ends there can remove the hash file the rerun wrote
-    (seen once: the rerun's step failed with FileNotFoundError on its ``_0x..._unfinished.json``). The rerun
-    waits for them (a participant's lock, held by every worker), then finishes. The worker is stopped here
-    so that it outlives the rerun's start."""
+    steps' folders that a rerun takes: an old step that ends there removes the hash file the rerun wrote, and
+    the rerun's step fails with FileNotFoundError on its ``_0x..._unfinished.json``
+    (``python benchmarks/kill_sweep.py --orphan`` on the landed main). The rerun waits for them (a
+    participant's lock, held by every worker), then finishes. The worker is stopped here so that it outlives
+    the rerun's start."""
     argv = zeroshot_run(tmp_path, mni_3mm, ("01",))
     command = [sys.executable, "-m", "inuprep.cli.run", *map(str, argv)]
     app = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
