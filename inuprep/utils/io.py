@@ -22,10 +22,14 @@ TEMPORARY = re.compile(r"^\.(?P<name>.+)~(?P<host>[^~/]+)~(?P<pid>\d+)~[^~]*$")
 STALE_ELSEWHERE_S = 24 * 3600
 
 
+def _host() -> str:
+    return socket.gethostname().replace("~", "-")
+
+
 def temporary_prefix(dest: Path) -> str:
     """Return the start of a temporary name for ``dest`` (:data:`TEMPORARY`), with this process's host and
     pid."""
-    return f".{dest.name}~{socket.gethostname().replace('~', '-')}~{os.getpid()}~"
+    return f".{dest.name}~{_host()}~{os.getpid()}~"
 
 
 def _alive(pid: int) -> bool:
@@ -44,7 +48,7 @@ def remove_interrupted_writes(folder: Path, name: str = "*", recursive: bool = F
     whose process has ended, and another host's older than a day (a shared file system); return them. A
     live write's stays."""
     removed = []
-    host = socket.gethostname().replace("~", "-")
+    host = _host()
     pattern = f".{name}~*~*~*"
     for path in folder.rglob(pattern) if recursive else folder.glob(pattern):
         match = TEMPORARY.match(path.name)

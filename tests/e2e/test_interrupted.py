@@ -215,16 +215,10 @@ def worker_in(app: subprocess.Popen, folder: str, timeout: float = 120) -> int:
     """Return the pid of the App's worker process that runs in the node folder ending with ``folder`` (nipype
     runs a node inside its folder), waiting for one."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and app.poll() is None:
-        for pid in Path("/proc").glob("[0-9]*"):
-            try:
-                state, parent = (pid / "stat").read_text().rsplit(")", 1)[1].split()[:2]
-                if state != "Z" and int(parent) == app.pid and os.readlink(pid / "cwd").endswith(folder):
-                    return int(pid.name)
-            except (OSError, ValueError):
-                continue
+    while (pid := SWEEP.worker_in(app, folder)) is None:
+        assert time.monotonic() < deadline and app.poll() is None, f"no worker ran {folder}"
         time.sleep(0.02)
-    raise AssertionError(f"no worker ran {folder}")
+    return pid
 
 
 def zeroshot_run(tmp_path: Path, mni_3mm, labels) -> list:
