@@ -7,7 +7,8 @@
   with the same ``create_unet_model_3d`` arguments, random weights (seeded), saved by keras as legacy HDF5,
   the format antspynet loads. Two output layers are set so the path is not degenerate: the brain extraction
   answers "brain" everywhere in its field of view (else the mask, and every later step, would be empty) and
-  the segmentation never prefers the background inside it. The labels carry no anatomy.
+  the segmentation never prefers the background and gives each tissue label a share of the template (its
+  biases balanced on it). The labels carry no anatomy.
 - ``S_template3.nii.gz`` (brain extraction's reorientation template: only its grid and centre of mass
   matter), ``croppedMni152.nii.gz`` (the registration template) and ``croppedMni152Priors.nii.gz`` (7 priors,
   4D; deep_atropos feeds the 7th, cerebellum, to the network): nilearn's MNI152 and its GM/WM maps.
@@ -64,6 +65,28 @@ def set_output_bias(model, bias: np.ndarray) -> None:
     model.layers[-1].set_weights([np.zeros_like(kernel), bias.astype(kernel.dtype)])
 
 
+def balance_labels(model, template: Path) -> None:
+    """Set the last layer so that labels 1-6 follow the three main directions in which the network's last
+    features vary on the template's central patch (each label one sign of one direction), and the background
+    is never chosen. The random kernel alone gave one label nearly every voxel and another a few, which the
+    registration's sampling could take to none (CI once had WM with fewer than two voxels)."""
+    import keras
+
+    brain = crop_or_pad(nb.load(template).get_fdata(dtype=np.float32), PATCH)
+    patch = np.stack([(brain - brain.mean()) / brain.std(), np.zeros_like(brain)], axis=-1)[None]
+    features = keras.Model(model.inputs, model.layers[-2].output).predict(patch, verbose=0)
+    features = features.reshape(-1, features.shape[-1]).astype(np.float64)
+    mean = features.mean(axis=0)
+    _, scales, directions = np.linalg.svd(features - mean, full_matrices=False)
+    columns = [sign * directions[k] / scales[k] for k in range(3) for sign in (1, -1)]
+    kernel, bias = model.layers[-1].get_weights()
+    kernel[...] = 0.0
+    kernel.reshape(-1, kernel.shape[-1])[:, 1:] = np.stack(columns, axis=1)
+    bias[0] = -1e3
+    bias[1:] = [-(mean @ column) for column in columns]
+    model.layers[-1].set_weights([kernel, bias])
+
+
 def write_networks(cache: Path) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -83,9 +106,7 @@ def write_networks(cache: Path) -> None:
         number_of_filters_at_base_layer=16, dropout_rate=0.0, convolution_kernel_size=(3, 3, 3),
         deconvolution_kernel_size=(2, 2, 2), weight_decay=1e-5, additional_options=("attentionGating"),
     )  # fmt: skip
-    kernel, bias = segmentation.layers[-1].get_weights()
-    bias[0] = -10.0  # random tissue labels, never the background, inside the field of view
-    segmentation.layers[-1].set_weights([kernel, bias])
+    balance_labels(segmentation, cache / "croppedMni152.nii.gz")
     segmentation.save(cache / "sixTissueOctantBrainSegmentationWithPriors1.h5", include_optimizer=False)
 
 
