@@ -98,9 +98,10 @@ def fit_harmonization(settings, found: Discovery) -> int:
             folder = settings.output_dir / "harmonization" / f"{harmonizer.name}_{contrast}"
             if folder.exists():
                 raise DiscoveryError(f"{folder} exists; remove it to fit the model again")
+            tissues = harmonizer.tissues
             images = [
-                (*load_with_mask(image, mask)[:3], tissue_mask(dseg, dseg_tsv, "WM"))
-                for image, mask, dseg, dseg_tsv in pairs
+                (*load_with_mask(image, mask)[:3], {t: tissue_mask(dseg, table, t) for t in tissues})
+                for image, mask, dseg, table in pairs
             ]
             masks = [f"given: {mask.relative_to(settings.output_dir)}" for _, mask, _, _ in pairs]
             record = {

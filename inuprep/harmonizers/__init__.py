@@ -6,9 +6,11 @@ A method's folder holds its ``settings.py`` (the dataclass, its defaults, ``desc
 (:mod:`inuprep.harmonizers.run`) and the model folder (:mod:`inuprep.harmonizers.model`) read this registry.
 """
 
-from inuprep.harmonizers import nyul, ssimh, whitestripe
+from inuprep.harmonizers import nyul, ssimh, tissue, whitestripe
 
-HARMONIZERS = {h.name: h for h in (nyul.HARMONIZER, whitestripe.HARMONIZER, ssimh.HARMONIZER)}
+HARMONIZERS = {
+    h.name: h for h in (nyul.HARMONIZER, tissue.HARMONIZER, whitestripe.HARMONIZER, ssimh.HARMONIZER)
+}
 #: methods once shipped, and why they went: a model folder of one is refused with this reason
 REMOVED = {
     "selfsup": "removed after inuprep 0.1.0: it lowered PSNR against nyul on sharp images (CHANGELOG.md)",

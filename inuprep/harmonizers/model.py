@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from importlib import import_module
 from importlib.metadata import version
 from pathlib import Path
 
@@ -39,9 +40,17 @@ class Model:
     contrast: str | None
     record: dict
 
-    def apply(self, data, mask, wm=None):
-        """Return ``data`` on the references' scale."""
-        return self.harmonizer.apply(data, mask, self.contrast, self.settings, self.folder, wm)
+    def apply(self, data, mask, tissues=None, anchors=None) -> tuple:
+        """Return ``data`` on the references' scale and what its sidecar should say of it; ``tissues``: its
+        {tissue: mask}; ``anchors``: a site's (:meth:`anchors`), for a method anchored on tissues."""
+        return self.harmonizer.apply(data, mask, self.contrast, self.settings, self.folder, tissues, anchors)
+
+    def anchors(self, data, mask, tissues) -> dict:
+        """Return the tissue anchors of one image (a method anchored on tissues; a site's mean is
+        :meth:`apply`'s ``anchors``)."""
+        return import_module(self.harmonizer.code).image_anchors(
+            data, mask, self.contrast, self.settings, self.folder, self.harmonizer.masks_of(tissues)
+        )
 
     def sidecar(self) -> dict:
         """Return what a harmonized image's sidecar says of this model: method, settings, references."""

@@ -1,7 +1,8 @@
 """``inuprep-harmonize``: learn a reference group's intensity scale (``fit``), put images on it (``apply``).
 
-    inuprep-harmonize fit --method M --out MODEL_DIR REF1.nii.gz REF2.nii.gz ... [--masks ...] [settings]
-    inuprep-harmonize apply MODEL_DIR IN.nii.gz OUT.nii.gz [--mask MASK]
+    inuprep-harmonize fit --method M --out MODEL_DIR REF1.nii.gz REF2.nii.gz ... [--masks ...] [--dsegs ...]
+    inuprep-harmonize apply MODEL_DIR IN.nii.gz OUT.nii.gz [--mask MASK] [--dseg DSEG]
+    inuprep-harmonize apply MODEL_DIR IN1 IN2 ... --output-dir DIR --dsegs ... --per-site
 
 Exit codes as ``inuprep-correct``: 0 done, 2 a usage, input or model error (one line, nothing written),
 1 a write that failed (nothing half written).
@@ -21,6 +22,7 @@ from inuprep.utils.bids import sidecar_path, split_name
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 DEFAULT_METHOD = "nyul"
 PROG = "inuprep-harmonize"
+DSEG_HELP = "a BIDS dseg with its dseg.tsv beside it, e.g. the App's space-T1w_dseg; methods that use them"
 
 
 def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
@@ -48,6 +50,7 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     fit.add_argument(
         "--wm-masks", nargs="+", type=Path, help="a white-matter mask per reference (methods that use one)"
     )
+    fit.add_argument("--dsegs", nargs="+", type=Path, help=f"tissue labels per reference ({DSEG_HELP})")
     fit.add_argument("--contrast", help="the references' contrast (default: their BIDS suffix, e.g. T1w)")
     harmonizer = HARMONIZERS[method]
     group = fit.add_argument_group(f"{harmonizer.label} settings (--method {harmonizer.name})")
@@ -64,10 +67,18 @@ def build_parser(method: str = DEFAULT_METHOD) -> argparse.ArgumentParser:
     apply.add_argument("files", nargs="+", type=Path, help="IN OUT, or the inputs with --output-dir")
     apply.add_argument("--output-dir", type=Path, help="write every input's output into this folder")
     brain = "brain mask (default: a skull-stripped image's non-zero support, else its Otsu foreground)"
-    for kind, what in (("mask", brain), ("wm-mask", "white-matter mask (methods that use one)")):
+    kinds = (("mask", brain), ("wm-mask", "white-matter mask (methods that use one)"),
+             ("dseg", f"tissue labels ({DSEG_HELP})"))  # fmt: skip
+    for kind, what in kinds:
         dest = kind.replace("-", "_") + "s"
         apply.add_argument(f"--{kind}", dest=dest, action="append", type=Path, help=f"the input's {what}")
         apply.add_argument(f"--{kind}s", dest=dest, nargs="+", type=Path, help=f"a {what} per input")
+    apply.add_argument(
+        "--per-site",
+        action="store_true",
+        help="the inputs are one site's images: anchor them all on their mean tissue medians, so each keeps "
+        "its own tissue contrast (the tissue method; give every input's --dsegs)",
+    )
     return parser
 
 
@@ -94,12 +105,13 @@ def error(message: str, code: int = EXIT_INPUT) -> int:
 def fit(args: argparse.Namespace) -> int:
     """Fit the model folder ``args.out`` on the references; return the exit code."""
     from inuprep.harmonizers.model import fit_model
-    from inuprep.image import ImageError, load_mask, load_with_mask
+    from inuprep.image import ImageError, load_with_mask
     from inuprep.runtime import unwritable_reason
 
     masks = args.masks or [None] * len(args.references)
     wm_masks = args.wm_masks or [None] * len(args.references)
-    for option, given in (("--masks", masks), ("--wm-masks", wm_masks)):
+    dsegs = args.dsegs or [None] * len(args.references)
+    for option, given in (("--masks", masks), ("--wm-masks", wm_masks), ("--dsegs", dsegs)):
         if len(given) != len(args.references):
             return error(
                 f"{len(given)} {option} for {len(args.references)} references; give one per reference"
@@ -110,15 +122,17 @@ def fit(args: argparse.Namespace) -> int:
         return error(f"{args.out.parent} {reason}; choose another model folder")
     suffixes = {contrast_of(path) for path in args.references}
     contrast = args.contrast or (suffixes.pop() if len(suffixes) == 1 else None)
+    harmonizer = HARMONIZERS[args.method]
+    if harmonizer.needs_tissues and not args.dsegs:
+        return error(f"{harmonizer.name} anchors on tissues: give each reference's labels (--dsegs DSEG ...)")
     try:
         images, sources = [], []
-        for path, mask, wm in zip(args.references, masks, wm_masks, strict=True):
+        for path, mask, wm, dseg in zip(args.references, masks, wm_masks, dsegs, strict=True):
             img, data, brain, source = load_with_mask(path, mask)
-            images.append((img, data, brain, load_mask(wm, data.shape) if wm else None))
+            images.append((img, data, brain, tissues_of(harmonizer, data.shape, wm, dseg)))
             sources.append(source)
     except ImageError as err:
         return error(str(err))
-    harmonizer = HARMONIZERS[args.method]
     settings = settings_from_args(harmonizer.settings, args)
     start = time.perf_counter()
     try:
@@ -132,6 +146,27 @@ def fit(args: argparse.Namespace) -> int:
     took = time.perf_counter() - start
     print(f"{harmonizer.label}: fitted on {len(images)} image(s) in {took:.1f} s -> {args.out}")
     return EXIT_OK
+
+
+def tissues_of(harmonizer, shape: tuple, wm: Path | None, dseg: Path | None) -> dict:
+    """Return the {tissue: mask} ``harmonizer`` takes, from a white-matter mask and/or a dseg with its table
+    beside it (a given WM mask wins); raise ImageError for a file on another grid or without its table."""
+    from inuprep.image import ImageError, check_header, load_mask
+    from inuprep.segmentation.base import SegmentationError
+    from inuprep.segmentation.labels import tissue_masks
+
+    found = {}
+    if dseg and harmonizer.tissues:
+        check_header(dseg)
+        try:
+            found = tissue_masks(dseg, shape, harmonizer.tissues)
+        except SegmentationError as err:
+            raise ImageError(str(err)) from None
+    if wm and "WM" in harmonizer.tissues:
+        found["WM"] = load_mask(wm, shape)
+    if harmonizer.needs_tissues and not dseg:
+        raise ImageError(f"{harmonizer.name} anchors on tissues: give the image's labels (--dseg)")
+    return found
 
 
 def output_name(in_file: Path) -> str:
@@ -148,6 +183,7 @@ def output_name(in_file: Path) -> str:
 def apply(args: argparse.Namespace) -> int:
     """Write each input on the model's scale; return the exit code (2 if any input failed)."""
     from inuprep.harmonizers.model import ModelError, read_model
+    from inuprep.image import ImageError
     from inuprep.utils.bids import check_unique
 
     if args.output_dir is None:
@@ -156,34 +192,50 @@ def apply(args: argparse.Namespace) -> int:
         pairs = [tuple(args.files)]
     else:
         pairs = [(path, args.output_dir / output_name(path)) for path in args.files]
-    masks, wm_masks = args.masks or [None] * len(pairs), args.wm_masks or [None] * len(pairs)
-    for option, given in (("--mask", masks), ("--wm-mask", wm_masks)):
-        if len(given) != len(pairs):
-            return error(f"{len(given)} {option} for {len(pairs)} input(s); give one per input")
+    options = ("masks", "wm_masks", "dsegs")
+    given = {option: getattr(args, option) or [None] * len(pairs) for option in options}
+    for option, files in given.items():
+        if len(files) != len(pairs):
+            name = option[:-1].replace("_", "-")
+            return error(f"{len(files)} --{name} for {len(pairs)} input(s); give one per input")
+    inputs = [(*pair, *files) for pair, *files in zip(pairs, *given.values(), strict=True)]
     try:
         check_unique([out for _, out in pairs])
         model = read_model(args.model)
-    except (ValueError, ModelError) as err:
+        anchors = site_anchors(model, inputs) if args.per_site else None
+    except (ValueError, ModelError, ImageError) as err:
         return error(str(err))
-    failed = [
-        reason
-        for (in_file, out_file), mask, wm in zip(pairs, masks, wm_masks, strict=True)
-        if (reason := apply_one(model, in_file, out_file, mask, wm))
-    ]
+    failed = [reason for files in inputs if (reason := apply_one(model, *files, anchors))]
     for reason in failed:
         error(reason)
     return (EXIT_FAILED if any(r.startswith("cannot write") for r in failed) else EXIT_INPUT) if failed else 0
 
 
-def apply_one(model, in_file: Path, out_file: Path, mask_file: Path | None, wm_file: Path | None) -> str:
+def site_anchors(model, inputs: list) -> dict:
+    """Return the mean tissue anchors of every input (``--per-site``: one site's images); raise ModelError
+    for a method without anchors, ImageError for an input that cannot be read."""
+    from inuprep.harmonizers.model import ModelError
+    from inuprep.harmonizers.tissue.harmonize import site_mean
+    from inuprep.image import load_with_mask
+
+    if not model.harmonizer.needs_tissues:
+        raise ModelError(f"--per-site anchors on tissues; {model.folder} is a {model.harmonizer.name} model")
+    found = []
+    for in_file, _, mask_file, wm_file, dseg in inputs:
+        _, data, mask, _ = load_with_mask(in_file, mask_file)
+        found.append(model.anchors(data, mask, tissues_of(model.harmonizer, data.shape, wm_file, dseg)))
+    return site_mean(found)
+
+
+def apply_one(model, in_file, out_file, mask_file, wm_file, dseg, anchors=None) -> str:
     """Write ``in_file`` on ``model``'s scale as ``out_file``; return why it could not ('' when written)."""
     import nibabel as nb
 
     from inuprep.harmonizers.model import ModelError
-    from inuprep.image import ImageError, load_mask, load_with_mask
+    from inuprep.image import ImageError, load_with_mask
     from inuprep.utils.io import output_problem, write_image_set
 
-    inputs = [in_file, sidecar_path(in_file), *filter(None, (mask_file, wm_file))]
+    inputs = [in_file, sidecar_path(in_file), *filter(None, (mask_file, wm_file, dseg))]
     problem = output_problem(inputs, [out_file, sidecar_path(out_file)])
     if problem:
         return f"{problem}; choose another output path"
@@ -193,13 +245,14 @@ def apply_one(model, in_file: Path, out_file: Path, mask_file: Path | None, wm_f
             raise ModelError(f"{in_file}: a {contrast} image, the model's references are "
                              f"{model.contrast}; use a model of its contrast")  # fmt: skip
         img, data, mask, source = load_with_mask(in_file, mask_file)
-        wm = load_mask(wm_file, data.shape) if wm_file else None
+        tissues = tissues_of(model.harmonizer, data.shape, wm_file, dseg)
         start = time.perf_counter()
-        harmonized = model.apply(data, mask, wm)
+        harmonized, notes = model.apply(data, mask, tissues, anchors)
     except (ModelError, ImageError) as err:
         return str(err)
     meta = {
         **model.sidecar(),
+        **notes,
         "Contrast": model.contrast,
         "Mask": source,
         "MaskVoxels": int(mask.sum()),

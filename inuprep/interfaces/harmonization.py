@@ -20,7 +20,7 @@ class _HarmonizeInputSpec(CommandLineInputSpec):
     in_file = File(exists=True, mandatory=True, argstr="%s", position=1, desc="the corrected image")
     out_file = File("harmonized.nii.gz", usedefault=True, argstr="%s", position=2, desc="harmonized image")
     mask_file = File(exists=True, mandatory=True, argstr="--mask %s", desc="its brain mask")
-    wm_mask = File(exists=True, argstr="--wm-mask %s", desc="its white matter (methods that use it)")
+    dseg_file = File(exists=True, argstr="--dseg %s", desc="its tissue labels, their dseg.tsv beside them")
     correction = traits.Str(mandatory=True, desc="the correction harmonized (for the sidecar)")
 
 

@@ -22,7 +22,7 @@ from inuprep.segmentation.antspyx import ants_random_seed, ants_scratch
 from inuprep.segmentation.base import BRAIN_LABELS, Segmentation
 from inuprep.segmentation.brain import segment_brain, template_inputs
 from inuprep.segmentation.dixon import segment_dixon
-from inuprep.segmentation.labels import read_label_table, tissue_mask, user_segmentation, write_label_table
+from inuprep.segmentation.labels import read_label_table, user_segmentation, write_label_table
 from inuprep.segmentation.transfer import transfer_segmentation
 from inuprep.utils.io import save_like
 
@@ -194,28 +194,4 @@ class TemplatePriors(SimpleInterface):
             save_like(prior, img, cwd / f"prior_{name}.nii.gz")
             for name, prior in zip(BRAIN_LABELS.values(), priors, strict=True)
         ]
-        return runtime
-
-
-class _TissueMaskInputSpec(BaseInterfaceInputSpec):
-    dseg_file = File(exists=True, mandatory=True, desc="tissue labels")
-    dseg_tsv = File(exists=True, mandatory=True, desc="their label table")
-    tissue = traits.Str("WM", usedefault=True, desc="the tissue whose labels make the mask")
-
-
-class _TissueMaskOutputSpec(TraitedSpec):
-    out_file = File(exists=True, desc="the tissue's mask")
-
-
-class TissueMask(SimpleInterface):
-    """The mask of one tissue (every label its table evaluates as that tissue), e.g. WhiteStripe's WM."""
-
-    input_spec = _TissueMaskInputSpec
-    output_spec = _TissueMaskOutputSpec
-
-    def _run_interface(self, runtime):
-        inputs = self.inputs
-        mask = tissue_mask(inputs.dseg_file, inputs.dseg_tsv, inputs.tissue)
-        out = Path(runtime.cwd) / f"{inputs.tissue}_mask.nii.gz"
-        self._results["out_file"] = save_like(mask, nb.load(inputs.dseg_file), out, np.uint8)
         return runtime

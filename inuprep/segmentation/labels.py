@@ -61,3 +61,24 @@ def tissue_mask(dseg_file: str | Path, dseg_tsv: str | Path, tissue: str) -> np.
     """Return the boolean mask of the labels of ``dseg_file`` its table evaluates as ``tissue`` (e.g. WM)."""
     labels = np.asanyarray(nb.load(dseg_file).dataobj).round().astype(int)
     return np.isin(labels, labels_by_tissue(read_label_table(dseg_tsv)[1]).get(tissue, []))
+
+
+def label_table_of(dseg_file: Path) -> Path:
+    """Return the ``dseg.tsv`` beside ``dseg_file`` (its name with .tsv for .nii[.gz]); raise
+    SegmentationError when there is none."""
+    from inuprep.utils.bids import split_extension
+
+    table = Path(dseg_file).with_name(split_extension(Path(dseg_file).name)[0] + ".tsv")
+    if not table.is_file():
+        raise SegmentationError(f"{dseg_file}: no label table {table.name} beside it; write its dseg.tsv")
+    return table
+
+
+def tissue_masks(dseg_file: Path, shape: tuple, tissues: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Return {tissue: mask} of ``dseg_file`` read with the table beside it; raise SegmentationError when it
+    has no table or is not on a grid of ``shape``."""
+    table = label_table_of(dseg_file)
+    found = {tissue: tissue_mask(dseg_file, table, tissue) for tissue in tissues}
+    if any(mask.shape[:3] != tuple(shape) for mask in found.values()):
+        raise SegmentationError(f"{dseg_file}: not on the image's grid {tuple(shape)}; give its labels")
+    return found

@@ -8,7 +8,6 @@ from nipype.pipeline import engine as pe
 from inuprep.harmonizers.model import read_model
 from inuprep.interfaces.evaluation import AddTissueMeans
 from inuprep.interfaces.harmonization import Harmonize
-from inuprep.interfaces.segmentation import TissueMask
 
 
 def init_harmonization_wf(
@@ -34,8 +33,8 @@ def init_harmonization_wf(
     mask_file
         Its brain mask.
     dseg_file, dseg_tsv
-        Its tissue labels and their table: the tissue means, and the white matter for a method that uses
-        it (WhiteStripe).
+        Its tissue labels and their table: the tissue means, and the tissues of a method that uses them
+        (WhiteStripe's white matter, the tissue method's anchors).
 
     Outputs
     -------
@@ -62,11 +61,7 @@ def init_harmonization_wf(
         (inputnode, means, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv")]),
         (means, outputnode, [("metadata", "metadata")]),
     ]
-    if read_model(Path(model_dir)).harmonizer.uses_wm:
-        wm_mask = pe.Node(TissueMask(tissue="WM"), name="wm_mask")
-        connections += [
-            (inputnode, wm_mask, [("dseg_file", "dseg_file"), ("dseg_tsv", "dseg_tsv")]),
-            (wm_mask, harmonize, [("out_file", "wm_mask")]),
-        ]
+    if read_model(Path(model_dir)).harmonizer.tissues:  # its table lies beside it (the segmentation's cwd)
+        connections += [(inputnode, harmonize, [("dseg_file", "dseg_file")])]
     workflow.connect(connections)
     return workflow

@@ -10,7 +10,7 @@ import pytest
 
 from inuprep.harmonizers import HARMONIZERS
 from inuprep.harmonizers.model import MODEL_FILE
-from inuprep.harmonizers.run import main
+from inuprep.harmonizers.run import main, output_name
 from inuprep.segmentation.labels import tissue_mask
 from inuprep.utils.mni152 import mni152
 
@@ -40,7 +40,23 @@ def subjects(tmp_path_factory):
         nb.Nifti1Image(brain.astype(np.uint8), affine).to_filename(files["mask", seed])
         files["wm", seed] = root / f"sub-{seed:02d}_label-WM_mask.nii.gz"
         nb.Nifti1Image((brain & (wm > 0.9)).astype(np.uint8), affine).to_filename(files["wm", seed])
+        files["dseg", seed] = write_dseg(root / f"sub-{seed:02d}_dseg.nii.gz", (csf, gm, wm), brain, affine)
     return root, files
+
+
+def write_dseg(path, fractions, brain, affine):
+    """Write the labels 1 CSF, 2 GM, 3 WM (the largest fraction in the brain) and their table beside them."""
+    labels = np.where(brain, np.argmax(np.stack(fractions), axis=0) + 1, 0).astype(np.uint8)
+    nb.Nifti1Image(labels, affine).to_filename(path)
+    path.with_name(path.name.replace(".nii.gz", ".tsv")).write_text(
+        "index\tname\ttissue\n1\tCSF\tCSF\n2\tGM\tGM\n3\tWM\tWM\n"
+    )
+    return path
+
+
+def tissue_args(method, files, seeds, option="--dsegs"):
+    """Return the labels a method anchored on tissues is given (none for the others)."""
+    return [option, *(str(files["dseg", s]) for s in seeds)] if HARMONIZERS[method].needs_tissues else []
 
 
 def relative_error(path, truth_path, mask):
@@ -54,12 +70,14 @@ def test_a_source_image_comes_closer_to_its_target_rendering(subjects, tmp_path,
     refs = [str(files["target", seed]) for seed in (1, 2, 3)]
     masks = [str(files["mask", seed]) for seed in (1, 2, 3)]
     model = tmp_path / "model"
-    assert main(["fit", "--method", method, "--out", str(model), *refs, "--masks", *masks]) == 0
+    labels = tissue_args(method, files, (1, 2, 3))
+    assert main(["fit", "--method", method, "--out", str(model), *refs, "--masks", *masks, *labels]) == 0
     record = json.loads((model / MODEL_FILE).read_text())
     assert record["HarmonizationMethod"] == method and record["Contrast"] == "T1w"
     assert [r["name"] for r in record["References"]] == [f"sub-0{n}_T1w.nii.gz" for n in (1, 2, 3)]
     out = tmp_path / "sub-04_desc-harmonized_T1w.nii.gz"
-    code = main(["apply", str(model), str(files["source", 4]), str(out), "--mask", str(files["mask", 4])])
+    args = ["apply", str(model), str(files["source", 4]), str(out), "--mask", str(files["mask", 4])]
+    code = main([*args, *tissue_args(method, files, (4,), "--dseg")])
     assert code == 0, capsys.readouterr().err
     mask = nb.load(files["mask", 4]).get_fdata() > 0
     before = relative_error(files["source", 4], files["target", 4], mask)
@@ -75,7 +93,8 @@ def test_a_fit_is_deterministic(subjects, tmp_path, method):
     _, files = subjects
     refs = [str(files["target", seed]) for seed in (1, 2)]
     for name in ("a", "b"):
-        assert main(["fit", "--method", method, "--out", str(tmp_path / name), *refs]) == 0
+        labels = tissue_args(method, files, (1, 2))
+        assert main(["fit", "--method", method, "--out", str(tmp_path / name), *refs, *labels]) == 0
     files_a = json.loads((tmp_path / "a" / MODEL_FILE).read_text())["Files"]
     assert files_a == json.loads((tmp_path / "b" / MODEL_FILE).read_text())["Files"] and files_a
 
@@ -93,6 +112,135 @@ def test_whitestripe_takes_the_stripe_from_a_white_matter_mask(subjects, tmp_pat
     assert abs(np.median(harmonized) / np.median(target) - 1) < 0.02
     assert (
         main(["fit", "--method", "whitestripe", "--out", str(tmp_path / "m2"), *refs, "--wm-masks", wms[0]])
+        == 2
+    )
+
+
+def atrophied(root, files, name="sub-05", gm_level=None):
+    """Render, in both protocols, a subject whose upper brain has CSF where the references have GM (its
+    tissue shares are not theirs; each tissue's own signal is), with its labels; ``gm_level``: its own GM
+    level in the source protocol (biology)."""
+    t1, gm, wm = (img.get_fdata(dtype=np.float32) for img in mni152(3.0, ("T1", "GM", "WM")))
+    affine, brain = nb.load(files["mask", 1]).affine, nb.load(files["mask", 1]).get_fdata() > 0
+    upper = np.zeros(brain.shape, bool)
+    upper[..., int(0.55 * brain.shape[2]) :] = True
+    csf = np.clip(brain - gm - wm, 0, 1) + gm * upper
+    gm = gm * ~upper
+    texture = 1 + 0.03 * np.random.default_rng(5).standard_normal(t1.shape)
+    out = {}
+    for protocol, (levels, power) in PROTOCOLS.items():
+        if gm_level and protocol == "source":
+            levels = (levels[0], gm_level, levels[2])
+        tissue = (csf * levels[0] + gm * levels[1] + wm * levels[2]) * texture
+        out[protocol] = root / f"{name}_{protocol}_T1w.nii.gz"
+        data = np.where(brain, np.clip(tissue, 0, None) ** power, 0).astype(np.float32)
+        nb.Nifti1Image(data, affine).to_filename(out[protocol])
+    out["dseg"] = write_dseg(root / f"{name}_dseg.nii.gz", (csf, gm, wm), brain, affine)
+    return out
+
+
+def tissue_medians(path, dseg):
+    data, labels = nb.load(path).get_fdata(), np.asarray(nb.load(dseg).dataobj)
+    return np.array([np.median(data[labels == k]) for k in (1, 2, 3)])
+
+
+def test_the_tissue_method_puts_each_tissue_where_the_references_have_it(subjects, tmp_path, capsys):
+    """A brain with more CSF than the references: Nyul matches its percentiles, so its tissues land off
+    the target's scale; the tissue method maps its own medians onto the references' and its sidecar says
+    so. Labels in the wrong order keep Nyul's result and say why; no labels at all are refused."""
+    root, files = subjects
+    refs, masks = [str(files["target", s]) for s in (1, 2, 3)], [str(files["mask", s]) for s in (1, 2, 3)]
+    fit = ["fit", "--out", str(tmp_path / "nyul"), *refs, "--masks", *masks]
+    assert main(fit) == 0
+    fit = ["fit", "--method", "tissue", "--out", str(tmp_path / "tissue"), *refs, "--masks", *masks]
+    assert main(fit) == 2 and "give each reference's labels (--dsegs" in capsys.readouterr().err
+    assert main([*fit, *tissue_args("tissue", files, (1, 2, 3))]) == 0
+    subject = atrophied(tmp_path, files)
+    mask = ["--mask", str(files["mask", 1])]
+    errors = {}
+    for method in ("nyul", "tissue"):
+        out = tmp_path / f"{method}.nii.gz"
+        labels = ["--dseg", str(subject["dseg"])] if method == "tissue" else []
+        assert main(["apply", str(tmp_path / method), str(subject["source"]), str(out), *mask, *labels]) == 0
+        ratio = tissue_medians(out, subject["dseg"]) / tissue_medians(subject["target"], subject["dseg"])
+        errors[method] = np.abs(ratio - 1)
+    # nyul: CSF, GM, WM off by 40, 5.5, 0.8 %; tissue: 11 (its CSF voxels are purer than theirs), 0.2, 0.7 %
+    assert errors["tissue"].max() < 0.5 * errors["nyul"].max() and errors["tissue"][1:].max() < 0.02, errors
+    sidecar = json.loads((tmp_path / "tissue.json").read_text())
+    assert sidecar["HarmonizationMethod"] == "Tissue-anchored Nyul"
+    assert sidecar["TissueAnchors"] == "its own tissue medians mapped onto the references'"
+    assert list(sidecar["TissueMedians"]) == ["CSF", "GM", "WM"]
+    swapped = tmp_path / "swapped_dseg.nii.gz"  # GM and WM labels exchanged: not the references' order
+    shutil.copy(subject["dseg"], swapped)
+    swapped.with_name("swapped_dseg.tsv").write_text(
+        "index\tname\ttissue\n1\tCSF\tCSF\n2\tWM\tWM\n3\tGM\tGM\n"
+    )
+    out = tmp_path / "fallback.nii.gz"
+    assert (
+        main(
+            [
+                "apply",
+                str(tmp_path / "tissue"),
+                str(subject["source"]),
+                str(out),
+                *mask,
+                "--dseg",
+                str(swapped),
+            ]
+        )
+        == 0
+    )
+    np.testing.assert_array_equal(nb.load(out).get_fdata(), nb.load(tmp_path / "nyul.nii.gz").get_fdata())
+    reason = json.loads((tmp_path / "fallback.json").read_text())["TissueAnchors"]
+    assert reason == (
+        "none, Nyul's mapping alone: its tissue order (CSF < WM < GM) is not the references' (CSF < GM < WM)"
+    )
+    no_table = tmp_path / "lone_dseg.nii.gz"
+    shutil.copy(subject["dseg"], no_table)
+    args = ["apply", str(tmp_path / "tissue"), str(subject["source"]), str(tmp_path / "x.nii.gz"), *mask]
+    assert main([*args, "--dseg", str(no_table)]) == 2
+    assert "no label table lone_dseg.tsv beside it" in capsys.readouterr().err
+    assert main(args) == 2 and "give the image's labels (--dseg)" in capsys.readouterr().err
+    assert not (tmp_path / "x.nii.gz").exists()
+
+
+def test_per_site_anchors_keep_each_subjects_own_contrast(subjects, tmp_path, capsys):
+    """Two subjects of one site whose GM differs (biology): anchored one by one, both GM medians land on the
+    references'; anchored as a site, one map serves both and the difference between them stays."""
+    root, files = subjects
+    refs = [str(files["target", s]) for s in (1, 2, 3)]
+    model = tmp_path / "model"
+    assert (
+        main(
+            [
+                "fit",
+                "--method",
+                "tissue",
+                "--out",
+                str(model),
+                *refs,
+                *tissue_args("tissue", files, (1, 2, 3)),
+            ]
+        )
+        == 0
+    )
+    site = [atrophied(tmp_path, files, f"sub-0{n}", level) for n, level in ((6, 400.0), (7, 460.0))]
+    inputs = [str(s["source"]) for s in site]
+    dsegs = ["--dsegs", *(str(s["dseg"]) for s in site)]
+    gm = {}
+    for mode, extra in (("alone", []), ("site", ["--per-site"])):
+        out = tmp_path / mode
+        assert main(["apply", str(model), *inputs, "--output-dir", str(out), *dsegs, *extra]) == 0, (
+            capsys.readouterr().err
+        )
+        outputs = [out / output_name(subject["source"]) for subject in site]
+        gm[mode] = [tissue_medians(o, subject["dseg"])[1] for o, subject in zip(outputs, site, strict=True)]
+    assert abs(gm["alone"][0] / gm["alone"][1] - 1) < 0.01  # each on the references' GM: contrast gone
+    assert gm["site"][1] / gm["site"][0] > 1.05  # the second subject's brighter GM kept
+    sidecar = json.loads(next((tmp_path / "site").glob("*.json")).read_text())
+    assert sidecar["TissueAnchors"] == "the site's mean tissue medians mapped onto the references'"
+    assert (
+        main(["apply", str(tmp_path / "model"), *inputs, "--output-dir", str(tmp_path / "x"), "--per-site"])
         == 2
     )
 

@@ -25,5 +25,5 @@ HARMONIZER = Harmonizer(
         doi="10.1016/j.nicl.2014.08.008",
     ),
     code="inuprep.harmonizers.whitestripe.harmonize",
-    uses_wm=True,
+    tissues=("WM",),
 )

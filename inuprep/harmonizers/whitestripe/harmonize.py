@@ -42,14 +42,16 @@ def stripe(data: np.ndarray, mask: np.ndarray, contrast: str | None, width: floa
 
 def fit(images: list, contrast: str | None, settings: WhiteStripeSettings, folder: Path) -> list[float]:
     """Write the references' mean white-stripe mean and deviation into ``folder``."""
-    stripes = np.array([stripe(data, mask, contrast, settings.width, wm) for data, mask, wm in images])
+    stripes = np.array(
+        [stripe(data, mask, contrast, settings.width, tissues["WM"]) for data, mask, tissues in images]
+    )
     np.savez(folder / STRIPE, mean=stripes[:, 0].mean(), sd=stripes[:, 1].mean())
     return []
 
 
-def apply(data, mask, contrast: str | None, settings: WhiteStripeSettings, folder: Path, wm=None):
+def apply(data, mask, contrast: str | None, settings: WhiteStripeSettings, folder: Path, tissues: dict):
     """Return ``data`` with its white stripe given the references' mean and deviation (non-negative)."""
     reference = np.load(folder / STRIPE)
-    mean, sd = stripe(data, mask, contrast, settings.width, wm)
+    mean, sd = stripe(data, mask, contrast, settings.width, tissues["WM"])
     scaled = (data - mean) / sd * float(reference["sd"]) + float(reference["mean"])
     return np.clip(scaled, 0, None).astype(np.float32)
