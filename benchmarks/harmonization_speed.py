@@ -23,7 +23,7 @@ REFERENCES = ["s01", "s02", "s03", "s04", "s05", "s06", "s52", "s53", "s54", "s5
 
 
 def volumes():
-    """Return the ten references' paths and (image, data, mask, no white matter), and the 1 mm volume to
+    """Return the ten references' paths and (image, data, mask, no tissue masks), and the 1 mm volume to
     apply to (image, data, mask)."""
     import nibabel as nb
     import numpy as np
@@ -32,7 +32,7 @@ def volumes():
     from inuprep.image import load_with_mask
 
     paths = [DATA / "bids" / f"sub-ds2748{n}" / "anat" / f"sub-ds2748{n}_T1w.nii.gz" for n in REFERENCES]
-    references = [(*load_with_mask(path)[:3], None) for path in paths]
+    references = [(*load_with_mask(path)[:3], {}) for path in paths]
     image = nb.load(DATA / "bids" / "sub-philips3t" / "anat" / "sub-philips3t_T1w.nii.gz")
     mask = nb.load(DATA / "derivatives" / "sub-philips3t" / "anat" / "sub-philips3t_desc-brain_mask.nii.gz")
     at_1mm = {"target_affine": np.diag([1.0, 1.0, 1.0]), "force_resample": True, "copy_header": True}
@@ -62,7 +62,7 @@ def measure(method: str) -> dict:
             fit_model(harmonizer, harmonizer.settings(), paths, references, "T1w", model, masks)
             row["fit_s"] = time.perf_counter() - start
             start = time.perf_counter()
-            read_model(model).apply(image, data, brain)
+            read_model(model).apply(data, brain)
             row["apply_s"] = time.perf_counter() - start
     row["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     return row

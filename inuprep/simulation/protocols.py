@@ -15,6 +15,9 @@ from scipy.ndimage import gaussian_filter, zoom
 
 #: BrainWeb-like tissue parameters: proton density (relative), T1 and T2 (ms)
 TISSUES = {"CSF": (1.0, 2569.0, 329.0), "GM": (0.86, 833.0, 83.0), "WM": (0.77, 500.0, 70.0)}
+#: deep grey matter (basal ganglia, thalamus): T1 between cortex and WM, so it moves unlike cortex across
+#: protocols (literature ratios: its T1 about 0.8x cortex's); a subject's own, as the others
+TISSUES["deepGM"] = (0.82, 650.0, 75.0)
 
 
 def subject_tissues(seed: int, spread: float = 0.1) -> dict[str, tuple[float, float, float]]:
@@ -47,6 +50,7 @@ class Protocol:
     fwhm_mm: float = 0.0  # extra blur: a lower resolution
     kspace: float = 1.0  # the central share of k-space acquired along the first two axes (< 1: Gibbs ringing)
     slice_mm: float = 0.0  # thick slices along the third axis, resampled back to the grid (anisotropic)
+    voxel_mm: float = 0.0  # acquired in cubic voxels this large (their partial volume), resampled back
     coils: int = 1  # receive coils combined by root sum of squares: the noise model (1: Rician)
 
     def signal(self, pd: float, t1: float, t2: float) -> float:
@@ -83,13 +87,16 @@ def truncate_kspace(image: np.ndarray, share: float) -> np.ndarray:
     return np.abs(np.fft.ifftn(np.fft.ifftshift(spectrum, axes=(0, 1)), axes=(0, 1))).astype(np.float32)
 
 
-def thick_slices(image: np.ndarray, factor: int) -> np.ndarray:
-    """Return ``image`` acquired in slices ``factor`` voxels thick along its third axis (their means), then
-    interpolated linearly back onto its grid."""
-    depth = image.shape[2] // factor * factor
-    slabs = image[..., :depth].reshape(*image.shape[:2], -1, factor).mean(axis=-1)
-    back = zoom(slabs, (1, 1, image.shape[2] / slabs.shape[2]), order=1)
-    return back[..., : image.shape[2]].astype(np.float32)
+def thick_slices(image: np.ndarray, factor: int, axes: tuple[int, ...] = (2,)) -> np.ndarray:
+    """Return ``image`` acquired in voxels ``factor`` times as long along ``axes`` (their means; by default
+    thick slices along the third axis), then interpolated linearly back onto its grid."""
+    for axis in axes:
+        moved = np.moveaxis(image, axis, -1)
+        depth = moved.shape[-1] // factor * factor
+        slabs = moved[..., :depth].reshape(*moved.shape[:-1], -1, factor).mean(axis=-1)
+        back = zoom(slabs, (*[1] * (moved.ndim - 1), moved.shape[-1] / slabs.shape[-1]), order=1)
+        image = np.moveaxis(back[..., : moved.shape[-1]], -1, axis)
+    return image.astype(np.float32)
 
 
 def render(
@@ -108,6 +115,8 @@ def render(
         signal = truncate_kspace(signal * brain, protocol.kspace)
     if protocol.slice_mm:
         signal = thick_slices(signal * brain, max(1, round(protocol.slice_mm / float(zooms[2]))))
+    if protocol.voxel_mm:
+        signal = thick_slices(signal * brain, max(1, round(protocol.voxel_mm / float(zooms[0]))), (0, 1, 2))
     if protocol.fwhm_mm:
         sigma = [protocol.fwhm_mm / 2.3548 / z for z in zooms]
         signal = gaussian_filter(signal * brain, sigma) / np.maximum(

@@ -328,13 +328,20 @@ def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, 
     # the group level fits a model per contrast the reference filter names, on those images' corrections
     reference = tmp_path / "reference.json"
     reference.write_text(json.dumps({"t1w": {"subject": "01"}}))
-    group = ["group", "--harmonize-fit", "nyul", "--harmonize-reference", reference, "--harmonize-correction"]
+    group = ["group", "--harmonize-fit", "tissue", "--harmonize-reference", reference, "--harmonize-correction"]
     result = inuprep(bids, out, *group, "n4", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    fitted = out / "harmonization" / "nyul_T1w"
+    fitted = out / "harmonization" / "tissue_T1w"
     record = json.loads((fitted / MODEL_FILE).read_text())
     assert record["Correction"] == "n4" and record["References"][0]["name"] == "sub-01_desc-n4_T1w.nii.gz"
-    assert not (out / "harmonization" / "nyul_T2w").exists()  # the filter names T1w only
+    assert not (out / "harmonization" / "tissue_T2w").exists()  # the filter names T1w only
+    # the tissue model, fitted on the App's labels, anchors each image on its own (their table beside them)
+    argv = ["--methods", "n4", "--harmonize-correction", "n4", "--harmonize-model", fitted]
+    result = inuprep(bids, out, "participant", *argv, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sidecar = json.loads((anat / "sub-01_desc-harmonized_T1w.json").read_text())
+    assert sidecar["HarmonizationMethod"] == "Tissue-anchored Nyul"
+    assert sidecar["TissueAnchors"] == "its own tissue medians mapped onto the references'"
     again = inuprep(bids, out, *group, "n4", cwd=tmp_path)
     assert again.returncode == 2 and "exists; remove it to fit the model again" in again.stderr
     other = ["--methods", "n4", "zeroshot", "--harmonize-model", fitted]  # fitted on another correction
