@@ -328,7 +328,8 @@ def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, 
     # the group level fits a model per contrast the reference filter names, on those images' corrections
     reference = tmp_path / "reference.json"
     reference.write_text(json.dumps({"t1w": {"subject": "01"}}))
-    group = ["group", "--harmonize-fit", "tissue", "--harmonize-reference", reference, "--harmonize-correction"]
+    group = ["group", "--harmonize-fit", "tissue", "--harmonize-reference", reference]
+    group += ["--harmonize-correction"]
     result = inuprep(bids, out, *group, "n4", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     fitted = out / "harmonization" / "tissue_T1w"
