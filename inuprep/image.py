@@ -145,24 +145,16 @@ def load_mask(mask_path: Path, shape: tuple) -> np.ndarray:
 #: 0.994-0.998; raw heads whose scanner zeroed part of the air 0.78-0.85, others 0.18
 STRIPPED_FACES = 0.95
 #: and the median of its support's edge at least this share of its 99th percentile (measured: stripped
-#: brains 0.12-0.63, the support of a scan resampled or padded 0.001-0.002)
-STRIPPED_EDGE = 0.02
-#: or, with a darker edge (dark CSF at the brain's surface, or a stripped image resampled, whose support grew
-#: a shell of interpolation's residue), its support at most this many times its Otsu foreground, holes
-#: filled (measured: stripped brains, rendered or resampled to 2 mm, 1.00-1.19; a scan's field of view
-#: padded or reoriented 1.5-2.9)
-STRIPPED_SUPPORT = 1.3
-
-
-#: a background "zero" may hold up to this share of the largest magnitude: the residue a spline leaves
-#: across the grid when it resamples a stripped brain (was 1e-6: such a brain was taken for a scan). The raw
-#: heads of ../shared/data keep the same share of zero faces at 1e-6 and at 1e-4 (1e-3 counts some air)
-RESIDUE = 1e-4
+#: brains 0.12-0.63, MPRAGE renderings whose surface CSF is nulled 0.01-0.03; the support of a scan
+#: resampled or padded 0.001-0.002, like the residue a spline leaves around a stripped brain it resamples,
+#: 0.001-0.0035, whose Otsu foreground is then used). Was 0.02: the renderings lost their surface CSF.
+STRIPPED_EDGE = 0.005
 
 
 def support(data: np.ndarray) -> np.ndarray:
-    """Return the voxels that are not background zeros (:data:`RESIDUE`)."""
-    return np.abs(data) > RESIDUE * float(np.abs(data).max())
+    """Return the voxels that are not background zeros (a millionth of the largest magnitude at most: a
+    resampled zero background keeps interpolation's residue)."""
+    return np.abs(data) > 1e-6 * float(np.abs(data).max())
 
 
 def is_skull_stripped(data: np.ndarray) -> bool:
@@ -193,20 +185,14 @@ def _stripped(data: np.ndarray, inside: np.ndarray, box: tuple[slice, ...] | Non
         return False, f"{zero:.0%} of the faces of its support's box are zero: noise in its air"
     edge = inside & ~ndimage.binary_erosion(inside, border_value=0)
     level = np.median(data[edge]) / np.percentile(data[inside], 99)
-    if level >= STRIPPED_EDGE:
+    if level < STRIPPED_EDGE:
         return (
-            True,
-            f"{zero:.0%} of its support's box's faces are zero; its edge is tissue at {level:.0%} of its p99",
+            False,
+            f"zero outside its field of view only: its support's edge is air at {level:.2%} of its p99",
         )
-    ratio = inside.sum() / max(fill_holes(foreground_mask(data)).sum(), 1)
-    if ratio <= STRIPPED_SUPPORT:
-        return True, (
-            f"{zero:.0%} of its support's box's faces are zero; its edge is dark ({level:.2%} of its p99) "
-            f"but its support is {ratio:.2f}x its Otsu foreground"
-        )
-    return False, (
-        f"zero outside its field of view only: its support's edge is air at {level:.2%} of its p99 and its "
-        f"support {ratio:.2f}x its Otsu foreground"
+    return (
+        True,
+        f"{zero:.0%} of its support's box's faces are zero; its edge is tissue at {level:.1%} of its p99",
     )
 
 

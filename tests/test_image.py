@@ -146,10 +146,11 @@ def test_the_default_mask_means_the_head_or_the_brain_on_files_as_they_come(phil
     assert share(noisy, brain)[0] >= 0.9
 
 
-def test_a_stripped_brain_resampled_with_a_spline_keeps_its_dark_csf(shared_data):
-    """Issue 47: a real stripped brain resampled to 2 mm with a spline (as nilearn resamples) has a shell of
-    interpolation's residue at 0.35 % of its p99 around it. It was taken for a scan: its Otsu foreground held
-    97.8 % of the authors' brain. So was a stripped brain whose surface is dark CSF, as an MPRAGE's is."""
+def test_a_stripped_brain_whose_surface_is_dark_csf_keeps_it(shared_data):
+    """Issue 47: a stripped brain whose surface is CSF at the noise's level (an MPRAGE nulls CSF; the
+    benchmark's renderings) was taken for a scan (its edge under 2 % of its p99) and lost its surface CSF
+    to Otsu (nyul fitted without masks 0.49 dB below nyul with them). The support of a padded or resampled
+    scan, and the residue a spline leaves around a stripped brain, stay under 0.5 %: Otsu for them."""
     from nilearn.image import resample_img
 
     img = nb.load(shared_data / "bids" / "sub-ds2748s01" / "anat" / "sub-ds2748s01_T1w.nii.gz")
@@ -157,15 +158,15 @@ def test_a_stripped_brain_resampled_with_a_spline_keeps_its_dark_csf(shared_data
     data = resample_img(img, interpolation="continuous", **at_2mm).get_fdata(dtype=np.float32)
     authors = nb.Nifti1Image((img.get_fdata() > 0).astype(np.float32), img.affine)
     brain = resample_img(authors, interpolation="linear", **at_2mm).get_fdata() > 0.5
-    mask, source = default_mask(data)
-    assert source.startswith("non-zero support (skull-stripped image: ")
-    assert np.sum(mask & brain) / brain.sum() > 0.995 and mask.sum() / brain.sum() < 1.15
     dark = np.where(brain, data, 0)
     surface = brain & ~ndimage.binary_erosion(brain)
-    dark[surface] = 0.005 * np.percentile(dark[brain], 99)  # CSF nulled, at the noise's level
+    dark[surface] = 0.01 * np.percentile(dark[brain], 99)  # CSF nulled, at the noise's level
     mask, source = default_mask(dark)
-    assert "its edge is dark (0.50% of its p99) but its support is" in source
+    assert "its edge is tissue at 1.0% of its p99" in source
     assert np.array_equal(mask, ndimage.binary_fill_holes(brain))
+    mask, source = default_mask(data)  # the residue shell: its Otsu foreground, most of the authors' brain
+    assert "its support's edge is air at 0.35% of its p99" in source
+    assert np.sum(mask & brain) / brain.sum() > 0.97
 
 
 def test_fill_holes_is_scipys_fill_holes():

@@ -124,8 +124,8 @@ def apply(data, mask, contrast, settings: TissueSettings, folder: Path, tissues:
         standard = nyul.apply(data, mask, contrast, settings, folder)
         own = medians(standard, mask, tissues, settings)
     else:  # the site's map: this image over its highest landmark, then the site's mean landmarks
-        top = np.percentile(data[mask], settings.max_percentile)
-        standard = np.clip(piecewise_linear(data / top, anchors["landmarks"], scale), 0, None)
+        highest = np.percentile(data[mask], settings.max_percentile)
+        standard = np.clip(piecewise_linear(data / highest, anchors["landmarks"], scale), 0, None)
         own = {
             n: float(piecewise_linear(m, anchors["landmarks"], scale)) for n, m in anchors["medians"].items()
         }
