@@ -89,7 +89,7 @@ def fit_harmonization(settings, found: Discovery) -> int:
     from inuprep.harmonizers import HARMONIZERS
     from inuprep.harmonizers.model import fit_model
     from inuprep.image import ImageError, load_with_mask
-    from inuprep.segmentation.labels import tissue_mask
+    from inuprep.segmentation.labels import tissue_masks
 
     harmonizer = HARMONIZERS[settings.harmonize_fit]
     try:
@@ -98,9 +98,8 @@ def fit_harmonization(settings, found: Discovery) -> int:
             folder = settings.output_dir / "harmonization" / f"{harmonizer.name}_{contrast}"
             if folder.exists():
                 raise DiscoveryError(f"{folder} exists; remove it to fit the model again")
-            tissues = harmonizer.tissues
             images = [
-                (*load_with_mask(image, mask)[:3], {t: tissue_mask(dseg, table, t) for t in tissues})
+                (*load_with_mask(image, mask)[:3], tissue_masks(dseg, harmonizer.tissues, table))
                 for image, mask, dseg, table in pairs
             ]
             masks = [f"given: {mask.relative_to(settings.output_dir)}" for _, mask, _, _ in pairs]

@@ -159,7 +159,7 @@ def tissues_of(harmonizer, shape: tuple, wm: Path | None, dseg: Path | None) -> 
     if dseg and harmonizer.tissues:
         check_header(dseg)
         try:
-            found = tissue_masks(dseg, shape, harmonizer.tissues)
+            found = tissue_masks(dseg, harmonizer.tissues, shape=shape)
         except SegmentationError as err:
             raise ImageError(str(err)) from None
     if wm and "WM" in harmonizer.tissues:

@@ -57,12 +57,6 @@ def read_label_table(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
     return labels, dict(zip(rows["index"].astype(int), rows["tissue"].astype(str), strict=True))
 
 
-def tissue_mask(dseg_file: str | Path, dseg_tsv: str | Path, tissue: str) -> np.ndarray:
-    """Return the boolean mask of the labels of ``dseg_file`` its table evaluates as ``tissue`` (e.g. WM)."""
-    labels = np.asanyarray(nb.load(dseg_file).dataobj).round().astype(int)
-    return np.isin(labels, labels_by_tissue(read_label_table(dseg_tsv)[1]).get(tissue, []))
-
-
 def label_table_of(dseg_file: Path) -> Path:
     """Return the ``dseg.tsv`` beside ``dseg_file`` (its name with .tsv for .nii[.gz]); raise
     SegmentationError when there is none."""
@@ -74,11 +68,11 @@ def label_table_of(dseg_file: Path) -> Path:
     return table
 
 
-def tissue_masks(dseg_file: Path, shape: tuple, tissues: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Return {tissue: mask} of ``dseg_file`` read with the table beside it; raise SegmentationError when it
-    has no table or is not on a grid of ``shape``."""
-    table = label_table_of(dseg_file)
-    found = {tissue: tissue_mask(dseg_file, table, tissue) for tissue in tissues}
-    if any(mask.shape[:3] != tuple(shape) for mask in found.values()):
+def tissue_masks(dseg_file, tissues: tuple[str, ...], dseg_tsv=None, shape=None) -> dict[str, np.ndarray]:
+    """Return {tissue: mask} of the labels of ``dseg_file`` (read once) by its table (``dseg_tsv``, else the
+    one beside it); raise SegmentationError when it has no table or is not on a grid of ``shape``."""
+    table = labels_by_tissue(read_label_table(dseg_tsv or label_table_of(dseg_file))[1])
+    labels = np.asanyarray(nb.load(dseg_file).dataobj).round().astype(int)
+    if shape is not None and labels.shape[:3] != tuple(shape):
         raise SegmentationError(f"{dseg_file}: not on the image's grid {tuple(shape)}; give its labels")
-    return found
+    return {tissue: np.isin(labels, table.get(tissue, [])) for tissue in tissues}

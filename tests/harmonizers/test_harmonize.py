@@ -11,7 +11,7 @@ import pytest
 from inuprep.harmonizers import HARMONIZERS
 from inuprep.harmonizers.model import MODEL_FILE
 from inuprep.harmonizers.run import main, output_name
-from inuprep.segmentation.labels import tissue_mask
+from inuprep.segmentation.labels import tissue_masks
 from inuprep.utils.mni152 import mni152
 
 #: two protocols: tissue levels (CSF, GM, WM) and a power applied after partial voluming
@@ -317,7 +317,7 @@ def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, 
     sidecar = json.loads(harmonized.with_name("sub-01_desc-harmonized_T1w.json").read_text())
     assert sidecar["HarmonizationMethod"] == "Nyul" and sidecar["HarmonizedCorrection"] == "n4"
     assert sidecar["ModelReferences"] == ["sub-01_T1w.nii.gz"]
-    wm = tissue_mask(anat / "sub-01_space-T1w_dseg.nii.gz", anat / "sub-01_space-T1w_dseg.tsv", "WM")
+    wm = tissue_masks(anat / "sub-01_space-T1w_dseg.nii.gz", ("WM",))["WM"]  # its table beside it
     assert set(sidecar["TissueMeans"]) == {"GM", "WM", "CSF"}  # what the group level's site_cv compares
     assert sidecar["TissueMeans"]["WM"] == pytest.approx(nb.load(harmonized).get_fdata()[wm].mean(), rel=1e-5)
     figure = out / "sub-01" / "figures" / "sub-01_desc-harmonized_T1w.png"
