@@ -337,8 +337,8 @@ def test_the_app_harmonizes_each_image_with_the_model_of_its_contrast(tmp_path, 
     assert record["Correction"] == "n4" and record["References"][0]["name"] == "sub-01_desc-n4_T1w.nii.gz"
     assert not (out / "harmonization" / "tissue_T2w").exists()  # the filter names T1w only
     # the tissue model, fitted on the App's labels, anchors each image on its own (their table beside them)
-    argv = ["--methods", "n4", "--harmonize-correction", "n4", "--harmonize-model", fitted]
-    result = inuprep(bids, out, "participant", *argv, cwd=tmp_path)
+    tissue = ["--methods", "n4", "--harmonize-correction", "n4", "--harmonize-model", fitted]
+    result = inuprep(bids, out, "participant", *tissue, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     sidecar = json.loads((anat / "sub-01_desc-harmonized_T1w.json").read_text())
     assert sidecar["HarmonizationMethod"] == "Tissue-anchored Nyul"
