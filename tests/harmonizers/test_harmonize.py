@@ -116,14 +116,14 @@ def test_whitestripe_takes_the_stripe_from_a_white_matter_mask(subjects, tmp_pat
     )
 
 
-def atrophied(root, files, name="sub-05", gm_level=None):
+def atrophied(root, files, name="sub-05", gm_level=None, top=0.7):
     """Render, in both protocols, a subject whose upper brain has CSF where the references have GM (its
     tissue shares are not theirs; each tissue's own signal is), with its labels; ``gm_level``: its own GM
     level in the source protocol (biology)."""
     t1, gm, wm = (img.get_fdata(dtype=np.float32) for img in mni152(3.0, ("T1", "GM", "WM")))
     affine, brain = nb.load(files["mask", 1]).affine, nb.load(files["mask", 1]).get_fdata() > 0
     upper = np.zeros(brain.shape, bool)
-    upper[..., int(0.55 * brain.shape[2]) :] = True
+    upper[..., int(top * brain.shape[2]) :] = True  # above ``top`` of the grid's height
     csf = np.clip(brain - gm - wm, 0, 1) + gm * upper
     gm = gm * ~upper
     texture = 1 + 0.03 * np.random.default_rng(5).standard_normal(t1.shape)
@@ -158,14 +158,17 @@ def test_the_tissue_method_puts_each_tissue_where_the_references_have_it(subject
     subject = atrophied(tmp_path, files)
     mask = ["--mask", str(files["mask", 1])]
     errors = {}
-    for method in ("nyul", "tissue"):
+    for method in ("nyul", "tissue"):  # its tissue shares within 0.1 of the references': anchored
         out = tmp_path / f"{method}.nii.gz"
         labels = ["--dseg", str(subject["dseg"])] if method == "tissue" else []
         assert main(["apply", str(tmp_path / method), str(subject["source"]), str(out), *mask, *labels]) == 0
         ratio = tissue_medians(out, subject["dseg"]) / tissue_medians(subject["target"], subject["dseg"])
         errors[method] = np.abs(ratio - 1)
-    # nyul: CSF, GM, WM off by 40, 5.5, 0.8 %; tissue: 11 (its CSF voxels are purer than theirs), 0.2, 0.7 %
-    assert errors["tissue"].max() < 0.5 * errors["nyul"].max() and errors["tissue"][1:].max() < 0.02, errors
+    # nyul: CSF, GM, WM off by 9.3, 1.1, 0.04 %; tissue: 4.0 (its CSF voxels are purer), 0.07, 0.16 %
+    assert errors["tissue"][0] < 0.6 * errors["nyul"][0] and errors["tissue"][1] < 0.2 * errors["nyul"][1], (
+        errors
+    )
+    assert errors["tissue"].max() < 0.05, errors
     sidecar = json.loads((tmp_path / "tissue.json").read_text())
     assert sidecar["HarmonizationMethod"] == "Tissue-anchored Nyul"
     assert sidecar["TissueAnchors"] == "its own tissue medians mapped onto the references'"
@@ -194,6 +197,28 @@ def test_the_tissue_method_puts_each_tissue_where_the_references_have_it(subject
     reason = json.loads((tmp_path / "fallback.json").read_text())["TissueAnchors"]
     assert reason == (
         "none, Nyul's mapping alone: its tissue order (CSF < WM < GM) is not the references' (CSF < GM < WM)"
+    )
+    far = atrophied(
+        tmp_path, files, "sub-08", top=0.45
+    )  # CSF where the references have GM: 0.23 of the brain
+    out = tmp_path / "far.nii.gz"
+    assert (
+        main(
+            [
+                "apply",
+                str(tmp_path / "tissue"),
+                str(far["source"]),
+                str(out),
+                *mask,
+                "--dseg",
+                str(far["dseg"]),
+            ]
+        )
+        == 0
+    )
+    reason = json.loads((tmp_path / "far.json").read_text())["TissueAnchors"]
+    assert reason.startswith(
+        "none, Nyul's mapping alone: its labels give a tissue a share of the brain far from"
     )
     no_table = tmp_path / "lone_dseg.nii.gz"
     shutil.copy(subject["dseg"], no_table)
