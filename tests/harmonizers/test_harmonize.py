@@ -178,45 +178,22 @@ def test_the_tissue_method_puts_each_tissue_where_the_references_have_it(subject
     swapped.with_name("swapped_dseg.tsv").write_text(
         "index\tname\ttissue\n1\tCSF\tCSF\n2\tWM\tWM\n3\tGM\tGM\n"
     )
-    out = tmp_path / "fallback.nii.gz"
-    assert (
-        main(
-            [
-                "apply",
-                str(tmp_path / "tissue"),
-                str(subject["source"]),
-                str(out),
-                *mask,
-                "--dseg",
-                str(swapped),
-            ]
+
+    def anchors(source, dseg, name):
+        """Apply the tissue model to ``source`` with ``dseg``; return the output and its TissueAnchors."""
+        out = tmp_path / f"{name}.nii.gz"
+        assert (
+            main(["apply", str(tmp_path / "tissue"), str(source), str(out), *mask, "--dseg", str(dseg)]) == 0
         )
-        == 0
-    )
+        return out, json.loads((tmp_path / f"{name}.json").read_text())["TissueAnchors"]
+
+    out, reason = anchors(subject["source"], swapped, "fallback")
     np.testing.assert_array_equal(nb.load(out).get_fdata(), nb.load(tmp_path / "nyul.nii.gz").get_fdata())
-    reason = json.loads((tmp_path / "fallback.json").read_text())["TissueAnchors"]
     assert reason == (
         "none, Nyul's mapping alone: its tissue order (CSF < WM < GM) is not the references' (CSF < GM < WM)"
     )
-    far = atrophied(
-        tmp_path, files, "sub-08", top=0.45
-    )  # CSF where the references have GM: 0.23 of the brain
-    out = tmp_path / "far.nii.gz"
-    assert (
-        main(
-            [
-                "apply",
-                str(tmp_path / "tissue"),
-                str(far["source"]),
-                str(out),
-                *mask,
-                "--dseg",
-                str(far["dseg"]),
-            ]
-        )
-        == 0
-    )
-    reason = json.loads((tmp_path / "far.json").read_text())["TissueAnchors"]
+    far = atrophied(tmp_path, files, "sub-08", top=0.45)  # CSF where the references have GM
+    _, reason = anchors(far["source"], far["dseg"], "far")
     assert reason.startswith(
         "none, Nyul's mapping alone: its labels give a tissue a share of the brain far from"
     )

@@ -99,9 +99,8 @@ def fit(images: list, contrast: str | None, settings: TissueSettings, folder: Pa
             f"({'; '.join(' < '.join(o) for o in orders)}): fit on references of one contrast"
         )
     reference = {name: float(np.mean([anchors[name] for anchors in found])) for name in common}
-    share = {
-        name: float(np.mean([shares(mask, tissues)[name] for _, mask, tissues in images])) for name in common
-    }
+    each = [shares(mask, tissues) for _, mask, tissues in images]  # once per reference, not per tissue
+    share = {name: float(np.mean([image[name] for image in each])) for name in common}
     record = {"medians": reference, "shares": share, "per_reference": found}
     (folder / ANCHORS).write_text(json.dumps(record, indent=2))
     return []
